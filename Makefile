@@ -1,0 +1,99 @@
+# IP early-warning bot — `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.10 for Rasa (pyenv's copy when `python3.10` is not on PATH), Python 3.11 for the rest.
+PY310 ?= $(shell for p in python3.10 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10*/bin/python3.10; do \
+           $$p -c 'import sys; assert sys.version_info[:2]==(3,10)' >/dev/null 2>&1 && { echo $$p; break; }; done)
+PY311 ?= $(shell for p in python3.11 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.11*/bin/python3.11; do \
+           $$p -c 'import sys; assert sys.version_info[:2]==(3,11)' >/dev/null 2>&1 && { echo $$p; break; }; done)
+
+VENV      := .venv
+VENV_RASA := .venv-rasa
+PY        := $(VENV)/bin/python
+RASA      := $(VENV_RASA)/bin/rasa
+export PYTHONPATH := $(CURDIR)
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+MODEL        := models/ipbot.tar.gz
+BOT_SOURCES  := config.yml bot/domain.yml $(wildcard bot/data/*.yml) $(wildcard bot/jieba/*) \
+                bot/language.py $(wildcard bot/components/*.py)
+KNOWLEDGE    := $(shell find knowledge -name '*.md' -not -name README.md 2>/dev/null)
+RASA_PATHS   := --config config.yml --domain bot/domain.yml
+
+.PHONY: help run shell setup venvs index train check-knowledge lint format validate test test-unit \
+        test-stories test-e2e bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+# ---- set-up: each step runs only when its inputs changed ----------------------------------------
+$(VENV)/.installed: requirements.txt
+	@test -n "$(PY311)" || { echo "Python 3.11 not found"; exit 1; }
+	test -x $(PY) || $(PY311) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0   # the local CPU wheel; must come before sentence-transformers
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV_RASA)/.installed: requirements-rasa.txt
+	@test -n "$(PY310)" || { echo "Python 3.10 not found (Rasa 3.6 needs it)"; exit 1; }
+	test -x $(VENV_RASA)/bin/python || $(PY310) -m venv $(VENV_RASA)
+	$(VENV_RASA)/bin/python -m pip install -q --upgrade pip
+	$(VENV_RASA)/bin/python -m pip install -q -r requirements-rasa.txt
+	touch $@
+
+venvs: $(VENV)/.installed $(VENV_RASA)/.installed ## create or refresh both virtual environments
+
+.index/CURRENT: $(KNOWLEDGE) $(wildcard bot/jieba/*) | $(VENV)/.installed
+	$(PY) -m actions.cli index
+
+index: $(VENV)/.installed ## (re)build the knowledge index; only changed documents are embedded again
+	$(PY) -m actions.cli index
+
+$(MODEL): $(BOT_SOURCES) | $(VENV_RASA)/.installed
+	$(RASA) train $(RASA_PATHS) --data bot/data --out models --fixed-model-name ipbot
+
+train: $(MODEL) ## train the Rasa model if bot data or config changed
+
+setup: venvs .index/CURRENT $(MODEL) ## everything `make run` needs
+
+# ---- use ------------------------------------------------------------------------------------------
+run: setup ## start the Rasa server (:5005) and the action server (:5055); Ctrl-C stops both
+	$(PY) -m bot.stack run
+
+shell: setup ## chat with the bot in the terminal
+	$(PY) -m bot.stack shell
+
+check-knowledge: $(VENV)/.installed ## validate knowledge/ (prints file:line: field: message)
+	$(PY) -m actions.cli check
+
+bench: setup ## reply latency over the REST channel (p50/p95)
+	$(PY) -m eval.bench_rest
+
+# ---- quality -------------------------------------------------------------------------------------
+lint: $(VENV)/.installed ## ruff check and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed ## apply ruff's formatting and fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+validate: $(VENV_RASA)/.installed ## rasa data validate, warnings are errors
+	$(RASA) data validate --fail-on-warnings $(RASA_PATHS) --data bot/data
+
+test-unit: $(VENV)/.installed ## fast pytest unit tests
+	$(PY) -m pytest -m "not e2e" -q
+
+test-stories: $(MODEL) ## rasa test on the dialogue test stories
+	$(RASA) test core --model $(MODEL) --stories bot/tests --out results/stories --fail-on-prediction-errors
+
+test-e2e: setup ## end-to-end tests against real Rasa and action servers on free ports
+	$(PY) -m pytest -m e2e -q
+
+test: lint validate check-knowledge test-unit test-stories test-e2e ## everything CI runs
+
+clean: ## remove build products (index, models, results), keep the venvs
+	rm -rf .index models results .run

@@ -1,0 +1,307 @@
+"""Reads and validates the staff-edited knowledge documents in knowledge/.
+
+A document is Markdown with YAML front matter (see knowledge/README.md). Loading never raises on
+bad content: every mistake becomes a `Problem` that names file, line and field, and the document
+is left out, so one broken file never takes down the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from langchain_community.document_loaders import TextLoader
+from langchain_core.documents import Document
+from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
+
+LANGUAGES = ("zh", "en")
+IP_TYPES = ("patent", "utility_model", "design", "trademark", "copyright", "gi", "trade_secret")
+TOPICS = ("pph", "rcep", "dispute")
+DOCUMENT_GLOB = "**/*.md"
+MAX_CHUNK_CHARS = 700
+
+_ID = r"^[a-z0-9][a-z0-9-]*$"
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)---[ \t]*\n", re.S)
+_SECTION = re.compile(r"^##\s+(?!#)(.*\S)\s*$")
+_PASSAGE = re.compile(r"^###\s+(?!#)(.*\S)\s*$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a knowledge file, printed as `file:line: field: message`."""
+
+    path: str
+    line: int
+    field: str
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{self.path}:{self.line}: {self.field}: {prefix}{self.message}"
+
+
+class LangText(BaseModel):
+    """A text given in both Chinese and English."""
+
+    model_config = ConfigDict(extra="forbid")
+    zh: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class Tags(BaseModel):
+    """What a document is about: markets, kinds of IP, topics."""
+
+    model_config = ConfigDict(extra="forbid")
+    countries: list[str] = Field(default_factory=list)
+    ip_types: list[Literal[IP_TYPES]] = Field(default_factory=list)  # type: ignore[valid-type]
+    topics: list[Literal[TOPICS]] = Field(min_length=1)  # type: ignore[valid-type]
+
+    @field_validator("countries")
+    @classmethod
+    def _country_codes(cls, value: list[str]) -> list[str]:
+        for code in value:
+            if not re.fullmatch(r"[A-Z]{2}", code):
+                raise ValueError(f"{code!r} is not a two-letter country code such as JP or EU")
+        return value
+
+
+class DocumentMeta(BaseModel):
+    """The front matter every knowledge document must have."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=_ID)
+    title: LangText
+    sources: list[HttpUrl] = Field(min_length=1)
+    last_reviewed: date
+    tags: Tags
+
+
+@dataclass(frozen=True)
+class Section:
+    """One `##` section of a document, with its passage in each language."""
+
+    id: str
+    title_zh: str
+    title_en: str
+    text_zh: str
+    text_en: str
+    line: int
+
+
+@dataclass(frozen=True)
+class KnowledgeDocument:
+    """A validated knowledge document."""
+
+    meta: DocumentMeta
+    path: str  # relative to the project root, as cited to users
+    sha256: str
+    sections: tuple[Section, ...] = field(default_factory=tuple)
+
+
+def section_id(english_title: str) -> str:
+    """The id of a section: its English title in lower case, words joined by '-'."""
+    kept = re.sub(r"[^a-z0-9\s-]", "", english_title.lower())
+    return re.sub(r"[\s-]+", "-", kept).strip("-")
+
+
+def _key_lines(front_matter: str) -> dict[str, int]:
+    """Line (1-based, within the file) of each key of the front matter, nested keys as 'a.b'."""
+    lines: dict[str, int] = {}
+    try:
+        root = yaml.compose(front_matter)
+    except yaml.YAMLError:
+        return lines
+
+    def walk(node: yaml.Node, prefix: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                name = f"{prefix}{key_node.value}"
+                lines[name] = key_node.start_mark.line + 2  # +1 for 1-based, +1 for the '---' line
+                walk(value_node, name + ".")
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                lines[f"{prefix}{i}"] = item.start_mark.line + 2
+                walk(item, f"{prefix}{i}.")
+
+    if root is not None:
+        walk(root, "")
+    return lines
+
+
+def _parse_sections(body: str, body_line: int, rel: str, problems: list[Problem]) -> list[Section]:
+    """Splits the Markdown body into bilingual sections with LangChain's header splitter."""
+    headings: dict[str, int] = {}
+    passages: dict[str, dict[str, int]] = {}
+    current: str | None = None
+    for offset, text in enumerate(body.splitlines()):
+        line = body_line + offset
+        if m := _SECTION.match(text):
+            current = m.group(1)
+            if current in headings:
+                problems.append(Problem(rel, line, "section", f"duplicate section heading {current!r}"))
+            headings.setdefault(current, line)
+            passages.setdefault(current, {})
+            if "|" not in current:
+                problems.append(Problem(rel, line, "section", "heading must be '中文标题 | English title'"))
+        elif m := _PASSAGE.match(text):
+            lang = m.group(1).strip().lower()
+            if current is None:
+                problems.append(Problem(rel, line, "passage", "'### zh/en' outside a '##' section"))
+            elif lang not in LANGUAGES:
+                problems.append(Problem(rel, line, "passage", f"unknown language {lang!r}: use zh or en"))
+            elif lang in passages[current]:
+                problems.append(Problem(rel, line, f"passage.{lang}", "given twice in this section"))
+            else:
+                passages[current][lang] = line
+
+    splitter = MarkdownHeaderTextSplitter(headers_to_split_on=[("##", "section"), ("###", "lang")], strip_headers=True)
+    texts: dict[tuple[str, str], str] = {}
+    for piece in splitter.split_text(body):
+        heading, lang = piece.metadata.get("section"), piece.metadata.get("lang", "").lower()
+        if heading and lang in LANGUAGES:
+            text = re.sub(r"[ \t]+\n", "\n", piece.page_content).strip()
+            texts[(heading, lang)] = text
+
+    sections: list[Section] = []
+    seen_ids: dict[str, int] = {}
+    for heading, line in headings.items():
+        zh_title, _, en_title = (part.strip() for part in heading.partition("|"))
+        ok = True
+        for lang in LANGUAGES:
+            if lang not in passages[heading]:
+                problems.append(
+                    Problem(rel, line, f"passage.{lang}", f"section {heading!r} has no '### {lang}' passage")
+                )
+                ok = False
+            elif not texts.get((heading, lang)):
+                problems.append(Problem(rel, passages[heading][lang], f"passage.{lang}", "passage is empty"))
+                ok = False
+        sid = section_id(en_title)
+        if sid in seen_ids:
+            problems.append(Problem(rel, line, "section", f"section id {sid!r} also used on line {seen_ids[sid]}"))
+            ok = False
+        seen_ids[sid] = line
+        if ok and en_title and zh_title:
+            sections.append(
+                Section(sid, zh_title.strip(), en_title.strip(), texts[(heading, "zh")], texts[(heading, "en")], line)
+            )
+    if not headings:
+        problems.append(Problem(rel, body_line, "sections", "the document has no '## 中文 | English' section"))
+    return sections
+
+
+def load_document(
+    path: Path, root: Path, today: date | None = None, max_age_days: int = 365
+) -> tuple[KnowledgeDocument | None, list[Problem]]:
+    """Reads one document; returns it (None if it has errors) and every problem found."""
+    rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+    problems: list[Problem] = []
+    try:
+        raw = TextLoader(str(path), encoding="utf-8").load()[0].page_content
+    except Exception as exc:  # unreadable file, bad encoding
+        return None, [Problem(rel, 1, "file", f"cannot be read as UTF-8 text: {exc}")]
+    text = raw.replace("\r\n", "\n")
+    m = _FRONT_MATTER.match(text)
+    if not m:
+        return None, [Problem(rel, 1, "front matter", "the file must start with '---', YAML, '---'")]
+    front, body = m.group(1), text[m.end() :]
+    body_line = front.count("\n") + 3
+    try:
+        data = yaml.safe_load(front)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark else 1
+        return None, [Problem(rel, line, "front matter", f"invalid YAML: {getattr(exc, 'problem', exc)}")]
+    if not isinstance(data, dict):
+        return None, [Problem(rel, 2, "front matter", "must be a mapping of fields")]
+
+    key_lines = _key_lines(front)
+    meta: DocumentMeta | None = None
+    try:
+        meta = DocumentMeta.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            line = key_lines.get(loc) or key_lines.get(loc.rsplit(".", 1)[0]) or 2
+            message = "missing" if err["type"] == "missing" else err["msg"]
+            problems.append(Problem(rel, line, loc, message))
+
+    sections = _parse_sections(body, body_line, rel, problems)
+
+    if meta is not None:
+        today = today or date.today()
+        line = key_lines.get("last_reviewed", 2)
+        if meta.last_reviewed > today:
+            problems.append(Problem(rel, line, "last_reviewed", f"{meta.last_reviewed} is in the future"))
+        elif meta.last_reviewed < today - timedelta(days=max_age_days):
+            problems.append(
+                Problem(rel, line, "last_reviewed", f"older than {max_age_days} days: review it", "warning")
+            )
+
+    if meta is None or any(p.severity == "error" for p in problems):
+        return None, problems
+    digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()
+    return KnowledgeDocument(meta, rel, digest, tuple(sections)), problems
+
+
+def load_knowledge(
+    knowledge_dir: Path, root: Path | None = None, today: date | None = None, max_age_days: int = 365
+) -> tuple[list[KnowledgeDocument], list[Problem]]:
+    """Reads every document under knowledge_dir; documents with errors are left out."""
+    root = root or knowledge_dir.parent
+    documents: list[KnowledgeDocument] = []
+    problems: list[Problem] = []
+    first_seen: dict[str, str] = {}
+    for path in sorted(knowledge_dir.glob(DOCUMENT_GLOB)):
+        if path.name.lower() == "readme.md":
+            continue
+        doc, found = load_document(path, root, today, max_age_days)
+        problems.extend(found)
+        if doc is None:
+            continue
+        if doc.meta.id in first_seen:
+            problems.append(
+                Problem(doc.path, 2, "id", f"duplicate id {doc.meta.id!r}, also in {first_seen[doc.meta.id]}")
+            )
+            continue
+        first_seen[doc.meta.id] = doc.path
+        documents.append(doc)
+    return documents, problems
+
+
+def to_chunks(documents: list[KnowledgeDocument]) -> list[Document]:
+    """LangChain documents to index: one per language per section, long passages split further."""
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=MAX_CHUNK_CHARS,
+        chunk_overlap=80,
+        separators=["\n\n", "\n", "。", ". ", "；", "; ", "，", ", ", " ", ""],
+    )
+    chunks: list[Document] = []
+    for doc in documents:
+        meta = doc.meta
+        for section in doc.sections:
+            for lang in LANGUAGES:
+                text = section.text_zh if lang == "zh" else section.text_en
+                for i, piece in enumerate(splitter.split_text(text)):
+                    chunks.append(
+                        Document(
+                            page_content=piece,
+                            metadata={
+                                "doc_id": meta.id,
+                                "section_id": section.id,
+                                "lang": lang,
+                                "part": i,
+                                "path": doc.path,
+                                "line": section.line,
+                                "doc_sha256": doc.sha256,
+                            },
+                        )
+                    )
+    return chunks

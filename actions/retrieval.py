@@ -1,0 +1,457 @@
+"""Finds the knowledge sections that answer a question: dense (FAISS) + lexical (BM25 over jieba
+tokens), fused by reciprocal rank, then gated by relevance.
+
+Owns the index on disk: `build_index` writes a new build next to the old one and switches a
+pointer file only when the build is complete, so a failed build never replaces the last good index.
+Actions see only `KnowledgeIndex.search(query, k) -> list[Passage]`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from actions.knowledge import KnowledgeDocument, Problem, load_knowledge, to_chunks
+from actions.settings import PROJECT_ROOT, Settings
+from actions.text import Tokenizer
+
+logger = logging.getLogger(__name__)
+
+INDEX_FORMAT = 1
+METRIC = "inner_product"
+POINTER = "CURRENT"
+KEEP_BUILDS = 2
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A knowledge section found for a question, with both language versions and its citation."""
+
+    doc_id: str
+    section_id: str
+    title_zh: str
+    title_en: str
+    section_zh: str
+    section_en: str
+    text_zh: str
+    text_en: str
+    sources: tuple[str, ...]
+    last_reviewed: str
+    path: str
+    line: int
+    score: float  # fused reciprocal-rank score
+    dense: float  # best cosine similarity of the question to a chunk of this section
+    lexical: float  # IDF-weighted share of the question's terms found in this section
+    answerable: bool  # passed the relevance gate
+
+    @property
+    def key(self) -> str:
+        """`document-id#section-id`, as used by the evaluation set."""
+        return f"{self.doc_id}#{self.section_id}"
+
+    def title(self, lang: str) -> str:
+        """Document title in the given language."""
+        return self.title_zh if lang == "zh" else self.title_en
+
+    def section(self, lang: str) -> str:
+        """Section title in the given language."""
+        return self.section_zh if lang == "zh" else self.section_en
+
+    def text(self, lang: str) -> str:
+        """Section text in the given language."""
+        return self.text_zh if lang == "zh" else self.text_en
+
+
+class KnowledgeInvalidError(ValueError):
+    """The knowledge files have errors; the index was not rebuilt."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("knowledge has errors:\n" + "\n".join(str(p) for p in problems))
+
+
+class IndexMismatchError(RuntimeError):
+    """The index on disk was built with other embedding settings than the current ones."""
+
+
+class IndexMissingError(FileNotFoundError):
+    """No index has been built yet."""
+
+
+def embedding_text(title: str, section: str, text: str) -> str:
+    """What is embedded and tokenised for a chunk: its titles give context to short passages."""
+    return f"{title} — {section}\n{text}"
+
+
+def _catalog(documents: list[KnowledgeDocument]) -> dict[str, Any]:
+    """What the answer needs of each document, keyed by id (written next to the FAISS files)."""
+    return {
+        doc.meta.id: {
+            "title": {"zh": doc.meta.title.zh, "en": doc.meta.title.en},
+            "sources": [str(url) for url in doc.meta.sources],
+            "last_reviewed": doc.meta.last_reviewed.isoformat(),
+            "path": doc.path,
+            "tags": doc.meta.tags.model_dump(),
+            "sections": {
+                s.id: {"zh": s.title_zh, "en": s.title_en, "text_zh": s.text_zh, "text_en": s.text_en, "line": s.line}
+                for s in doc.sections
+            },
+        }
+        for doc in documents
+    }
+
+
+def expected_embedding(settings: Settings) -> dict[str, str]:
+    """The embedding part of the manifest that the current settings require."""
+    from actions.embeddings import model_fingerprint
+
+    return {
+        "backend": settings.embedding_backend,
+        "model": settings.embedding_id,
+        "fingerprint": model_fingerprint(settings),
+    }
+
+
+def build_index(
+    settings: Settings,
+    progress: bool = True,
+    embeddings: Any = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Builds the index from the knowledge files and makes it current; returns its manifest.
+
+    Raises KnowledgeInvalidError (and leaves the current index alone) when any file has errors.
+    Chunks whose text was embedded before with the same model come from the embedding cache,
+    so after an edit only the changed documents are embedded again.
+    """
+    from langchain_classic.embeddings import CacheBackedEmbeddings
+    from langchain_classic.storage import LocalFileStore
+    from langchain_community.vectorstores import FAISS
+    from langchain_community.vectorstores.utils import DistanceStrategy
+    from tqdm import tqdm
+
+    from actions.embeddings import make_embeddings
+
+    started = time.perf_counter()
+    documents, problems = load_knowledge(settings.knowledge_dir, PROJECT_ROOT)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise KnowledgeInvalidError(errors)
+    for warning in problems:
+        log(str(warning))
+
+    embedding = expected_embedding(settings)
+    base = embeddings or make_embeddings(settings)
+    cache_dir = settings.index_dir / "embedding-cache"
+    cached = CacheBackedEmbeddings.from_bytes_store(
+        base,
+        LocalFileStore(str(cache_dir)),
+        namespace=re.sub(r"[^A-Za-z0-9_.-]", "_", f"{embedding['model']}@{embedding['fingerprint']}"),
+        key_encoder="sha256",
+    )
+
+    catalog = _catalog(documents)
+    chunks = to_chunks(documents)
+    tokenizer = Tokenizer(settings.jieba_dict_dir)
+    texts = []
+    for chunk in chunks:
+        meta = chunk.metadata
+        entry = catalog[meta["doc_id"]]
+        lang = meta["lang"]
+        section = entry["sections"][meta["section_id"]]
+        text = embedding_text(entry["title"][lang], section[lang], chunk.page_content)
+        meta["tokens"] = tokenizer.tokens(text)
+        texts.append(text)
+
+    previous = _read_manifest_or_none(settings.index_dir)
+    old_docs = previous["documents"] if previous and previous.get("embedding") == embedding else {}
+    changed = sorted(d.path for d in documents if old_docs.get(d.path) != d.sha256)
+    removed = sorted(set(old_docs) - {d.path for d in documents})
+
+    vectors: list[list[float]] = []
+    batch = 256
+    bar = tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not progress)
+    for start in range(0, len(texts), batch):
+        vectors.extend(cached.embed_documents(texts[start : start + batch]))
+        bar.update(min(batch, len(texts) - start))
+    bar.close()
+    if not vectors:
+        raise KnowledgeInvalidError([Problem(str(settings.knowledge_dir), 1, "documents", "no document to index")])
+
+    store = FAISS.from_embeddings(
+        list(zip(texts, vectors, strict=True)),
+        embedding=base,
+        metadatas=[c.metadata for c in chunks],
+        distance_strategy=DistanceStrategy.MAX_INNER_PRODUCT,
+    )
+    manifest = {
+        "format": INDEX_FORMAT,
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "embedding": embedding,
+        "dimension": len(vectors[0]),
+        "metric": METRIC,
+        "normalized": True,
+        "chunks": len(chunks),
+        "documents": {d.path: d.sha256 for d in documents},
+        "changed_documents": changed,
+        "removed_documents": removed,
+    }
+    build_dir = settings.index_dir / "builds" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    build_dir.mkdir(parents=True)
+    store.save_local(str(build_dir))
+    (build_dir / "catalog.json").write_text(json.dumps(catalog, ensure_ascii=False), encoding="utf-8")
+    (build_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    _switch_current(settings.index_dir, build_dir)
+    manifest["seconds"] = round(time.perf_counter() - started, 2)
+    log(
+        f"index: {len(documents)} documents, {len(chunks)} chunks, dimension {manifest['dimension']}; "
+        f"changed {len(changed)}, removed {len(removed)}; {manifest['seconds']} s → {build_dir}"
+    )
+    return manifest
+
+
+def _switch_current(index_dir: Path, build_dir: Path) -> None:
+    """Points CURRENT at the new build atomically, then drops builds older than the last few."""
+    tmp = index_dir / (POINTER + ".tmp")
+    tmp.write_text(build_dir.name + "\n", encoding="utf-8")
+    os.replace(tmp, index_dir / POINTER)
+    builds = sorted(p for p in (index_dir / "builds").iterdir() if p.is_dir())
+    for old in builds[:-KEEP_BUILDS]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def current_build(index_dir: Path) -> Path:
+    """The folder of the current build; IndexMissingError when there is none."""
+    pointer = index_dir / POINTER
+    if not pointer.is_file():
+        raise IndexMissingError(f"no index in {index_dir}: run `make index`")
+    build = index_dir / "builds" / pointer.read_text(encoding="utf-8").strip()
+    if not (build / "manifest.json").is_file():
+        raise IndexMissingError(f"{pointer} names {build}, which is incomplete: run `make index`")
+    return build
+
+
+def _read_manifest_or_none(index_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((current_build(index_dir) / "manifest.json").read_text(encoding="utf-8"))
+    except (IndexMissingError, OSError, json.JSONDecodeError):
+        return None
+
+
+class KnowledgeIndex:
+    """A loaded index: answers `search(query, k)` with gated, fused passages."""
+
+    def __init__(self, store: Any, catalog: dict[str, Any], manifest: dict[str, Any], settings: Settings):
+        self.store = store
+        self.catalog = catalog
+        self.manifest = manifest
+        self.settings = settings
+        self.build = manifest.get("build", "")
+        self.tokenizer = Tokenizer(settings.jieba_dict_dir)
+        ids = store.index_to_docstore_id
+        self.chunks = [store.docstore.search(ids[i]) for i in range(len(ids))]
+        self._chunk_keys = [(c.metadata["doc_id"], c.metadata["section_id"]) for c in self.chunks]
+        self._section_terms: dict[tuple[str, str], set[str]] = defaultdict(set)
+        df: Counter[str] = Counter()
+        for chunk, key in zip(self.chunks, self._chunk_keys, strict=True):
+            terms = set(chunk.metadata["tokens"])
+            self._section_terms[key] |= terms
+            df.update(terms)
+        n = len(self.chunks)
+        self._idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+        self._unknown_idf = math.log(1 + (n + 0.5) / 0.5)
+        import bm25s
+
+        self._bm25 = bm25s.BM25()
+        self._bm25.index([c.metadata["tokens"] or ["∅"] for c in self.chunks], show_progress=False)
+
+    @classmethod
+    def load(cls, settings: Settings, embeddings: Any = None) -> KnowledgeIndex:
+        """Loads the current build, refusing one made with other embedding settings."""
+        from langchain_community.vectorstores import FAISS
+        from langchain_community.vectorstores.utils import DistanceStrategy
+
+        from actions.embeddings import make_embeddings
+
+        build = current_build(settings.index_dir)
+        manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
+        expected = expected_embedding(settings)
+        if manifest.get("format") != INDEX_FORMAT or manifest.get("embedding") != expected:
+            raise IndexMismatchError(
+                f"the index in {build} was built with {manifest.get('embedding')} (format "
+                f"{manifest.get('format')}), but the settings ask for {expected} (format {INDEX_FORMAT}): "
+                "run `make index` to rebuild it"
+            )
+        store = FAISS.load_local(
+            str(build),
+            embeddings or make_embeddings(settings),
+            allow_dangerous_deserialization=True,  # only our own build, written by build_index
+            distance_strategy=DistanceStrategy.MAX_INNER_PRODUCT,
+        )
+        catalog = json.loads((build / "catalog.json").read_text(encoding="utf-8"))
+        manifest["build"] = build.name
+        return cls(store, catalog, manifest, settings)
+
+    def lexical_coverage(self, query_terms: Iterable[str], key: tuple[str, str]) -> float:
+        """IDF-weighted share of the query's terms that occur in the section (0 to 1)."""
+        terms = set(query_terms)
+        if not terms:
+            return 0.0
+        weights = {t: self._idf.get(t, self._unknown_idf) for t in terms}
+        found = sum(w for t, w in weights.items() if t in self._section_terms.get(key, ()))
+        return found / sum(weights.values())
+
+    def passes_gate(self, dense: float, lexical: float, lang: str) -> bool:
+        """The relevance gate: enough semantic similarity or enough of the question's terms."""
+        dense_min = self.settings.gate_dense_zh if lang == "zh" else self.settings.gate_dense_en
+        return dense >= dense_min or lexical >= self.settings.gate_lexical
+
+    def search(self, query: str, k: int | None = None, lang: str = "en") -> list[Passage]:
+        """The k best sections for a question, best first, each marked answerable or not."""
+        k = k or self.settings.top_k
+        n = self.settings.candidates
+        dense_best: dict[tuple[str, str], float] = {}
+        dense_order: list[tuple[str, str]] = []
+        query_vector = self.store.embedding_function.embed_query(query)
+        for doc, score in self.store.similarity_search_with_score_by_vector(query_vector, k=n):
+            key = (doc.metadata["doc_id"], doc.metadata["section_id"])
+            if key not in dense_best:
+                dense_order.append(key)
+                dense_best[key] = float(score)
+
+        terms = self.tokenizer.tokens(query)
+        lexical_order: list[tuple[str, str]] = []
+        if terms:
+            scores = self._bm25.get_scores(terms)
+            for i in np.argsort(-scores)[:n]:
+                if scores[i] <= 0:
+                    break
+                key = self._chunk_keys[i]
+                if key not in lexical_order:
+                    lexical_order.append(key)
+
+        dense_weight = self.settings.dense_weight_zh if lang == "zh" else self.settings.dense_weight_en
+        fused: dict[tuple[str, str], float] = defaultdict(float)
+        for weight, ranking in ((dense_weight, dense_order), (1.0, lexical_order)):
+            for rank, key in enumerate(ranking, start=1):
+                fused[key] += weight / (self.settings.rrf_k + rank)
+
+        scored = []
+        for key, score in fused.items():
+            dense = dense_best.get(key)
+            if dense is None:  # found only lexically: score it against its best chunk
+                dense = self._dense_for(query_vector, key)
+            scored.append((score, self.lexical_coverage(terms, key), dense, key))
+        scored.sort(key=lambda t: (-t[0], -t[1], -t[2]))  # ties: more of the question's terms first
+        return [
+            self._passage(key, score, dense, lexical, self.passes_gate(dense, lexical, lang))
+            for score, lexical, dense, key in scored[:k]
+        ]
+
+    def _dense_for(self, query_vector: list[float], key: tuple[str, str]) -> float:
+        positions = [i for i, k in enumerate(self._chunk_keys) if k == key]
+        vectors = np.vstack([self.store.index.reconstruct(i) for i in positions])
+        return float(np.max(vectors @ np.asarray(query_vector, dtype=np.float32)))
+
+    def _passage(self, key: tuple[str, str], score: float, dense: float, lexical: float, ok: bool) -> Passage:
+        entry = self.catalog[key[0]]
+        section = entry["sections"][key[1]]
+        return Passage(
+            doc_id=key[0],
+            section_id=key[1],
+            title_zh=entry["title"]["zh"],
+            title_en=entry["title"]["en"],
+            section_zh=section["zh"],
+            section_en=section["en"],
+            text_zh=section["text_zh"],
+            text_en=section["text_en"],
+            sources=tuple(entry["sources"]),
+            last_reviewed=entry["last_reviewed"],
+            path=entry["path"],
+            line=section["line"],
+            score=score,
+            dense=dense,
+            lexical=lexical,
+            answerable=ok,
+        )
+
+
+class IndexProvider:
+    """Hands the action server its index: loaded once at start in a background thread, and
+    swapped for a newer build when one appears; a build that fails to load leaves the old one serving.
+    """
+
+    def __init__(self, settings: Settings, loader: Callable[[Settings], KnowledgeIndex] | None = None):
+        self.settings = settings
+        self._loader = loader or KnowledgeIndex.load
+        self._index: KnowledgeIndex | None = None
+        self._error: Exception | None = None
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._loading = False
+        self._seen_pointer: float | None = None
+
+    def start(self) -> None:
+        """Starts loading in the background (returns at once)."""
+        self._load_async()
+
+    def _pointer_mtime(self) -> float | None:
+        try:
+            return (self.settings.index_dir / POINTER).stat().st_mtime
+        except OSError:
+            return None
+
+    def _load_async(self) -> None:
+        with self._lock:
+            if self._loading:
+                return
+            self._loading = True
+        threading.Thread(target=self._load, name="index-loader", daemon=True).start()
+
+    def _load(self) -> None:
+        mtime = self._pointer_mtime()
+        try:
+            index = self._loader(self.settings)
+            with self._lock:
+                self._index, self._error = index, None
+            logger.info("knowledge index loaded: build %s, %s chunks", index.build, len(index.chunks))
+        except Exception as exc:  # keep serving the last good index
+            with self._lock:
+                self._error = exc
+            if self._index is None:
+                logger.error("knowledge index could not be loaded: %s", exc)
+            else:
+                logger.error("new knowledge index rejected, still serving build %s: %s", self._index.build, exc)
+        finally:
+            with self._lock:
+                self._seen_pointer = mtime
+                self._loading = False
+            self._ready.set()
+
+    def get(self, timeout: float = 120.0) -> KnowledgeIndex:
+        """The current index (waits for the first load); raises the load error if there is none."""
+        if self._ready.is_set() and self._pointer_mtime() != self._seen_pointer:
+            self._load_async()  # a newer build appeared: load it while the old one keeps answering
+        if not self._ready.wait(timeout):
+            raise TimeoutError("the knowledge index is still loading")
+        with self._lock:
+            if self._index is None:
+                if self._error is not None and not self._loading:
+                    self._ready.clear()
+                    self._load_async()  # try again next time, e.g. after `make index`
+                raise self._error or IndexMissingError("no knowledge index")
+            return self._index

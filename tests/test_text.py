@@ -1,0 +1,13 @@
+from actions.settings import PROJECT_ROOT
+from actions.text import Tokenizer
+
+
+def test_chinese_ip_terms_stay_whole_and_stopwords_go():
+    tokens = Tokenizer(PROJECT_ROOT / "bot" / "jieba").tokens("收到警告函怎么办？中日PPH要多久")
+    assert "警告函" in tokens and "pph" in tokens and "中日" in tokens
+    assert "怎么办" not in tokens
+
+
+def test_english_is_lowercased_and_stemmed():
+    tokens = Tokenizer().tokens("What does RCEP say about Trademarks?")
+    assert tokens == ["rcep", "say", "trademark"]
