@@ -42,10 +42,9 @@ def language_of(tracker: Tracker) -> str:
 
 @lru_cache(maxsize=1)
 def default_index_provider() -> IndexProvider:
-    """The process-wide index provider; starts loading the index in a background thread."""
-    provider = IndexProvider(get_settings())
-    provider.start()
-    return provider
+    """The process-wide index provider. It starts loading in the action server's worker process
+    (when rasa-sdk unpickles the actions there) or at the first question, whichever comes first."""
+    return IndexProvider(get_settings())
 
 
 class BaseAction(Action, ABC):

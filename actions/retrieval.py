@@ -403,10 +403,20 @@ class IndexProvider:
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._loading = False
+        self._started = False
         self._seen_pointer: float | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # rasa-sdk pickles the actions into its Sanic worker process: only the settings travel.
+        return {"settings": self.settings, "loader": self._loader}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["settings"], state["loader"])  # type: ignore[misc]
+        self.start()  # unpickled in the worker: load the index now, in the background
 
     def start(self) -> None:
         """Starts loading in the background (returns at once)."""
+        self._started = True
         self._load_async()
 
     def _pointer_mtime(self) -> float | None:
@@ -444,6 +454,8 @@ class IndexProvider:
 
     def get(self, timeout: float = 120.0) -> KnowledgeIndex:
         """The current index (waits for the first load); raises the load error if there is none."""
+        if not self._started:
+            self.start()
         if self._ready.is_set() and self._pointer_mtime() != self._seen_pointer:
             self._load_async()  # a newer build appeared: load it while the old one keeps answering
         if not self._ready.wait(timeout):

@@ -143,7 +143,17 @@ class Stack:
     def action_service(self) -> Service:
         return Service(
             "actions",
-            [str(PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.action_port)],
+            [
+                str(PYTHON),
+                "-m",
+                "rasa_sdk",
+                "--actions",
+                "actions",
+                "--port",
+                str(self.action_port),
+                "--endpoints",
+                str(ROOT / "bot" / "endpoints.yml"),
+            ],
             f"{self.action_url}/health",
             self._env(),
             self.log_dir / "actions.log",

@@ -1,0 +1,1 @@
+"""Evaluation and benchmarks: conversation tests, retrieval metrics, latency."""

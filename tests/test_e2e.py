@@ -1,0 +1,79 @@
+"""End-to-end: the real Rasa server and action server on free ports, spoken to over REST.
+
+Started once per session; needs the trained model and the knowledge index (`make test-e2e`
+builds both first).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from actions.answers import DISCLAIMER, NO_ANSWER
+from bot.language import detect_language
+from bot.stack import MODEL, Stack, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} is missing: run `make train`")
+    s = Stack(free_port(), free_port(), log_dir=tmp_path_factory.mktemp("logs"))
+    s.start()
+    yield s
+    s.stop()
+
+
+def ask(stack: Stack, message: str) -> tuple[list[str], list[dict]]:
+    """The bot's text messages and custom payloads for one message from a new user."""
+    reply = stack.say(message, sender=f"e2e-{uuid.uuid4().hex[:8]}")
+    return [m["text"] for m in reply if "text" in m], [m["custom"] for m in reply if "custom" in m]
+
+
+def test_chinese_pph_question_gets_a_chinese_answer_citing_a_pph_file(stack):
+    texts, customs = ask(stack, "中日PPH需要提交哪些材料？")
+    assert customs and customs[0]["answered"] and customs[0]["language"] == "zh"
+    assert customs[0]["citations"][0]["path"].startswith("knowledge/pph/")
+    assert detect_language(texts[0]) == "zh" and texts[0].endswith("[1]")
+    joined = "\n\n".join(texts)
+    assert "来源：" in joined and "knowledge/pph/" in joined and DISCLAIMER["zh"] in joined
+
+
+def test_english_rcep_question_gets_an_english_answer_citing_an_rcep_file(stack):
+    texts, customs = ask(stack, "What does RCEP say about bad-faith trademark applications?")
+    assert customs and customs[0]["answered"] and customs[0]["language"] == "en"
+    assert customs[0]["citations"][0]["path"].startswith("knowledge/rcep/")
+    assert detect_language(texts[0]) == "en"
+    joined = "\n\n".join(texts)
+    assert "Sources:" in joined and "knowledge/rcep/" in joined and DISCLAIMER["en"] in joined
+
+
+@pytest.mark.parametrize("message", ["asdkjh qwpoeiru zmxncb", "PPH for growing bananas on the moon?"])
+def test_nonsense_gets_no_answer_and_no_citation(stack, message):
+    texts, customs = ask(stack, message)
+    assert texts, "the bot must never stay silent"
+    assert not any(c.get("answered") for c in customs)
+    assert all(not c.get("citations") for c in customs)
+    assert any(t == NO_ANSWER["en"] or "rephrase" in t or "outside what I can help with" in t for t in texts), texts
+
+
+@pytest.mark.parametrize(("message", "expected"), [("你好", "您好"), ("hello", "Hello")])
+def test_greeting_in_the_users_language(stack, message, expected):
+    texts, _ = ask(stack, message)
+    assert texts and texts[0].startswith(expected)
+
+
+def test_action_server_down_gives_a_polite_reply(stack):
+    stack.stop(("actions",))
+    try:
+        texts, customs = ask(stack, "中日PPH需要提交哪些材料？")
+        assert texts == ["抱歉，知识服务暂时不可用，请稍后再试。情况紧急时，请直接联系专业律师。"]
+        texts, _ = ask(stack, "How do I request the China-Korea PPH?")
+        assert texts and texts[0].startswith("Sorry, the knowledge service is temporarily unavailable")
+    finally:
+        stack.start(("actions",))
+    _, customs = ask(stack, "What does RCEP say about bad-faith trademark applications?")
+    assert customs and customs[0]["answered"], "answers again once the action server is back"
