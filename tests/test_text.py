@@ -1,3 +1,5 @@
+import pytest
+
 from actions.settings import PROJECT_ROOT
 from actions.text import Tokenizer
 
@@ -11,3 +13,12 @@ def test_chinese_ip_terms_stay_whole_and_stopwords_go():
 def test_english_is_lowercased_and_stemmed():
     tokens = Tokenizer().tokens("What does RCEP say about Trademarks?")
     assert tokens == ["rcep", "say", "trademark"]
+
+
+def test_tests_cannot_reach_the_network():
+    import socket
+
+    import pytest_socket
+
+    with pytest.raises(pytest_socket.SocketConnectBlockedError):
+        socket.create_connection(("93.184.215.14", 80), timeout=1)
