@@ -12,7 +12,6 @@ import json
 import logging
 import math
 import os
-import re
 import shutil
 import threading
 import time
@@ -135,11 +134,10 @@ def build_index(
     """Builds the index from the knowledge files and makes it current; returns its manifest.
 
     Raises KnowledgeInvalidError (and leaves the current index alone) when any file has errors.
-    Chunks whose text was embedded before with the same model come from the embedding cache,
-    so after an edit only the changed documents are embedded again.
+    Documents whose content hash is unchanged since the current build keep their chunks, terms
+    and vectors, so after an edit only the changed documents are embedded again; a changed
+    embedding setting makes every document new.
     """
-    from langchain_classic.embeddings import CacheBackedEmbeddings
-    from langchain_classic.storage import LocalFileStore
     from langchain_community.vectorstores import FAISS
     from langchain_community.vectorstores.utils import DistanceStrategy
     from tqdm import tqdm
@@ -151,53 +149,58 @@ def build_index(
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise KnowledgeInvalidError(errors)
+    if not documents:
+        raise KnowledgeInvalidError([Problem(str(settings.knowledge_dir), 1, "documents", "no document to index")])
     for warning in problems:
         log(str(warning))
 
     embedding = expected_embedding(settings)
     base = embeddings or make_embeddings(settings)
-    cache_dir = settings.index_dir / "embedding-cache"
-    cached = CacheBackedEmbeddings.from_bytes_store(
-        base,
-        LocalFileStore(str(cache_dir)),
-        namespace=re.sub(r"[^A-Za-z0-9_.-]", "_", f"{embedding['model']}@{embedding['fingerprint']}"),
-        key_encoder="sha256",
-    )
-
+    previous = _previous_chunks(settings, embedding, base)
     catalog = _catalog(documents)
-    chunks = to_chunks(documents)
     tokenizer = Tokenizer(settings.jieba_dict_dir)
-    texts = []
-    for chunk in chunks:
-        meta = chunk.metadata
-        entry = catalog[meta["doc_id"]]
-        lang = meta["lang"]
-        section = entry["sections"][meta["section_id"]]
-        text = embedding_text(entry["title"][lang], section[lang], chunk.page_content)
-        meta["tokens"] = tokenizer.tokens(text)
-        texts.append(text)
 
-    previous = _read_manifest_or_none(settings.index_dir)
-    old_docs = previous["documents"] if previous and previous.get("embedding") == embedding else {}
-    changed = sorted(d.path for d in documents if old_docs.get(d.path) != d.sha256)
-    removed = sorted(set(old_docs) - {d.path for d in documents})
+    texts: list[str] = []
+    metadatas: list[dict[str, Any]] = []
+    vectors: list[Any] = []
+    todo: list[int] = []  # positions still to embed
+    changed = []
+    for doc in documents:
+        reused = previous.get(doc.sha256)
+        if reused:
+            for text, meta, vector in reused:
+                texts.append(text)
+                metadatas.append({**meta, "path": doc.path})
+                vectors.append(vector)
+            continue
+        changed.append(doc.path)
+        for chunk in to_chunks([doc]):
+            meta = chunk.metadata
+            lang = meta["lang"]
+            section = catalog[meta["doc_id"]]["sections"][meta["section_id"]]
+            text = embedding_text(catalog[meta["doc_id"]]["title"][lang], section[lang], chunk.page_content)
+            meta["tokens"] = tokenizer.tokens(text)
+            todo.append(len(texts))
+            texts.append(text)
+            metadatas.append(meta)
+            vectors.append(None)
 
-    vectors: list[list[float]] = []
-    batch = 256
-    bar = tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not progress)
-    for start in range(0, len(texts), batch):
-        vectors.extend(cached.embed_documents(texts[start : start + batch]))
-        bar.update(min(batch, len(texts) - start))
+    batch = 64
+    bar = tqdm(total=len(todo), desc="embedding", unit="chunk", disable=not progress or not todo)
+    for start in range(0, len(todo), batch):
+        positions = todo[start : start + batch]
+        for position, vector in zip(positions, base.embed_documents([texts[i] for i in positions]), strict=True):
+            vectors[position] = vector
+        bar.update(len(positions))
     bar.close()
-    if not vectors:
-        raise KnowledgeInvalidError([Problem(str(settings.knowledge_dir), 1, "documents", "no document to index")])
 
     store = FAISS.from_embeddings(
-        list(zip(texts, vectors, strict=True)),
+        list(zip(texts, (list(map(float, v)) for v in vectors), strict=True)),
         embedding=base,
-        metadatas=[c.metadata for c in chunks],
+        metadatas=metadatas,
         distance_strategy=DistanceStrategy.MAX_INNER_PRODUCT,
     )
+    old_docs = set(previous_manifest_documents(settings, embedding))
     manifest = {
         "format": INDEX_FORMAT,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -205,10 +208,11 @@ def build_index(
         "dimension": len(vectors[0]),
         "metric": METRIC,
         "normalized": True,
-        "chunks": len(chunks),
+        "chunks": len(texts),
         "documents": {d.path: d.sha256 for d in documents},
+        "embedded_chunks": len(todo),
         "changed_documents": changed,
-        "removed_documents": removed,
+        "removed_documents": sorted(old_docs - {d.path for d in documents}),
     }
     build_dir = settings.index_dir / "builds" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     build_dir.mkdir(parents=True)
@@ -218,10 +222,40 @@ def build_index(
     _switch_current(settings.index_dir, build_dir)
     manifest["seconds"] = round(time.perf_counter() - started, 2)
     log(
-        f"index: {len(documents)} documents, {len(chunks)} chunks, dimension {manifest['dimension']}; "
-        f"changed {len(changed)}, removed {len(removed)}; {manifest['seconds']} s → {build_dir}"
+        f"index: {len(documents)} documents, {len(texts)} chunks ({len(todo)} embedded), dimension "
+        f"{manifest['dimension']}; changed {len(changed)}, removed {len(manifest['removed_documents'])}; "
+        f"{manifest['seconds']} s → {build_dir}"
     )
     return manifest
+
+
+def previous_manifest_documents(settings: Settings, embedding: dict[str, str]) -> dict[str, str]:
+    """path → hash of the current build's documents, if it was built with the same embedding."""
+    previous = _read_manifest_or_none(settings.index_dir)
+    if not previous or previous.get("embedding") != embedding or previous.get("format") != INDEX_FORMAT:
+        return {}
+    return previous["documents"]
+
+
+def _previous_chunks(settings: Settings, embedding: dict[str, str], base: Any) -> dict[str, list[tuple]]:
+    """Chunks of the current build by document hash: (text, metadata, vector), to reuse."""
+    if not previous_manifest_documents(settings, embedding):
+        return {}
+    from langchain_community.vectorstores import FAISS
+
+    try:
+        store = FAISS.load_local(
+            str(current_build(settings.index_dir)), base, allow_dangerous_deserialization=True
+        )  # our own build
+    except Exception as exc:  # an unreadable build is rebuilt from scratch
+        logger.warning("previous index not reusable (%s): embedding everything again", exc)
+        return {}
+    matrix = store.index.reconstruct_n(0, store.index.ntotal)
+    out: dict[str, list[tuple]] = defaultdict(list)
+    for i, docstore_id in store.index_to_docstore_id.items():
+        doc = store.docstore.search(docstore_id)
+        out[doc.metadata["doc_sha256"]].append((doc.page_content, dict(doc.metadata), matrix[i]))
+    return out
 
 
 def _switch_current(index_dir: Path, build_dir: Path) -> None:
@@ -246,6 +280,7 @@ def current_build(index_dir: Path) -> Path:
 
 
 def _read_manifest_or_none(index_dir: Path) -> dict[str, Any] | None:
+    """The current build's manifest, or None when there is no readable build."""
     try:
         return json.loads((current_build(index_dir) / "manifest.json").read_text(encoding="utf-8"))
     except (IndexMissingError, OSError, json.JSONDecodeError):
@@ -317,36 +352,29 @@ class KnowledgeIndex:
 
     def passes_gate(self, dense: float, lexical: float, lang: str) -> bool:
         """The relevance gate: enough semantic similarity or enough of the question's terms."""
-        dense_min = self.settings.gate_dense_zh if lang == "zh" else self.settings.gate_dense_en
-        return dense >= dense_min or lexical >= self.settings.gate_lexical
+        dense_min = self.settings.tuned("gate_dense_zh" if lang == "zh" else "gate_dense_en")
+        return dense >= dense_min or lexical >= self.settings.tuned("gate_lexical")
 
-    def search(self, query: str, k: int | None = None, lang: str = "en") -> list[Passage]:
-        """The k best sections for a question, best first, each marked answerable or not."""
+    def search(self, query: str, k: int | None = None, lang: str = "en", mode: str = "hybrid") -> list[Passage]:
+        """The k best sections for a question, best first, each marked answerable or not.
+
+        mode "hybrid" fuses the dense and the BM25 rankings; "dense" and "bm25" use one of them
+        (for evaluation).
+        """
         k = k or self.settings.top_k
-        n = self.settings.candidates
-        dense_best: dict[tuple[str, str], float] = {}
-        dense_order: list[tuple[str, str]] = []
         query_vector = self.store.embedding_function.embed_query(query)
-        for doc, score in self.store.similarity_search_with_score_by_vector(query_vector, k=n):
-            key = (doc.metadata["doc_id"], doc.metadata["section_id"])
-            if key not in dense_best:
-                dense_order.append(key)
-                dense_best[key] = float(score)
-
+        dense_order, dense_best = self._dense_ranking(query_vector)
         terms = self.tokenizer.tokens(query)
-        lexical_order: list[tuple[str, str]] = []
-        if terms:
-            scores = self._bm25.get_scores(terms)
-            for i in np.argsort(-scores)[:n]:
-                if scores[i] <= 0:
-                    break
-                key = self._chunk_keys[i]
-                if key not in lexical_order:
-                    lexical_order.append(key)
+        lexical_order = self._lexical_ranking(terms)
 
-        dense_weight = self.settings.dense_weight_zh if lang == "zh" else self.settings.dense_weight_en
+        dense_weight = self.settings.tuned("dense_weight_zh" if lang == "zh" else "dense_weight_en")
+        rankings = {
+            "hybrid": ((dense_weight, dense_order), (1.0, lexical_order)),
+            "dense": ((1.0, dense_order),),
+            "bm25": ((1.0, lexical_order),),
+        }[mode]
         fused: dict[tuple[str, str], float] = defaultdict(float)
-        for weight, ranking in ((dense_weight, dense_order), (1.0, lexical_order)):
+        for weight, ranking in rankings:
             for rank, key in enumerate(ranking, start=1):
                 fused[key] += weight / (self.settings.rrf_k + rank)
 
@@ -361,6 +389,32 @@ class KnowledgeIndex:
             self._passage(key, score, dense, lexical, self.passes_gate(dense, lexical, lang))
             for score, lexical, dense, key in scored[:k]
         ]
+
+    def _dense_ranking(self, query_vector: list[float]) -> tuple[list[tuple[str, str]], dict[tuple[str, str], float]]:
+        """Sections in order of their best chunk's cosine similarity, and that similarity."""
+        best: dict[tuple[str, str], float] = {}
+        order: list[tuple[str, str]] = []
+        hits = self.store.similarity_search_with_score_by_vector(query_vector, k=self.settings.candidates)
+        for doc, score in hits:
+            key = (doc.metadata["doc_id"], doc.metadata["section_id"])
+            if key not in best:
+                order.append(key)
+                best[key] = float(score)
+        return order, best
+
+    def _lexical_ranking(self, terms: list[str]) -> list[tuple[str, str]]:
+        """Sections in order of their best chunk's BM25 score (only chunks sharing a term)."""
+        order: list[tuple[str, str]] = []
+        if not terms:
+            return order
+        scores = self._bm25.get_scores(terms)
+        for i in np.argsort(-scores)[: self.settings.candidates]:
+            if scores[i] <= 0:
+                break
+            key = self._chunk_keys[i]
+            if key not in order:
+                order.append(key)
+        return order
 
     def _dense_for(self, query_vector: list[float], key: tuple[str, str]) -> float:
         positions = [i for i, k in enumerate(self._chunk_keys) if k == key]

