@@ -469,9 +469,52 @@ class IndexProvider:
         self.start()  # unpickled in the worker: load the index now, in the background
 
     def start(self) -> None:
-        """Starts loading in the background (returns at once)."""
+        """Starts loading in the background (returns at once), and the knowledge watcher if enabled."""
         self._started = True
         self._load_async()
+        if self.settings.watch_knowledge:
+            threading.Thread(target=self._watch, name="knowledge-watcher", daemon=True).start()
+
+    def _knowledge_signature(self) -> tuple:
+        files = sorted(self.settings.knowledge_dir.glob("**/*.md"))
+        return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files if p.is_file())
+
+    def _watch(self) -> None:
+        """Re-indexes when a knowledge file changes; a broken file is logged and the old index stays."""
+        seen = self._knowledge_signature()
+        while True:
+            time.sleep(self.settings.watch_interval)
+            try:
+                now = self._knowledge_signature()
+                if now == seen:
+                    continue
+                seen = now
+                self.rebuild()
+            except Exception:  # the watcher never dies; the next change tries again
+                logger.exception("knowledge re-index failed")
+
+    def rebuild(self) -> dict[str, Any] | None:
+        """Rebuilds the index from the knowledge files now and loads it; None when the files have errors."""
+        with self._lock:
+            current = self._index
+            self._loading = True  # the new build is loaded below, not by a concurrent get()
+        embeddings = getattr(getattr(current, "store", None), "embedding_function", None)
+        try:
+            manifest = build_index(self.settings, progress=False, embeddings=embeddings, log=logger.info)
+        except KnowledgeInvalidError as exc:
+            with self._lock:
+                self._loading = False
+            logger.error(
+                "knowledge files have errors; still serving the last good index:\n%s",
+                "\n".join(str(p) for p in exc.problems),
+            )
+            return None
+        except Exception:
+            with self._lock:
+                self._loading = False
+            raise
+        self._load(embeddings)
+        return manifest
 
     def _pointer_mtime(self) -> float | None:
         try:
@@ -486,10 +529,13 @@ class IndexProvider:
             self._loading = True
         threading.Thread(target=self._load, name="index-loader", daemon=True).start()
 
-    def _load(self) -> None:
+    def _load(self, embeddings: Any = None) -> None:
         mtime = self._pointer_mtime()
         try:
-            index = self._loader(self.settings)
+            if embeddings is not None and self._loader == KnowledgeIndex.load:
+                index = KnowledgeIndex.load(self.settings, embeddings=embeddings)  # keep the loaded model
+            else:
+                index = self._loader(self.settings)
             with self._lock:
                 self._index, self._error = index, None
             logger.info("knowledge index loaded: build %s, %s chunks", index.build, len(index.chunks))

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     gate_dense_en: float | None = None
     gate_dense_zh: float | None = None
     gate_lexical: float | None = None
+    # The action server re-indexes by itself when a knowledge file changes (polling, in seconds).
+    watch_knowledge: bool = True
+    watch_interval: float = 2.0
+
     answer_chars_zh: int = 220
     answer_words_en: int = 90
 

@@ -14,7 +14,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 @pytest.fixture(scope="session")
 def fixture_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings that point at the fixture corpus and a temporary index folder."""
-    return Settings(knowledge_dir=FIXTURES / "knowledge", index_dir=tmp_path_factory.mktemp("index"))
+    return Settings(
+        knowledge_dir=FIXTURES / "knowledge", index_dir=tmp_path_factory.mktemp("index"), watch_knowledge=False
+    )
 
 
 @pytest.fixture(scope="session")
