@@ -23,7 +23,7 @@ KNOWLEDGE    := $(shell find knowledge -name '*.md' -not -name README.md 2>/dev/
 RASA_PATHS   := --config config.yml --domain bot/domain.yml
 
 .PHONY: help run shell setup venvs index train check-knowledge lint format validate test test-unit \
-        test-stories test-e2e bench clean
+        test-stories test-e2e bench eval-retrieval clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -69,8 +69,12 @@ shell: setup ## chat with the bot in the terminal
 check-knowledge: $(VENV)/.installed ## validate knowledge/ (prints file:line: field: message)
 	$(PY) -m actions.cli check
 
-bench: setup ## reply latency over the REST channel (p50/p95)
+bench: setup ## benchmarks: retrieval on a 10k-chunk corpus (~15 min), REST reply latency
+	$(PY) -m eval.bench_retrieval
 	$(PY) -m eval.bench_rest
+
+eval-retrieval: $(VENV)/.installed ## Recall@1/@5 and MRR per language, topic, method and backend
+	$(PY) -m eval.retrieval.run --markdown eval/reports/retrieval.md
 
 # ---- quality -------------------------------------------------------------------------------------
 lint: $(VENV)/.installed ## ruff check and format check

@@ -13,17 +13,25 @@ import sys
 
 
 def _check(args: argparse.Namespace) -> int:
+    from actions.experts import load_experts
     from actions.knowledge import load_knowledge
     from actions.settings import PROJECT_ROOT, get_settings
 
     settings = get_settings()
     documents, problems = load_knowledge(settings.knowledge_dir, PROJECT_ROOT, max_age_days=args.max_age_days)
+    experts_file = settings.knowledge_dir / "experts.yml"
+    experts, expert_problems = load_experts(experts_file, PROJECT_ROOT) if experts_file.exists() else ([], [])
+    problems += expert_problems
     for problem in problems:
         print(problem)
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
     sections = sum(len(d.sections) for d in documents)
-    print(f"{len(documents)} documents, {sections} sections: {errors} errors, {warnings} warnings", file=sys.stderr)
+    print(
+        f"{len(documents)} documents, {sections} sections, {len(experts)} experts: "
+        f"{errors} errors, {warnings} warnings",
+        file=sys.stderr,
+    )
     return 1 if errors else 0
 
 

@@ -111,11 +111,14 @@ def section_id(english_title: str) -> str:
     return re.sub(r"[\s-]+", "-", kept).strip("-")
 
 
-def _key_lines(front_matter: str) -> dict[str, int]:
-    """Line (1-based, within the file) of each key of the front matter, nested keys as 'a.b'."""
+def yaml_key_lines(text: str, first_line: int = 1) -> dict[str, int]:
+    """Line of each key and list item of a YAML text, as dotted paths ('tags.topics', '0.id').
+
+    first_line is the file line on which the YAML text starts (front matter starts on line 2).
+    """
     lines: dict[str, int] = {}
     try:
-        root = yaml.compose(front_matter)
+        root = yaml.compose(text)
     except yaml.YAMLError:
         return lines
 
@@ -123,16 +126,25 @@ def _key_lines(front_matter: str) -> dict[str, int]:
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 name = f"{prefix}{key_node.value}"
-                lines[name] = key_node.start_mark.line + 2  # +1 for 1-based, +1 for the '---' line
+                lines[name] = key_node.start_mark.line + first_line
                 walk(value_node, name + ".")
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
-                lines[f"{prefix}{i}"] = item.start_mark.line + 2
+                lines[f"{prefix}{i}"] = item.start_mark.line + first_line
                 walk(item, f"{prefix}{i}.")
 
     if root is not None:
         walk(root, "")
     return lines
+
+
+def line_of(key_lines: dict[str, int], loc: str, default: int) -> int:
+    """The line of a dotted path, else of its nearest parent that has one."""
+    while loc:
+        if loc in key_lines:
+            return key_lines[loc]
+        loc = loc.rpartition(".")[0]
+    return default
 
 
 def _parse_sections(body: str, body_line: int, rel: str, problems: list[Problem]) -> list[Section]:
@@ -222,14 +234,14 @@ def load_document(
     if not isinstance(data, dict):
         return None, [Problem(rel, 2, "front matter", "must be a mapping of fields")]
 
-    key_lines = _key_lines(front)
+    key_lines = yaml_key_lines(front, first_line=2)
     meta: DocumentMeta | None = None
     try:
         meta = DocumentMeta.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"])
-            line = key_lines.get(loc) or key_lines.get(loc.rsplit(".", 1)[0]) or 2
+            line = line_of(key_lines, loc, 2)
             message = "missing" if err["type"] == "missing" else err["msg"]
             problems.append(Problem(rel, line, loc, message))
 

@@ -1,0 +1,117 @@
+"""The expert list (knowledge/experts.yml): its schema and validation.
+
+Sample entries must use reserved example contacts (example.com/.org/.net addresses, 555-01xx
+numbers), so that no real-looking person is ever invented.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from actions.knowledge import IP_TYPES, Problem, line_of, yaml_key_lines
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.I)
+_PHONE = re.compile(r"^\+?[\d\s\-()]{7,}$")
+_EXAMPLE_EMAIL = re.compile(r"@example\.(com|org|net)$", re.I)
+_EXAMPLE_PHONE = re.compile(r"555[\s-]?01\d\d$")
+
+
+class Contact(BaseModel):
+    """How to reach an expert."""
+
+    model_config = ConfigDict(extra="forbid")
+    channel: Literal["email", "telegram", "phone"]
+    address: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _address_fits_channel(self) -> Contact:
+        if self.channel == "email" and not _EMAIL.match(self.address):
+            raise ValueError(f"{self.address!r} is not an email address")
+        if self.channel == "phone" and not _PHONE.match(self.address):
+            raise ValueError(f"{self.address!r} is not a phone number")
+        return self
+
+
+class Expert(BaseModel):
+    """One expert of the overseas rights-protection pool."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^exp-\d{3}$")
+    sample: bool  # validated before `contact`, which depends on it
+    name: str = Field(min_length=1)
+    organisation: str = Field(min_length=1)
+    countries: list[str] = Field(min_length=1)
+    ip_types: list[Literal[IP_TYPES]] = Field(min_length=1)  # type: ignore[valid-type]
+    industries: list[str] = Field(min_length=1)
+    languages: list[str] = Field(min_length=1)
+    contact: Contact
+    telegram_chat_id: int | None = None
+    response_hours: int = Field(gt=0)
+    available: bool
+
+    @field_validator("countries")
+    @classmethod
+    def _country_codes(cls, value: list[str]) -> list[str]:
+        bad = [c for c in value if not re.fullmatch(r"[A-Z]{2}", c)]
+        if bad:
+            raise ValueError(f"{bad} are not two-letter country codes such as JP or EU")
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, value: list[str]) -> list[str]:
+        bad = [c for c in value if not re.fullmatch(r"[a-z]{2}", c)]
+        if bad:
+            raise ValueError(f"{bad} are not two-letter language codes such as zh or en")
+        return value
+
+    @field_validator("contact")
+    @classmethod
+    def _samples_use_reserved_contacts(cls, contact: Contact, info: ValidationInfo) -> Contact:
+        if info.data.get("sample"):
+            if contact.channel == "email" and not _EXAMPLE_EMAIL.search(contact.address):
+                raise ValueError("a sample entry must use an example.com/.org/.net address")
+            if contact.channel == "phone" and not _EXAMPLE_PHONE.search(contact.address):
+                raise ValueError("a sample entry must use a 555-01xx number")
+        return contact
+
+
+def load_experts(path: Path, root: Path | None = None) -> tuple[list[Expert], list[Problem]]:
+    """Reads the expert list; entries with errors are left out and reported as file:line problems."""
+    rel = path.relative_to(root).as_posix() if root and path.is_relative_to(root) else str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except OSError as exc:
+        return [], [Problem(rel, 1, "file", f"cannot be read: {exc}")]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return [], [Problem(rel, mark.line + 1 if mark else 1, "yaml", f"invalid YAML: {getattr(exc, 'problem', exc)}")]
+    if not isinstance(data, list):
+        return [], [Problem(rel, 1, "experts", "the file must be a YAML list of experts")]
+    lines = yaml_key_lines(text)
+    experts: list[Expert] = []
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(data):
+        line = lines.get(f"{i}.id", lines.get(str(i), 1))
+        raw_id = entry.get("id") if isinstance(entry, dict) else None
+        if isinstance(raw_id, str) and raw_id in seen:
+            problems.append(Problem(rel, line, f"[{i}].id", f"duplicate id {raw_id!r}, first on line {seen[raw_id]}"))
+            continue
+        if isinstance(raw_id, str):
+            seen[raw_id] = line
+        try:
+            experts.append(Expert.model_validate(entry))
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = ".".join(str(p) for p in err["loc"])
+                field = f"[{i}].{loc}" if loc else f"[{i}]"
+                message = "missing" if err["type"] == "missing" else err["msg"].removeprefix("Value error, ")
+                problems.append(Problem(rel, line_of(lines, f"{i}.{loc}".rstrip("."), 1), field, message))
+    return experts, problems
