@@ -4,40 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from abc import ABC, abstractmethod
 from functools import lru_cache
 from typing import Any
 
-from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answers import compose
+from actions.base import BaseAction, language_of
+from actions.case_actions import offer_case, should_offer
 from actions.retrieval import IndexProvider
 from actions.settings import get_settings
-from bot.language import EN, detect_language
 
 logger = logging.getLogger(__name__)
-
-SLOT_LANGUAGE = "language"
-# Set to "pending" by every user message (domain slot mapping) and to "received" by every custom
-# action: a rule answers "temporarily unavailable" when a custom action left it pending.
-SLOT_ACTION_REPLY = "action_server_reply"
-REPLY_RECEIVED = "received"
-
-HANDOFF_NOT_READY = {
-    "zh": "（将案件转交海外维权专家的功能正在建设中。情况紧急时，请尽快联系专业律师，并留意对方给出的期限。）",
-    "en": "(Handing a case to an overseas IP expert is not available yet. If it is urgent, contact a "
-    "qualified lawyer now and keep an eye on any deadline you were given.)",
-}
-
-
-def language_of(tracker: Tracker) -> str:
-    """The language to reply in: the `language` slot, else detected from the last message."""
-    slot = tracker.get_slot(SLOT_LANGUAGE)
-    if slot in ("zh", "en"):
-        return slot
-    return detect_language(tracker.latest_message.get("text")) or EN
 
 
 @lru_cache(maxsize=1)
@@ -45,21 +25,6 @@ def default_index_provider() -> IndexProvider:
     """The process-wide index provider. It starts loading in the action server's worker process
     (when rasa-sdk unpickles the actions there) or at the first question, whichever comes first."""
     return IndexProvider(get_settings())
-
-
-class BaseAction(Action, ABC):
-    """Base of every custom action: records that the action server answered this turn."""
-
-    @abstractmethod
-    def name(self) -> str: ...
-
-    @abstractmethod
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        """What the action does; its events are returned with the reply marker."""
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        events = await self.act(dispatcher, tracker, domain)
-        return [*events, SlotSet(SLOT_ACTION_REPLY, REPLY_RECEIVED)]
 
 
 class ActionAnswerQuestion(BaseAction):
@@ -81,14 +46,10 @@ class ActionAnswerQuestion(BaseAction):
         except Exception:
             logger.exception("retrieval failed for %r", question)
             dispatcher.utter_message(response="utter_service_unavailable")
-            return []
+            return offer_case(dispatcher, tracker, lang) if should_offer(tracker) else []
         answer = compose(passages, lang, self.settings.answer_chars_zh, self.settings.answer_words_en)
-        text = answer.text
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        if intent == "report_case":
-            text = f"{text}\n\n{HANDOFF_NOT_READY[lang]}"
         dispatcher.utter_message(
-            text=text,
+            text=answer.text,
             json_message={"citations": answer.citations, "answered": answer.answered, "language": lang},
         )
         logger.info(
@@ -97,4 +58,4 @@ class ActionAnswerQuestion(BaseAction):
             lang,
             [(p.key, round(p.dense, 3), round(p.lexical, 3)) for p in passages],
         )
-        return []
+        return offer_case(dispatcher, tracker, lang) if should_offer(tracker) else []

@@ -7,6 +7,7 @@ numbers), so that no real-looking person is ever invented.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -115,3 +116,70 @@ def load_experts(path: Path, root: Path | None = None) -> tuple[list[Expert], li
                 message = "missing" if err["type"] == "missing" else err["msg"].removeprefix("Value error, ")
                 problems.append(Problem(rel, line_of(lines, f"{i}.{loc}".rstrip("."), 1), field, message))
     return experts, problems
+
+
+# EU member states: an expert for "EU" also covers each of them (EU trademarks, EU customs).
+EU_MEMBERS = frozenset(["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"])
+# Words in a case description that tell the enterprise's industry (expert industries use these keys).
+INDUSTRY_WORDS = {
+    "machinery": ("机械", "设备", "机床", "泵", "阀", "machine", "machinery", "equipment", "pump", "valve"),
+    "textiles": ("纺织", "服装", "面料", "鞋", "textile", "garment", "apparel", "fabric", "shoe"),
+    "electronics": ("电子", "电器", "手机", "充电", "芯片", "electronic", "phone", "charger", "chip", "led"),
+    "chemicals": ("化工", "化学", "涂料", "农药", "chemical", "coating", "pesticide"),
+    "food": ("食品", "饮料", "茶", "农产品", "food", "beverage", "tea", "snack"),
+    "auto_parts": ("汽车", "汽配", "轮胎", "auto", "car parts", "tyre", "tire", "vehicle"),
+}
+
+
+@dataclass(frozen=True)
+class Match:
+    """An expert chosen for a case, with the reasons (codes: country, eu, ip_type, language, industry)."""
+
+    expert: Expert
+    score: float
+    reasons: tuple[str, ...]
+
+
+def industry_of(text: str) -> str | None:
+    """The industry a description mentions first, if any."""
+    lowered = text.lower()
+    hits = [(lowered.find(w), key) for key, words in INDUSTRY_WORDS.items() for w in words if w in lowered]
+    return min(hits)[1] if hits else None
+
+
+def match_experts(
+    experts: list[Expert],
+    country: str,
+    ip_type: str,
+    language: str,
+    industry: str | None = None,
+    exclude: frozenset[str] = frozenset(),
+) -> list[Match]:
+    """Available experts for a case, best first: they must cover the country (an EU expert covers
+    EU members); then IP type, the enterprise's language and industry raise the rank; the faster
+    usual response time breaks ties."""
+    matches = []
+    for e in experts:
+        if not e.available or e.id in exclude:
+            continue
+        reasons: list[str] = []
+        score = 0.0
+        if country in e.countries:
+            reasons.append("country")
+            score += 4
+        elif country in EU_MEMBERS and "EU" in e.countries:
+            reasons.append("eu")
+            score += 3
+        else:
+            continue
+        if ip_type in e.ip_types:  # competence outranks a shared language
+            reasons.append("ip_type")
+            score += 3
+        if language in e.languages:
+            reasons.append("language")
+            score += 2
+        if industry and industry in e.industries:
+            reasons.append("industry")
+            score += 1
+        matches.append(Match(e, score, tuple(reasons)))
+    return sorted(matches, key=lambda m: (-m.score, m.expert.response_hours, m.expert.id))

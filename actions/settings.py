@@ -83,6 +83,16 @@ class Settings(BaseSettings):
     watch_knowledge: bool = True
     watch_interval: float = 2.0
 
+    # Cases and notifications
+    database_url: str = f"sqlite:///{PROJECT_ROOT / '.data' / 'ipbot.db'}"
+    urgent_days: int = 10  # a deadline this close makes a case urgent
+    offers_per_round: int = 3  # experts offered a case at once
+    description_max_chars: int = 1000
+    telegram_token: str = ""  # empty: notifications go to the local sink file
+    telegram_base_url: str = "https://api.telegram.org/bot"  # tests point it at a loopback server
+    notifier_sink: Path = PROJECT_ROOT / ".run" / "notifications.jsonl"
+    notifier_poll_seconds: float = 1.0
+
     answer_chars_zh: int = 220
     answer_words_en: int = 90
 
@@ -90,6 +100,11 @@ class Settings(BaseSettings):
         """A fusion weight or gate threshold: the explicit setting, else the backend's calibrated value."""
         value = getattr(self, name)
         return CALIBRATED[self.embedding_backend][name] if value is None else value
+
+    @property
+    def experts_file(self) -> Path:
+        """The expert list."""
+        return self.knowledge_dir / "experts.yml"
 
     @property
     def embedding_id(self) -> str:

@@ -70,11 +70,17 @@ def test_unanswerable_question_gets_no_answer_offer(fixture_index):
     assert "没有找到可靠的答案" in messages[0]["text"]
 
 
-def test_report_case_adds_the_handoff_note(fixture_index):
-    messages, _ = run(
-        ActionAnswerQuestion(ReadyProvider(fixture_index)), tracker("we got a PPH request form", intent="report_case")
-    )
-    assert "not available yet" in messages[0]["text"]
+def test_a_reported_incident_gets_the_answer_and_an_offer_to_open_a_case(fixture_index):
+    t = tracker("我们收到了日本公司的警告函", intent="report_case", language="zh")
+    t.latest_message["entities"] = [
+        {"entity": "country", "value": "JP"},
+        {"entity": "incident_type", "value": "warning_letter"},
+    ]
+    messages, events = run(ActionAnswerQuestion(ReadyProvider(fixture_index)), t)
+    offer = messages[-1]
+    assert [b["payload"] for b in offer["buttons"]] == ["/affirm", "/deny"]
+    assert SlotSet("case_offered", True) in events
+    assert SlotSet("case_country", "JP") in events and SlotSet("case_incident", "warning_letter") in events
 
 
 def test_missing_index_gives_the_unavailable_response(fixture_settings):

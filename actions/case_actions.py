@@ -1,0 +1,583 @@
+"""Rasa actions that turn a serious situation into a case: the offer, the intake form's
+validation, submit, cancel, correction, and the status an enterprise may ask for."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from abc import ABC, abstractmethod
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
+
+from actions.base import BaseAction, language_of
+from actions.cases import Intake, cases_of, find_case, open_case, status_lines
+from actions.deadlines import parse_deadline
+from actions.experts import Expert, Match, industry_of, load_experts
+from actions.settings import get_settings
+from actions.store import migrate, session_scope
+from actions.vocab import incident_code, ip_type_code, market_code, market_name, market_suggestions
+
+logger = logging.getLogger(__name__)
+
+CASE_SLOTS = (
+    "case_enterprise",
+    "case_contact",
+    "case_country",
+    "case_ip_type",
+    "case_incident",
+    "case_deadline",
+    "case_description",
+    "case_consent",
+)
+FIELD_SLOTS = {
+    "enterprise": "case_enterprise",
+    "contact": "case_contact",
+    "country": "case_country",
+    "ip_type": "case_ip_type",
+    "incident_type": "case_incident",
+    "deadline": "case_deadline",
+    "description": "case_description",
+}
+SLOT_OFFERED = "case_offered"
+CASE_NO = re.compile(r"IP-\d{4}-\d{6}", re.I)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+_TELEGRAM = re.compile(r"(?<![\w.])@([A-Za-z][A-Za-z0-9_]{4,31})\b")
+_PHONE = re.compile(r"\+?\d[\d\s\-()]{5,}\d")
+
+REASONS = {
+    "country": {"zh": "熟悉该国", "en": "works in that country"},
+    "eu": {"zh": "熟悉欧盟", "en": "covers the EU"},
+    "ip_type": {"zh": "擅长该类知识产权", "en": "handles this kind of IP"},
+    "language": {"zh": "可用中文沟通", "en": "speaks your language"},
+    "industry": {"zh": "熟悉您的行业", "en": "knows your industry"},
+}
+T = {
+    "offer": {
+        "zh": "这种情况建议尽快请专家介入。要我为您开一个案件，转给匹配的海外维权专家吗？",
+        "en": "This is a situation for an expert. Shall I open a case and hand it to matching overseas IP experts?",
+    },
+    "offer_declined": {
+        "zh": "好的，不开案件。您可以继续提问，需要时随时说“找专家”。",
+        "en": 'All right, no case. Ask me anything else, and say "expert" whenever you want one.',
+    },
+    "bad_contact": {
+        "zh": "这个联系方式好像不完整。请写邮箱、电话或Telegram用户名，例如：zhang@example.com、+86 138 0000 0000 或 @zhang_ip。",
+        "en": "That doesn't look like a contact I can use. Please give an email, a phone number or a Telegram "
+        "username, e.g. zhang@example.com, +86 138 0000 0000 or @zhang_ip.",
+    },
+    "bad_enterprise": {
+        "zh": "请写企业全称，例如：青岛示例机械有限公司。",
+        "en": "Please give the company's name, e.g. Example Machinery Co., Ltd.",
+    },
+    "bad_country": {"zh": "我没认出这个国家或地区。", "en": "I don't recognise that country or market."},
+    "suggest": {
+        "zh": "您是指：{names}？也可以直接写国家名称。",
+        "en": "Did you mean: {names}? You can also type the country's name.",
+    },
+    "bad_ip_type": {
+        "zh": "请选择或写出知识产权类型：专利、实用新型、外观设计、商标、版权、地理标志或商业秘密。",
+        "en": "Please choose or name the kind of IP: patent, utility model, design, trademark, copyright, GI or trade secret.",
+    },
+    "bad_incident": {"zh": "请从按钮中选择事件类型。", "en": "Please pick the kind of incident from the buttons."},
+    "bad_deadline": {
+        "zh": "我没看懂这个期限。请这样写：“10天内”“下周五”“12月3日”或“2026-12-03”；没有期限请回复“没有”。",
+        "en": 'I couldn\'t read that deadline. Try "within 10 days", "next Friday", "by 3 December" or '
+        '"2026-12-03"; if there is none, say "none".',
+    },
+    "past_deadline": {
+        "zh": "这个日期已经过去了。请写还未到期的期限，或回复“没有”。",
+        "en": 'That date has passed. Please give a deadline still ahead, or say "none".',
+    },
+    "cut": {
+        "zh": "描述较长，已截取前{n}个字符；完整材料请稍后直接发给专家。",
+        "en": "Your description was long, so I kept the first {n} characters; send the full details to the expert later.",
+    },
+    "no_consent": {
+        "zh": "您没有同意共享，所以案件没有创建，也没有保存任何信息。需要时可以随时重新开始。",
+        "en": "Without your consent to share, no case was opened and nothing was stored. You can start again any time.",
+    },
+    "cancelled": {"zh": "已取消，没有保存任何信息。", "en": "Cancelled — nothing was stored."},
+    "db_down": {
+        "zh": "抱歉，案件暂时无法保存（数据库不可用），本次没有保存任何内容。请稍后再试；情况紧急时请直接联系律师。",
+        "en": "Sorry, the case could not be saved right now (the database is unavailable), and nothing was stored. "
+        "Please try again shortly; if it is urgent, contact a lawyer directly.",
+    },
+    "which_field": {"zh": "您想修改哪一项？", "en": "Which answer would you like to change?"},
+    "no_case": {"zh": "这个对话还没有开过案件。", "en": "This conversation has not opened a case yet."},
+    "not_found": {
+        "zh": "在这个对话里没有找到案件 {case_no}。",
+        "en": "There is no case {case_no} in this conversation.",
+    },
+}
+
+
+def t(key: str, lang: str, **kwargs: Any) -> str:
+    """A message in the user's language."""
+    return T[key][lang].format(**kwargs)
+
+
+def parse_contact(text: str) -> tuple[str, str] | None:
+    """(kind, value) of a contact: an email, a Telegram username or a phone number."""
+    if m := _EMAIL.search(text):
+        return "email", m.group(0)
+    if m := _TELEGRAM.search(text):
+        return "telegram", "@" + m.group(1)
+    if m := _PHONE.search(text):
+        digits = re.sub(r"\D", "", m.group(0))
+        if 7 <= len(digits) <= 15:
+            return "phone", ("+" if m.group(0).startswith("+") else "") + digits
+    return None
+
+
+@lru_cache(maxsize=4)
+def _experts(path: str, mtime: float) -> tuple[Expert, ...]:
+    experts, problems = load_experts(__import__("pathlib").Path(path))
+    for p in problems:
+        logger.error("expert list: %s", p)
+    return tuple(experts)
+
+
+def current_experts() -> list[Expert]:
+    """The valid entries of the expert list, re-read when the file changes."""
+    path = get_settings().experts_file
+    return list(_experts(str(path), path.stat().st_mtime if path.exists() else 0.0))
+
+
+@lru_cache(maxsize=4)
+def _migrated(url: str) -> bool:
+    migrate(url)
+    return True
+
+
+def offer_case(dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> list[EventType]:
+    """Offers to open a case, pre-filling what the message already told (country, IP, incident)."""
+    dispatcher.utter_message(
+        text=t("offer", lang),
+        buttons=[
+            {"title": "开案件" if lang == "zh" else "Open a case", "payload": "/affirm"},
+            {"title": "不用" if lang == "zh" else "No, thanks", "payload": "/deny"},
+        ],
+    )
+    events: list[EventType] = [SlotSet(SLOT_OFFERED, True)]
+    entities = {e.get("entity"): e.get("value") for e in tracker.latest_message.get("entities", [])}
+    text = tracker.latest_message.get("text") or ""
+    country = entities.get("country") or market_code(text)
+    incident = entities.get("incident_type") or incident_code(text)
+    if country in {code for code in (market_code(country or ""),) if code}:
+        events.append(SlotSet("case_country", country))
+    if entities.get("ip_type"):
+        events.append(SlotSet("case_ip_type", entities["ip_type"]))
+    if incident:
+        events.append(SlotSet("case_incident", incident))
+    return events
+
+
+def should_offer(tracker: Tracker) -> bool:
+    """A reported incident, or a question that names one (警告函, customs, lawsuit …)."""
+    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    if intent == "report_case":
+        return True
+    if tracker.get_slot(SLOT_OFFERED) or tracker.active_loop.get("name"):
+        return False
+    entities = [e for e in tracker.latest_message.get("entities", []) if e.get("entity") == "incident_type"]
+    return bool(entities) and intent == "ask_dispute"
+
+
+class ValidateCaseForm(FormValidationAction):
+    """Checks each answer of the case intake; a bad one is asked again with an example."""
+
+    def name(self) -> str:
+        return "validate_case_form"
+
+    async def validate_case_enterprise(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        name = str(value or "").strip()
+        if 2 <= len(name) <= 200:
+            return {"case_enterprise": name}
+        dispatcher.utter_message(text=t("bad_enterprise", language_of(tracker)))
+        return {"case_enterprise": None}
+
+    async def validate_case_contact(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        parsed = parse_contact(str(value or ""))
+        if parsed:
+            return {"case_contact": f"{parsed[0]}:{parsed[1]}"}
+        dispatcher.utter_message(text=t("bad_contact", language_of(tracker)))
+        return {"case_contact": None}
+
+    async def validate_case_country(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        lang = language_of(tracker)
+        code = market_code(str(value or ""))
+        if code:
+            return {"case_country": code}
+        suggestions = market_suggestions(str(value or ""))
+        message = t("bad_country", lang)
+        if suggestions:
+            names = (
+                "、".join(market_name(c, lang) for c in suggestions)
+                if lang == "zh"
+                else ", ".join(market_name(c, lang) for c in suggestions)
+            )
+            message += " " + t("suggest", lang, names=names)
+        dispatcher.utter_message(text=message)
+        return {"case_country": None}
+
+    async def validate_case_ip_type(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        code = ip_type_code(str(value or ""))
+        if code:
+            return {"case_ip_type": code}
+        dispatcher.utter_message(text=t("bad_ip_type", language_of(tracker)))
+        return {"case_ip_type": None}
+
+    async def validate_case_incident(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = str(value or "")
+        code = (
+            text
+            if text
+            in {
+                "warning_letter",
+                "customs_detention",
+                "trade_fair_action",
+                "trademark_squatting",
+                "lawsuit",
+                "platform_takedown",
+                "section_337",
+                "other",
+            }
+            else incident_code(text)
+        )
+        if code:
+            return {"case_incident": code}
+        dispatcher.utter_message(text=t("bad_incident", language_of(tracker)))
+        return {"case_incident": None}
+
+    async def validate_case_deadline(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        lang = language_of(tracker)
+        parsed = parse_deadline(str(value or ""), date.today())
+        if parsed.status == "none":
+            return {"case_deadline": "none"}
+        if parsed.status == "date" and parsed.date is not None:
+            if parsed.date < date.today():
+                dispatcher.utter_message(text=t("past_deadline", lang))
+                return {"case_deadline": None}
+            return {"case_deadline": parsed.date.isoformat()}
+        dispatcher.utter_message(text=t("bad_deadline", lang))
+        return {"case_deadline": None}
+
+    async def validate_case_description(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = str(value or "").strip()
+        limit = get_settings().description_max_chars
+        if len(text) > limit:
+            dispatcher.utter_message(text=t("cut", language_of(tracker), n=limit))
+            text = text[:limit]
+        return {"case_description": text or None}
+
+    async def validate_case_consent(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return {"case_consent": bool(value)}
+
+
+def reset_case_slots() -> list[EventType]:
+    """Forget the intake answers (after submit or cancel)."""
+    return [SlotSet(s, None) for s in CASE_SLOTS] + [SlotSet(SLOT_OFFERED, False), SlotSet("requested_slot", None)]
+
+
+def describe_matches(matches: list[Match], lang: str) -> list[str]:
+    """Who was chosen and why, one line each; sample entries are labelled as samples."""
+    lines = []
+    for m in matches:
+        why = (
+            "、".join(REASONS[r][lang] for r in m.reasons)
+            if lang == "zh"
+            else ", ".join(REASONS[r][lang] for r in m.reasons)
+        )
+        sample = (
+            ("（示例条目，非真实专家）" if lang == "zh" else " (sample entry, not a real expert)")
+            if m.expert.sample
+            else ""
+        )
+        lines.append(f"· {m.expert.name}, {m.expert.organisation}{sample} — {why}")
+    return lines
+
+
+class ActionSubmitCase(BaseAction):
+    """Opens the case once the form is complete: case, offers and notifications in one transaction."""
+
+    def name(self) -> str:
+        return "action_submit_case"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        lang = language_of(tracker)
+        if not tracker.get_slot("case_consent"):
+            dispatcher.utter_message(text=t("no_consent", lang))
+            return reset_case_slots()
+        contact_kind, _, contact = str(tracker.get_slot("case_contact")).partition(":")
+        deadline_slot = tracker.get_slot("case_deadline")
+        description = tracker.get_slot("case_description") or ""
+        intake = Intake(
+            sender_id=tracker.sender_id,
+            channel=tracker.get_latest_input_channel() or "rest",
+            language=lang,
+            enterprise=tracker.get_slot("case_enterprise"),
+            contact=contact,
+            contact_kind=contact_kind,
+            country=tracker.get_slot("case_country"),
+            ip_type=tracker.get_slot("case_ip_type"),
+            incident_type=tracker.get_slot("case_incident"),
+            deadline=date.fromisoformat(deadline_slot) if deadline_slot and deadline_slot != "none" else None,
+            description=description,
+            consent=True,
+            industry=industry_of(f"{tracker.get_slot('case_enterprise')} {description}"),
+        )
+        settings = get_settings()
+        try:
+            case_no, urgent, hours, matches = await asyncio.to_thread(self._open, intake, settings)
+        except (SQLAlchemyError, OSError):
+            logger.exception("case could not be saved")
+            dispatcher.utter_message(text=t("db_down", lang))
+            return reset_case_slots()
+        dispatcher.utter_message(
+            text=self._confirmation(case_no, urgent, hours, matches, lang),
+            json_message={
+                "case_no": case_no,
+                "urgent": urgent,
+                "promised_hours": hours,
+                "experts": [m.expert.id for m in matches],
+            },
+        )
+        return [*reset_case_slots(), SlotSet("case_id", case_no)]
+
+    @staticmethod
+    def _open(intake: Intake, settings: Any) -> tuple[str, bool, int, list[Match]]:
+        _migrated(settings.database_url)
+        with session_scope(settings.database_url) as session:
+            case, matches = open_case(
+                session,
+                intake,
+                current_experts(),
+                urgent_days=settings.urgent_days,
+                per_round=settings.offers_per_round,
+            )
+            return case.case_no, case.urgent, case.promised_hours, matches
+
+    @staticmethod
+    def _confirmation(case_no: str, urgent: bool, hours: int, matches: list[Match], lang: str) -> str:
+        if lang == "zh":
+            head = f"案件已创建，编号 {case_no}" + ("（紧急：期限在10天内，已优先处理）" if urgent else "") + "。"
+            if matches:
+                body = (
+                    "已转给以下专家：\n"
+                    + "\n".join(describe_matches(matches, lang))
+                    + f"\n承诺：{hours} 小时内会有专家回复。"
+                )
+            else:
+                body = f"暂时没有匹配的专家，工作人员会人工安排，并在 {hours} 小时内回复。"
+            return f"{head}\n{body}\n随时可以问“我的案件进展如何”查看进度。"
+        head = (
+            f"Your case is open: {case_no}"
+            + (" (urgent: the deadline is within 10 days, so it goes first)" if urgent else "")
+            + "."
+        )
+        if matches:
+            body = (
+                "It went to these experts:\n"
+                + "\n".join(describe_matches(matches, lang))
+                + f"\nPromise: an expert replies within {hours} hours."
+            )
+        else:
+            body = f"No expert matches yet; staff will assign one and reply within {hours} hours."
+        return f'{head}\n{body}\nAsk "status of {case_no}" any time.'
+
+
+class ActionDeclineCaseOffer(BaseAction):
+    """The user does not want a case now."""
+
+    def name(self) -> str:
+        return "action_decline_case_offer"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        dispatcher.utter_message(text=t("offer_declined", language_of(tracker)))
+        return reset_case_slots()
+
+
+class ActionCancelCase(BaseAction):
+    """Stops the intake form; nothing is stored."""
+
+    def name(self) -> str:
+        return "action_cancel_case"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        dispatcher.utter_message(text=t("cancelled", language_of(tracker)))
+        return [ActiveLoop(None), *reset_case_slots()]
+
+
+class ActionCorrectCaseField(BaseAction):
+    """Clears the answer the user wants to change, so the form asks for it again."""
+
+    def name(self) -> str:
+        return "action_correct_case_field"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        fields = [e.get("value") for e in tracker.latest_message.get("entities", []) if e.get("entity") == "form_field"]
+        slot = FIELD_SLOTS.get(fields[0]) if fields else None
+        if slot is None:
+            lang = language_of(tracker)
+            titles = {
+                "zh": ["企业名称", "联系方式", "国家", "知识产权类型", "事件类型", "期限", "描述"],
+                "en": ["company", "contact", "country", "IP type", "incident", "deadline", "description"],
+            }[lang]
+            dispatcher.utter_message(
+                text=t("which_field", lang),
+                buttons=[
+                    {"title": title, "payload": f'/correct_field{{"form_field":"{field}"}}'}
+                    for title, field in zip(titles, FIELD_SLOTS, strict=True)
+                ],
+            )
+            return []
+        return [SlotSet(slot, None), SlotSet("case_consent", None)]
+
+
+class ActionCheckCase(BaseAction):
+    """Status and history of a case — only for the conversation that opened it."""
+
+    def name(self) -> str:
+        return "action_check_case"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        lang = language_of(tracker)
+        text = tracker.latest_message.get("text") or ""
+        asked = next(
+            (e.get("value") for e in tracker.latest_message.get("entities", []) if e.get("entity") == "case_id"), None
+        )
+        match = CASE_NO.search(asked or text)
+        case_no = match.group(0).upper() if match else None
+        settings = get_settings()
+        try:
+            lines = await asyncio.to_thread(self._lookup, settings.database_url, tracker.sender_id, case_no, lang)
+        except (SQLAlchemyError, OSError):
+            logger.exception("case lookup failed")
+            dispatcher.utter_message(response="utter_service_unavailable")
+            return []
+        if lines is None:
+            dispatcher.utter_message(text=t("not_found", lang, case_no=case_no) if case_no else t("no_case", lang))
+        else:
+            dispatcher.utter_message(text="\n".join(lines))
+        return []
+
+    @staticmethod
+    def _lookup(url: str, sender_id: str, case_no: str | None, lang: str) -> list[str] | None:
+        _migrated(url)
+        with session_scope(url) as session:
+            if case_no:
+                case = find_case(session, case_no)
+                if case is None or case.sender_id != sender_id:  # never reveal another enterprise's case
+                    return None
+            else:
+                mine = cases_of(session, sender_id)
+                if not mine:
+                    return None
+                case = mine[0]
+            return status_lines(case, lang)
+
+
+# The intake form's questions. Asked by custom actions (`action_ask_<slot>`, which Rasa's form uses
+# before `utter_ask_<slot>`), one per slot, made from this table.
+ASKS: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
+    "case_enterprise": (
+        "好的，我来帮您开案件，转给海外维权专家（随时回复“取消”可退出）。\n第1步：贵企业的全称是？",
+        "Let's open a case for the experts (say \"cancel\" any time to stop).\nStep 1: what is your company's full name?",
+        [],
+    ),
+    "case_contact": (
+        "第2步：专家怎么联系您？请留邮箱、电话或Telegram用户名。",
+        "Step 2: how can the expert reach you? An email, a phone number or a Telegram username.",
+        [],
+    ),
+    "case_country": ("第3步：纠纷发生在哪个国家或地区？", "Step 3: which country or market is this about?", []),
+    "case_ip_type": (
+        "第4步：涉及哪类知识产权？",
+        "Step 4: which kind of IP is involved?",
+        [
+            ("专利", "Patent", '/inform{"ip_type":"patent"}'),
+            ("商标", "Trademark", '/inform{"ip_type":"trademark"}'),
+            ("外观设计", "Design", '/inform{"ip_type":"design"}'),
+            ("实用新型", "Utility model", '/inform{"ip_type":"utility_model"}'),
+            ("版权", "Copyright", '/inform{"ip_type":"copyright"}'),
+        ],
+    ),
+    "case_incident": (
+        "第5步：发生了什么？",
+        "Step 5: what happened?",
+        [
+            ("警告函/律师函", "Warning letter", '/inform{"incident_type":"warning_letter"}'),
+            ("海关扣货", "Customs detention", '/inform{"incident_type":"customs_detention"}'),
+            ("展会纠纷", "Trade-fair action", '/inform{"incident_type":"trade_fair_action"}'),
+            ("商标被抢注", "Trademark squatted", '/inform{"incident_type":"trademark_squatting"}'),
+            ("被起诉", "Lawsuit", '/inform{"incident_type":"lawsuit"}'),
+            ("电商平台下架", "Platform takedown", '/inform{"incident_type":"platform_takedown"}'),
+            ("美国337调查", "US Section 337", '/inform{"incident_type":"section_337"}'),
+        ],
+    ),
+    "case_deadline": (
+        "第6步：有没有期限？例如“10天内回复”“下周五”“12月3日”；没有请回复“没有”。",
+        'Step 6: is there a deadline? e.g. "within 10 days", "next Friday", "by 3 December"; say "none" if not.',
+        [],
+    ),
+    "case_description": (
+        "第7步：请简要描述情况（对方是谁、涉及什么产品、目前进展）。",
+        "Step 7: briefly describe the situation (who, which products, what has happened so far).",
+        [],
+    ),
+    "case_consent": (
+        "最后一步：是否同意把以上信息共享给匹配的专家？",
+        "Last step: may I share these details with the matching experts?",
+        [("同意", "I agree", "/affirm"), ("不同意", "No", "/deny")],
+    ),
+}
+
+
+class _AskCaseSlot(BaseAction, ABC):
+    """Asks the intake form's question for one slot, in the user's language (abstract: one subclass per slot)."""
+
+    @property
+    @abstractmethod
+    def slot(self) -> str:
+        """The form slot this action asks for."""
+
+    def name(self) -> str:
+        return f"action_ask_{self.slot}"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        lang = language_of(tracker)
+        zh, en, buttons = ASKS[self.slot]
+        dispatcher.utter_message(
+            text=zh if lang == "zh" else en,
+            buttons=[{"title": b[0] if lang == "zh" else b[1], "payload": b[2]} for b in buttons],
+        )
+        return []
+
+
+for _slot in ASKS:
+    _name = "ActionAsk" + "".join(part.title() for part in _slot.split("_"))
+    globals()[_name] = type(_name, (_AskCaseSlot,), {"slot": _slot, "__doc__": f"Asks for {_slot}."})

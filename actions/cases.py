@@ -1,0 +1,320 @@
+"""What happens to a case: opening it (case, offers to matched experts and their notifications in
+one transaction), experts accepting or declining, notes, closing, escalation when nobody answers
+in time, and the status an enterprise may see.
+
+Functions take an open session and never commit: the caller's `session_scope` makes each call
+one transaction, so nothing is ever half-written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from actions.experts import Expert, Match, match_experts
+from actions.store import Case, CaseEvent, Offer, OutboxMessage, utcnow
+
+TELEGRAM_SENDER_PREFIX = "tg-"  # the Telegram gateway's sender ids: tg-<chat id>
+STATUS_TEXT = {
+    "open": {"zh": "等待专家接手", "en": "waiting for an expert"},
+    "accepted": {"zh": "专家已接手", "en": "accepted by an expert"},
+    "closed": {"zh": "已结案", "en": "closed"},
+}
+EVENT_TEXT = {
+    "created": {"zh": "案件已创建", "en": "case opened"},
+    "offered": {"zh": "已发送给专家", "en": "offered to an expert"},
+    "accepted": {"zh": "专家已接手", "en": "accepted"},
+    "declined": {"zh": "一位专家婉拒", "en": "an expert declined"},
+    "escalated": {"zh": "已转给更多专家", "en": "offered to more experts"},
+    "note": {"zh": "专家备注", "en": "note"},
+    "closed": {"zh": "已结案", "en": "closed"},
+    "assigned": {"zh": "工作人员已指派专家", "en": "assigned by staff"},
+}
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What the enterprise told the intake form."""
+
+    sender_id: str
+    channel: str
+    language: str
+    enterprise: str
+    contact: str
+    contact_kind: str
+    country: str
+    ip_type: str
+    incident_type: str
+    deadline: date | None
+    description: str
+    consent: bool
+    industry: str | None = None
+
+
+def _expert_channel(expert: Expert) -> tuple[str, str]:
+    """Where an expert is notified: their Telegram chat, else the local sink (with their contact)."""
+    if expert.telegram_chat_id is not None:
+        return "telegram", str(expert.telegram_chat_id)
+    return "sink", f"{expert.contact.channel}:{expert.contact.address}"
+
+
+def _enterprise_channel(case: Case) -> tuple[str, str] | None:
+    """Where the enterprise is told about progress: its Telegram chat when it came through the
+    gateway; other channels read the history with a status question."""
+    if case.sender_id.startswith(TELEGRAM_SENDER_PREFIX):
+        return "telegram", case.sender_id.removeprefix(TELEGRAM_SENDER_PREFIX)
+    return None
+
+
+def _queue(session: Session, key: str, kind: str, channel: str, recipient: str, case: Case, payload: dict) -> None:
+    session.add(
+        OutboxMessage(dedupe_key=key, kind=kind, channel=channel, recipient=recipient, payload=payload, case_id=case.id)
+    )
+
+
+def _offer(session: Session, case: Case, matches: list[Match], round_no: int) -> None:
+    for rank, m in enumerate(matches, start=1):
+        session.add(
+            Offer(
+                case_id=case.id,
+                expert_id=m.expert.id,
+                expert_name=m.expert.name,
+                round=round_no,
+                rank=rank,
+                reasons=",".join(m.reasons),
+            )
+        )
+        channel, recipient = _expert_channel(m.expert)
+        _queue(
+            session,
+            f"{case.case_no}:offer:{m.expert.id}",
+            "expert_offer",
+            channel,
+            recipient,
+            case,
+            {"case_no": case.case_no, "expert_id": m.expert.id, "summary": summary(case)},
+        )
+        session.add(CaseEvent(case_id=case.id, kind="offered", actor="system", text=m.expert.name))
+
+
+def promised_hours(matches: list[Match]) -> int:
+    """The response time promised to the enterprise: the slowest usual reply among the offered experts."""
+    return max((m.expert.response_hours for m in matches), default=72)
+
+
+def is_urgent(deadline: date | None, today: date, urgent_days: int) -> bool:
+    """A case is urgent when its deadline is at most urgent_days away."""
+    return deadline is not None and (deadline - today).days <= urgent_days
+
+
+def open_case(
+    session: Session,
+    intake: Intake,
+    experts: list[Expert],
+    now: datetime | None = None,
+    urgent_days: int = 10,
+    per_round: int = 3,
+) -> tuple[Case, list[Match]]:
+    """Creates the case, offers it to the best-matching experts and queues their notifications."""
+    now = now or utcnow()
+    urgent = is_urgent(intake.deadline, now.date(), urgent_days)
+    matches = match_experts(experts, intake.country, intake.ip_type, intake.language, intake.industry)
+    if urgent:  # the fastest responders first
+        matches.sort(key=lambda m: (m.expert.response_hours, -m.score, m.expert.id))
+    chosen = matches[:per_round]
+    hours = promised_hours(chosen)
+    if urgent:
+        hours = min(hours, 24)
+    case = Case(
+        sender_id=intake.sender_id,
+        channel=intake.channel,
+        language=intake.language,
+        enterprise=intake.enterprise,
+        contact=intake.contact,
+        contact_kind=intake.contact_kind,
+        country=intake.country,
+        ip_type=intake.ip_type,
+        incident_type=intake.incident_type,
+        deadline=intake.deadline,
+        description=intake.description,
+        industry=intake.industry,
+        consent=intake.consent,
+        urgent=urgent,
+        status="open",
+        promised_hours=hours,
+        respond_by=now + timedelta(hours=hours),
+        created_at=now,
+    )
+    session.add(case)
+    session.flush()  # assigns the id
+    case.case_no = f"IP-{now.year}-{case.id:06d}"
+    session.add(CaseEvent(case_id=case.id, at=now, kind="created", actor="enterprise", text=""))
+    _offer(session, case, chosen, round_no=1)
+    session.flush()
+    return case, chosen
+
+
+def summary(case: Case) -> str:
+    """The case as an expert first sees it."""
+    deadline = case.deadline.isoformat() if case.deadline else "—"
+    urgent = " [URGENT]" if case.urgent else ""
+    return (
+        f"{case.case_no}{urgent}\n"
+        f"Enterprise: {case.enterprise}\nCountry: {case.country} · IP: {case.ip_type} · "
+        f"Incident: {case.incident_type}\nDeadline: {deadline}\nLanguage: {case.language}\n\n{case.description}"
+    )
+
+
+def find_case(session: Session, case_no: str) -> Case | None:
+    """A case by its number (IP-2026-000123)."""
+    return session.scalar(select(Case).where(Case.case_no == case_no.upper()))
+
+
+def cases_of(session: Session, sender_id: str) -> list[Case]:
+    """The cases a conversation opened, newest first."""
+    return list(session.scalars(select(Case).where(Case.sender_id == sender_id).order_by(Case.id.desc())))
+
+
+AcceptResult = Literal["accepted", "already_yours", "taken", "closed", "not_offered", "unknown"]
+
+
+def accept(session: Session, case_no: str, expert_id: str, now: datetime | None = None) -> AcceptResult:
+    """An expert accepts a case. The first acceptance wins; the other experts are told it is taken.
+    Accepting twice is harmless (idempotent)."""
+    now = now or utcnow()
+    case = find_case(session, case_no)
+    if case is None:
+        return "unknown"
+    offer = next((o for o in case.offers if o.expert_id == expert_id), None)
+    if case.status == "closed":
+        return "closed"
+    if case.status == "accepted":
+        return "already_yours" if case.expert_id == expert_id else "taken"
+    if offer is None:
+        return "not_offered"
+    offer.state, offer.answered_at = "accepted", now
+    case.status, case.expert_id, case.expert_name = "accepted", expert_id, offer.expert_name
+    session.add(
+        CaseEvent(case_id=case.id, at=now, kind="accepted", actor=f"expert:{expert_id}", text=offer.expert_name)
+    )
+    for other in case.offers:
+        if other is not offer and other.state == "offered":
+            other.state = "taken"
+            _queue(
+                session,
+                f"{case.case_no}:taken:{other.expert_id}",
+                "expert_taken",
+                *_offer_channel(session, other),
+                case,
+                {"case_no": case.case_no, "expert_id": other.expert_id},
+            )
+    _tell_enterprise(session, case, "accepted", offer.expert_name)
+    return "accepted"
+
+
+def _offer_channel(session: Session, offer: Offer) -> tuple[str, str]:
+    """The channel an offer's notification went to (to tell that expert the case is taken)."""
+    sent = session.scalar(
+        select(OutboxMessage).where(OutboxMessage.dedupe_key == f"{offer.case.case_no}:offer:{offer.expert_id}")
+    )
+    return (sent.channel, sent.recipient) if sent else ("sink", f"expert:{offer.expert_id}")
+
+
+def decline(session: Session, case_no: str, expert_id: str, now: datetime | None = None) -> bool:
+    """An expert declines an offer; True if it was an open offer."""
+    now = now or utcnow()
+    case = find_case(session, case_no)
+    offer = next((o for o in case.offers if o.expert_id == expert_id), None) if case else None
+    if case is None or offer is None or offer.state != "offered":
+        return False
+    offer.state, offer.answered_at = "declined", now
+    session.add(CaseEvent(case_id=case.id, at=now, kind="declined", actor=f"expert:{expert_id}", text=""))
+    return True
+
+
+def add_event(
+    session: Session, case_no: str, kind: str, actor: str, text: str, now: datetime | None = None
+) -> Case | None:
+    """A note or the closing of a case, by an expert or staff; the enterprise is told."""
+    case = find_case(session, case_no)
+    if case is None:
+        return None
+    now = now or utcnow()
+    if kind == "closed":
+        case.status = "closed"
+    session.add(CaseEvent(case_id=case.id, at=now, kind=kind, actor=actor, text=text))
+    session.flush()
+    _tell_enterprise(session, case, kind, text, suffix=str(len(case.events)))
+    return case
+
+
+def assign(session: Session, case_no: str, expert: Expert, now: datetime | None = None) -> Case | None:
+    """Staff assign an expert directly (the case counts as accepted by that expert)."""
+    case = find_case(session, case_no)
+    if case is None:
+        return None
+    now = now or utcnow()
+    case.status, case.expert_id, case.expert_name = "accepted", expert.id, expert.name
+    session.add(CaseEvent(case_id=case.id, at=now, kind="assigned", actor="staff", text=expert.name))
+    _tell_enterprise(session, case, "accepted", expert.name, suffix="staff")
+    return case
+
+
+def _tell_enterprise(session: Session, case: Case, kind: str, text: str, suffix: str = "") -> None:
+    where = _enterprise_channel(case)
+    if where is None:
+        return
+    label = EVENT_TEXT.get(kind, {}).get(case.language, kind)
+    message = f"{case.case_no}: {label}" + (f" — {text}" if text else "")
+    _queue(session, f"{case.case_no}:update:{kind}:{suffix}", "enterprise_update", *where, case, {"text": message})
+
+
+def escalate_overdue(
+    session: Session, experts: list[Expert], now: datetime | None = None, per_round: int = 3
+) -> list[str]:
+    """Offers every open case whose promised time has passed to the next experts; returns their numbers."""
+    now = now or utcnow()
+    escalated = []
+    overdue = session.scalars(select(Case).where(Case.status == "open", Case.respond_by < now))
+    for case in overdue:
+        offered = frozenset(o.expert_id for o in case.offers)
+        for o in case.offers:
+            if o.state == "offered":
+                o.state = "expired"
+        nxt = match_experts(experts, case.country, case.ip_type, case.language, case.industry, exclude=offered)
+        chosen = nxt[:per_round]
+        round_no = max((o.round for o in case.offers), default=0) + 1
+        case.respond_by = now + timedelta(hours=case.promised_hours)
+        text = ", ".join(m.expert.name for m in chosen) or "no further expert matches; staff alerted"
+        session.add(CaseEvent(case_id=case.id, at=now, kind="escalated", actor="system", text=text))
+        if chosen:
+            _offer(session, case, chosen, round_no)
+        else:
+            _queue(
+                session,
+                f"{case.case_no}:staff:round{round_no}",
+                "staff_alert",
+                "sink",
+                "staff",
+                case,
+                {"text": f"{case.case_no}: nobody accepted in time and no further expert matches"},
+            )
+        escalated.append(case.case_no)
+    return escalated
+
+
+def status_lines(case: Case, lang: str) -> list[str]:
+    """The status and history of a case, for the enterprise that opened it."""
+    head = f"{case.case_no}: {STATUS_TEXT[case.status][lang]}"
+    if case.expert_name:
+        head += f"（{case.expert_name}）" if lang == "zh" else f" ({case.expert_name})"
+    lines = [head]
+    for e in case.events:
+        label = EVENT_TEXT.get(e.kind, {}).get(lang, e.kind)
+        detail = f" — {e.text}" if e.text else ""
+        lines.append(f"· {e.at:%Y-%m-%d %H:%M} UTC {label}{detail}")
+    return lines

@@ -1,0 +1,124 @@
+"""Names users type for markets, kinds of IP and incidents, in Chinese and English, mapped to the
+codes the knowledge files and the expert list use; with closest suggestions for unknown names."""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+MARKETS: dict[str, tuple[str, ...]] = {
+    "CN": ("中国", "china", "prc"),
+    "JP": ("日本", "japan", "jp"),
+    "KR": ("韩国", "南韩", "korea", "south korea", "kr"),
+    "US": ("美国", "usa", "us", "united states", "america"),
+    "EU": ("欧盟", "欧洲", "eu", "europe", "european union"),
+    "DE": ("德国", "germany", "de"),
+    "FR": ("法国", "france"),
+    "IT": ("意大利", "italy"),
+    "ES": ("西班牙", "spain"),
+    "NL": ("荷兰", "netherlands", "holland"),
+    "PL": ("波兰", "poland"),
+    "BE": ("比利时", "belgium"),
+    "GB": ("英国", "uk", "united kingdom", "britain", "england"),
+    "AU": ("澳大利亚", "澳洲", "australia"),
+    "NZ": ("新西兰", "new zealand"),
+    "SG": ("新加坡", "singapore"),
+    "MY": ("马来西亚", "malaysia"),
+    "TH": ("泰国", "thailand"),
+    "VN": ("越南", "vietnam", "viet nam"),
+    "ID": ("印度尼西亚", "印尼", "indonesia"),
+    "PH": ("菲律宾", "philippines"),
+    "KH": ("柬埔寨", "cambodia"),
+    "LA": ("老挝", "laos"),
+    "MM": ("缅甸", "myanmar"),
+    "BN": ("文莱", "brunei"),
+    "IN": ("印度", "india"),
+    "BR": ("巴西", "brazil"),
+    "MX": ("墨西哥", "mexico"),
+    "CA": ("加拿大", "canada"),
+    "RU": ("俄罗斯", "russia"),
+    "TR": ("土耳其", "turkey", "türkiye"),
+    "AE": ("阿联酋", "迪拜", "uae", "united arab emirates", "dubai"),
+    "SA": ("沙特", "沙特阿拉伯", "saudi arabia"),
+    "ZA": ("南非", "south africa"),
+}
+IP_TYPES: dict[str, tuple[str, ...]] = {
+    "patent": ("专利", "发明", "发明专利", "patent", "invention"),
+    "utility_model": ("实用新型", "utility model"),
+    "design": ("外观", "外观设计", "设计", "design", "industrial design", "design patent"),
+    "trademark": ("商标", "品牌", "牌子", "trademark", "brand", "logo", "tm"),
+    "copyright": ("版权", "著作权", "copyright"),
+    "gi": ("地理标志", "geographical indication", "gi"),
+    "trade_secret": ("商业秘密", "技术秘密", "trade secret"),
+}
+INCIDENTS: dict[str, tuple[str, ...]] = {
+    "warning_letter": ("警告函", "律师函", "warning letter", "cease and desist", "cease-and-desist", "demand letter"),
+    "customs_detention": ("海关", "扣押", "扣留", "扣货", "customs", "detained", "detention", "seized at the border"),
+    "trade_fair_action": ("展会", "展览会", "博览会", "trade fair", "exhibition", "trade show", "booth"),
+    "trademark_squatting": ("抢注", "squat", "squatted", "squatting", "registered our brand"),
+    "lawsuit": ("起诉", "诉讼", "官司", "法院", "lawsuit", "sued", "court", "complaint filed"),
+    "platform_takedown": (
+        "下架",
+        "投诉",
+        "链接被删",
+        "亚马逊",
+        "takedown",
+        "taken down",
+        "listing removed",
+        "amazon",
+        "ebay",
+    ),
+    "section_337": ("337", "itc", "section 337"),
+}
+
+
+def _lookup(table: dict[str, tuple[str, ...]], text: str) -> str | None:
+    lowered = text.strip().lower()
+    if not lowered:
+        return None
+    best: tuple[int, str] | None = None
+    for code, names in table.items():
+        if lowered == code.lower():
+            return code
+        for name in names:
+            if re.fullmatch(r"[a-z ]+", name):
+                found = re.search(rf"\b{re.escape(name)}\b", lowered)
+            else:
+                found = name in lowered or None
+            if found and (best is None or len(name) > best[0]):
+                best = (len(name), code)
+    return best[1] if best else None
+
+
+def market_code(text: str) -> str | None:
+    """The market a user names ("德国", "Germany", "DE") as a code, or None."""
+    return _lookup(MARKETS, text)
+
+
+def ip_type_code(text: str) -> str | None:
+    """The kind of IP a user names, as the knowledge files' code."""
+    return _lookup(IP_TYPES, text)
+
+
+def incident_code(text: str) -> str | None:
+    """The kind of incident a user describes."""
+    return _lookup(INCIDENTS, text)
+
+
+def market_suggestions(text: str, n: int = 3) -> list[str]:
+    """Codes of the markets whose names are closest to an unknown name."""
+    names = {name: code for code, aliases in MARKETS.items() for name in aliases}
+    close = difflib.get_close_matches(text.strip().lower(), list(names), n=n * 2, cutoff=0.5)
+    codes: list[str] = []
+    for name in close:
+        if names[name] not in codes:
+            codes.append(names[name])
+    return codes[:n]
+
+
+def market_name(code: str, lang: str) -> str:
+    """A market's name in Chinese or English."""
+    names = MARKETS.get(code)
+    if not names:
+        return code
+    return names[0] if lang == "zh" else next(n for n in names[1:] if len(n) > 3 or n == names[-1]).title()

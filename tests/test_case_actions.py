@@ -1,0 +1,155 @@
+"""The intake form's validation and the case actions, with CollectingDispatcher and real trackers."""
+
+import asyncio
+from datetime import date, timedelta
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import case_actions
+from actions.case_actions import (
+    ActionCancelCase,
+    ActionCheckCase,
+    ActionCorrectCaseField,
+    ActionSubmitCase,
+    ValidateCaseForm,
+    parse_contact,
+)
+from actions.settings import get_settings
+
+
+def tracker(text="", language="zh", slots=None, sender="s1", entities=None):
+    return Tracker(
+        sender_id=sender,
+        slots={"language": language, **(slots or {})},
+        latest_message={"text": text, "intent": {"name": "inform"}, "entities": entities or []},
+        events=[],
+        paused=False,
+        followup_action=None,
+        active_loop={"name": "case_form"},
+        latest_action_name="action_listen",
+    )
+
+
+def validate(method, value, lang="zh"):
+    dispatcher = CollectingDispatcher()
+    result = asyncio.run(getattr(ValidateCaseForm(), method)(value, dispatcher, tracker(language=lang), {}))
+    return result, [m.get("text") for m in dispatcher.messages]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("我的邮箱是 zhang@example.com", ("email", "zhang@example.com")),
+        ("phone +86 138 0000 0000", ("phone", "+8613800000000")),
+        ("telegram: @zhang_ip", ("telegram", "@zhang_ip")),
+        ("0532-8888 7777", ("phone", "053288887777")),
+        ("call me", None),
+        ("123", None),
+    ],
+)
+def test_parse_contact(text, expected):
+    assert parse_contact(text) == expected
+
+
+def test_invalid_contact_is_asked_again_with_an_example():
+    result, messages = validate("validate_case_contact", "打电话给我")
+    assert result == {"case_contact": None}
+    assert "zhang@example.com" in messages[0]
+
+
+def test_country_names_become_codes_and_unknown_ones_get_suggestions():
+    assert validate("validate_case_country", "德国")[0] == {"case_country": "DE"}
+    assert validate("validate_case_country", "JP")[0] == {"case_country": "JP"}
+    result, messages = validate("validate_case_country", "Germny", lang="en")
+    assert result == {"case_country": None} and "Did you mean: Germany?" in messages[0]
+
+
+def test_deadlines_are_parsed_or_asked_again():
+    future = (date.today() + timedelta(days=10)).isoformat()
+    assert validate("validate_case_deadline", "10天内")[0] == {"case_deadline": future}
+    assert validate("validate_case_deadline", "没有")[0] == {"case_deadline": "none"}
+    result, messages = validate("validate_case_deadline", "asdf", lang="en")
+    assert result == {"case_deadline": None} and "within 10 days" in messages[0]
+    result, messages = validate("validate_case_deadline", "2020-01-01", lang="en")
+    assert result == {"case_deadline": None} and "passed" in messages[0]
+
+
+def test_an_overlong_description_is_cut_with_a_notice():
+    limit = get_settings().description_max_chars
+    result, messages = validate("validate_case_description", "字" * (limit + 50))
+    assert len(result["case_description"]) == limit and str(limit) in messages[0]
+
+
+def run(action, t):
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, t, {}))
+    return dispatcher.messages, events
+
+
+def test_cancel_stores_nothing_and_closes_the_form():
+    messages, events = run(ActionCancelCase(), tracker("取消"))
+    assert events[0] == ActiveLoop(None) and SlotSet("case_enterprise", None) in events
+    assert "没有保存" in messages[0]["text"]
+
+
+def test_correction_clears_the_named_field():
+    entities = [{"entity": "form_field", "value": "contact"}]
+    _, events = run(ActionCorrectCaseField(), tracker("联系方式填错了", entities=entities))
+    assert SlotSet("case_contact", None) in events
+
+
+FILLED = {
+    "case_enterprise": "青岛示例机械有限公司",
+    "case_contact": "email:zhang@example.com",
+    "case_country": "DE",
+    "case_ip_type": "design",
+    "case_incident": "customs_detention",
+    "case_deadline": "none",
+    "case_description": "我们的机床在汉堡被海关扣了",
+    "case_consent": True,
+}
+
+
+@pytest.fixture
+def database(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+
+
+def test_submit_opens_a_case_and_only_its_conversation_sees_the_status(database):
+    messages, events = run(ActionSubmitCase(), tracker(slots=FILLED, sender="owner"))
+    case_no = messages[0]["custom"]["case_no"]
+    assert case_no.startswith("IP-") and case_no in messages[0]["text"]
+    assert "示例条目" in messages[0]["text"]  # sample experts are labelled as samples
+    assert SlotSet("case_enterprise", None) in events
+
+    mine, _ = run(ActionCheckCase(), tracker(f"status of {case_no}", sender="owner"))
+    assert mine[0]["text"].startswith(f"{case_no}: 等待专家接手")
+    theirs, _ = run(ActionCheckCase(), tracker(f"status of {case_no}", sender="someone-else"))
+    assert theirs[0]["text"] == f"在这个对话里没有找到案件 {case_no}。"
+    latest, _ = run(ActionCheckCase(), tracker("我的案件进展如何", sender="owner"))
+    assert latest[0]["text"].startswith(case_no)
+
+
+def test_without_consent_nothing_is_stored(database):
+    messages, _ = run(ActionSubmitCase(), tracker(slots={**FILLED, "case_consent": False}, sender="owner2"))
+    assert "没有保存" in messages[0]["text"]
+    nothing, _ = run(ActionCheckCase(), tracker("我的案件进展如何", sender="owner2"))
+    assert nothing[0]["text"] == "这个对话还没有开过案件。"
+
+
+def test_database_down_means_the_user_is_told_nothing_was_saved(monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://bot:secret@127.0.0.1:9/cases")  # nothing listens
+    get_settings.cache_clear()
+    case_actions._migrated.cache_clear()
+    try:
+        messages, _ = run(ActionSubmitCase(), tracker(slots=FILLED, sender="owner3"))
+    finally:
+        get_settings.cache_clear()
+    assert "nothing was stored" in messages[0]["text"] or "没有保存任何内容" in messages[0]["text"]

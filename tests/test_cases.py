@@ -1,0 +1,197 @@
+"""Matching (table-driven) and the case life cycle on a real SQLite database built by the migrations."""
+
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from actions.cases import (
+    Intake,
+    accept,
+    add_event,
+    cases_of,
+    decline,
+    escalate_overdue,
+    find_case,
+    open_case,
+    status_lines,
+)
+from actions.experts import Contact, Expert, industry_of, match_experts
+from actions.store import OutboxMessage, migrate, session_scope
+
+NOW = datetime(2026, 11, 24, 9, 0)
+
+
+def expert(eid, countries, ip_types, languages=("zh",), industries=("machinery",), hours=24, available=True, chat=None):
+    return Expert(
+        id=eid,
+        sample=True,
+        name=f"Sample {eid}",
+        organisation="Example (sample)",
+        countries=list(countries),
+        ip_types=list(ip_types),
+        industries=list(industries),
+        languages=list(languages),
+        contact=Contact(channel="email", address=f"{eid}@example.com"),
+        telegram_chat_id=chat,
+        response_hours=hours,
+        available=available,
+    )
+
+
+POOL = [
+    expert("exp-001", ["JP"], ["patent"], ["zh", "ja"], hours=48, chat=101),
+    expert("exp-002", ["JP"], ["trademark"], ["ja"], hours=12, chat=102),
+    expert("exp-003", ["EU"], ["trademark", "design"], ["en", "zh"], ["textiles"], hours=24, chat=103),
+    expert("exp-004", ["DE"], ["patent"], ["de"], hours=8),
+    expert("exp-005", ["JP"], ["trademark"], ["zh"], ["food"], hours=36, available=False),
+    expert("exp-006", ["JP"], ["trademark"], ["zh", "en"], ["machinery"], hours=72, chat=106),
+]
+
+
+@pytest.mark.parametrize(
+    ("country", "ip_type", "lang", "industry", "expected", "first_reasons"),
+    [
+        (
+            "JP",
+            "trademark",
+            "zh",
+            "machinery",
+            ["exp-006", "exp-002", "exp-001"],
+            ("country", "ip_type", "language", "industry"),
+        ),
+        ("JP", "patent", "zh", None, ["exp-001", "exp-006", "exp-002"], ("country", "ip_type", "language")),
+        ("DE", "trademark", "en", "textiles", ["exp-003", "exp-004"], ("eu", "ip_type", "language", "industry")),
+        ("DE", "patent", "de", None, ["exp-004", "exp-003"], ("country", "ip_type", "language")),
+        ("FR", "design", "zh", None, ["exp-003"], ("eu", "ip_type", "language")),
+        ("US", "patent", "zh", None, [], None),
+    ],
+)
+def test_matching_ranks_by_country_ip_type_language_industry(country, ip_type, lang, industry, expected, first_reasons):
+    matches = match_experts(POOL, country, ip_type, lang, industry)
+    assert [m.expert.id for m in matches] == expected
+    if first_reasons:
+        assert matches[0].reasons == first_reasons
+
+
+def test_unavailable_and_excluded_experts_are_never_matched():
+    ids = [m.expert.id for m in match_experts(POOL, "JP", "trademark", "zh", exclude=frozenset({"exp-006"}))]
+    assert "exp-005" not in ids and "exp-006" not in ids
+
+
+@pytest.mark.parametrize(
+    ("text", "industry"),
+    [
+        ("我们出口的机床在德国被扣", "machinery"),
+        ("Our LED chargers were removed", "electronics"),
+        ("茶叶商标被抢注", "food"),
+        ("no clue", None),
+    ],
+)
+def test_industry_from_description(text, industry):
+    assert industry_of(text) == industry
+
+
+@pytest.fixture
+def db(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    migrate(url)
+    return url
+
+
+def intake(sender="u1", deadline=None, country="JP", ip_type="trademark"):
+    return Intake(
+        sender_id=sender,
+        channel="rest",
+        language="zh",
+        enterprise="青岛示例机械有限公司",
+        contact="a@example.com",
+        contact_kind="email",
+        country=country,
+        ip_type=ip_type,
+        incident_type="warning_letter",
+        deadline=deadline,
+        description="收到日本公司的警告函",
+        consent=True,
+        industry="machinery",
+    )
+
+
+def test_opening_a_case_writes_case_offers_and_outbox_in_one_transaction(db):
+    with session_scope(db) as s:
+        case, matches = open_case(s, intake(deadline=date(2026, 12, 30)), POOL, now=NOW)
+        case_no = case.case_no
+    assert case_no == "IP-2026-000001"
+    with session_scope(db) as s:
+        case = find_case(s, case_no)
+        assert [o.expert_id for o in case.offers] == ["exp-006", "exp-002", "exp-001"]
+        assert not case.urgent and case.promised_hours == 72
+        rows = s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        assert [(r.kind, r.channel, r.recipient) for r in rows] == [
+            ("expert_offer", "telegram", "106"),
+            ("expert_offer", "telegram", "102"),
+            ("expert_offer", "telegram", "101"),
+        ]
+
+
+def test_nothing_is_written_when_the_transaction_fails(db):
+    with pytest.raises(RuntimeError), session_scope(db) as s:
+        open_case(s, intake(), POOL, now=NOW)
+        raise RuntimeError("database went away mid-way")
+    with session_scope(db) as s:
+        assert cases_of(s, "u1") == [] and s.scalars(select(OutboxMessage)).all() == []
+
+
+def test_a_near_deadline_makes_the_case_urgent_and_fastest_experts_first(db):
+    with session_scope(db) as s:
+        case, matches = open_case(s, intake(deadline=NOW.date() + timedelta(days=7)), POOL, now=NOW)
+        assert case.urgent and case.promised_hours == 24
+        assert matches[0].expert.id == "exp-002"  # 12 h
+
+
+def test_first_accept_wins_and_others_are_told_it_is_taken(db):
+    with session_scope(db) as s:
+        case_no = open_case(s, intake(sender="tg-555"), POOL, now=NOW)[0].case_no
+    with session_scope(db) as s:
+        assert accept(s, case_no, "exp-001", now=NOW) == "accepted"
+    with session_scope(db) as s:
+        assert accept(s, case_no, "exp-001") == "already_yours"  # idempotent
+        assert accept(s, case_no, "exp-006") == "taken"
+        assert accept(s, "IP-2026-999999", "exp-001") == "unknown"
+        kinds = [
+            (r.kind, r.recipient) for r in s.scalars(select(OutboxMessage).where(OutboxMessage.kind != "expert_offer"))
+        ]
+        assert ("expert_taken", "106") in kinds and ("expert_taken", "102") in kinds
+        assert ("enterprise_update", "555") in kinds  # the Telegram enterprise hears of it
+        case = find_case(s, case_no)
+        assert case.status == "accepted" and case.expert_name == "Sample exp-001"
+        lines = status_lines(case, "en")
+        assert lines[0] == f"{case_no}: accepted by an expert (Sample exp-001)"
+
+
+def test_notes_and_closing_reach_the_history(db):
+    with session_scope(db) as s:
+        case_no = open_case(s, intake(), POOL, now=NOW)[0].case_no
+        accept(s, case_no, "exp-006", now=NOW)
+        add_event(s, case_no, "note", "expert:exp-006", "请把警告函原件发我", now=NOW)
+        add_event(s, case_no, "closed", "staff", "", now=NOW)
+    with session_scope(db) as s:
+        case = find_case(s, case_no)
+        assert case.status == "closed"
+        assert any("请把警告函原件发我" in line for line in status_lines(case, "zh"))
+        assert accept(s, case_no, "exp-001") == "closed"
+
+
+def test_overdue_cases_go_to_the_next_experts(db):
+    with session_scope(db) as s:
+        case_no = open_case(s, intake(), POOL, now=NOW, per_round=1)[0].case_no
+        assert decline(s, case_no, "exp-006", now=NOW)
+    later = NOW + timedelta(hours=100)
+    with session_scope(db) as s:
+        assert escalate_overdue(s, POOL, now=later, per_round=1) == [case_no]
+        case = find_case(s, case_no)
+        assert [(o.expert_id, o.round, o.state) for o in case.offers] == [
+            ("exp-006", 1, "declined"),
+            ("exp-002", 2, "offered"),
+        ]
+        assert escalate_overdue(s, POOL, now=later) == []  # not overdue again until the new promise passes
