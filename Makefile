@@ -22,7 +22,7 @@ BOT_SOURCES  := config.yml bot/domain.yml $(wildcard bot/data/*.yml) $(wildcard 
 KNOWLEDGE    := $(shell find knowledge -name '*.md' -not -name README.md 2>/dev/null)
 RASA_PATHS   := --config config.yml --domain bot/domain.yml
 
-.PHONY: help run shell setup venvs index train check-knowledge lint format validate test test-unit \
+.PHONY: help run shell setup db venvs index train check-knowledge lint format validate test test-unit \
         test-stories test-e2e bench eval-retrieval clean
 
 help: ## list the targets
@@ -57,10 +57,13 @@ $(MODEL): $(BOT_SOURCES) | $(VENV_RASA)/.installed
 
 train: $(MODEL) ## train the Rasa model if bot data or config changed
 
-setup: venvs .index/CURRENT $(MODEL) ## everything `make run` needs
+db: $(VENV)/.installed ## create or upgrade the case database (DATABASE_URL; default SQLite in .data/)
+	$(PY) -c "from actions.settings import get_settings as g; from actions.store import migrate; migrate(g().database_url)"
+
+setup: venvs .index/CURRENT $(MODEL) db ## everything `make run` needs
 
 # ---- use ------------------------------------------------------------------------------------------
-run: setup ## start the Rasa server (:5005) and the action server (:5055); Ctrl-C stops both
+run: setup ## start the Rasa server (:5005), the action server (:5055) and the notifier; Ctrl-C stops them
 	$(PY) -m bot.stack run
 
 shell: setup ## chat with the bot in the terminal

@@ -1,7 +1,14 @@
-"""Staff command line: check the knowledge files, build the index.
+"""Staff command line: knowledge files, the index, and cases.
 
-    python -m actions.cli check            # every problem as file:line: field: message
-    python -m actions.cli index            # (re)build the index; the running bot picks it up
+    python -m actions.cli check                       # every problem as file:line: field: message
+    python -m actions.cli index                       # (re)build the index; the running bot picks it up
+    python -m actions.cli cases list [--status open]  # cases, newest first
+    python -m actions.cli cases show IP-2026-000001   # one case with its history and offers
+    python -m actions.cli cases assign IP-2026-000001 exp-003
+    python -m actions.cli cases note IP-2026-000001 "text"   # the enterprise is told
+    python -m actions.cli cases close IP-2026-000001 [--note "text"]
+    python -m actions.cli cases export cases.csv
+    python -m actions.cli outbox [--all]              # notifications not yet delivered (or all)
 
 Imports nothing heavy at module level (rasa-sdk imports every module of this package).
 """
@@ -49,6 +56,87 @@ def _index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cases(args: argparse.Namespace) -> int:
+    import csv
+
+    from sqlalchemy import select
+
+    from actions.cases import add_event, assign, find_case, status_lines
+    from actions.experts import load_experts
+    from actions.settings import get_settings
+    from actions.store import Case, migrate, session_scope
+
+    settings = get_settings()
+    migrate(settings.database_url)
+    with session_scope(settings.database_url) as s:
+        if args.verb == "list":
+            query = select(Case).order_by(Case.id.desc())
+            if args.status:
+                query = query.where(Case.status == args.status)
+            for c in s.scalars(query):
+                urgent = "URGENT " if c.urgent else ""
+                print(
+                    f"{c.case_no}  {c.status:8} {urgent}{c.country} {c.ip_type} {c.incident_type}  {c.enterprise}  {c.expert_name or '-'}"
+                )
+            return 0
+        if args.verb == "export":
+            with open(args.case_no, "w", newline="", encoding="utf-8") as out:
+                writer = csv.writer(out)
+                columns = [col.name for col in Case.__table__.columns]
+                writer.writerow(columns)
+                for c in s.scalars(select(Case).order_by(Case.id)):
+                    writer.writerow([getattr(c, name) for name in columns])
+            print(f"exported to {args.case_no}")
+            return 0
+        case = find_case(s, args.case_no or "")
+        if case is None:
+            print(f"no case {args.case_no}", file=sys.stderr)
+            return 1
+        if args.verb == "show":
+            print("\n".join(status_lines(case, "en")))
+            print(
+                f"enterprise: {case.enterprise} · contact: {case.contact_kind}:{case.contact} · deadline: {case.deadline or '-'}"
+            )
+            print(f"respond by: {case.respond_by:%Y-%m-%d %H:%M} UTC ({case.promised_hours} h promised)")
+            for o in case.offers:
+                print(f"  offer round {o.round} #{o.rank}: {o.expert_id} {o.expert_name} — {o.state} ({o.reasons})")
+            print(f"\n{case.description}")
+        elif args.verb == "assign":
+            experts, _ = load_experts(settings.experts_file)
+            expert = next((e for e in experts if e.id == args.expert_or_text), None)
+            if expert is None:
+                print(f"no expert {args.expert_or_text} in {settings.experts_file}", file=sys.stderr)
+                return 1
+            assign(s, case.case_no, expert)
+            print(f"{case.case_no} assigned to {expert.name}")
+        elif args.verb == "note":
+            add_event(s, case.case_no, "note", "staff", args.expert_or_text or "")
+            print(f"note added to {case.case_no}")
+        elif args.verb == "close":
+            add_event(s, case.case_no, "closed", "staff", args.note or "")
+            print(f"{case.case_no} closed")
+    return 0
+
+
+def _outbox(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from actions.settings import get_settings
+    from actions.store import OutboxMessage, migrate, session_scope
+
+    settings = get_settings()
+    migrate(settings.database_url)
+    with session_scope(settings.database_url) as s:
+        query = select(OutboxMessage).order_by(OutboxMessage.id)
+        if not args.all:
+            query = query.where(OutboxMessage.status != "delivered")
+        for r in s.scalars(query):
+            print(
+                f"{r.id:5} {r.status:9} {r.kind:16} {r.channel}:{r.recipient}  attempts={r.attempts}  {r.last_error or ''}"
+            )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs one staff command."""
     parser = argparse.ArgumentParser(prog="python -m actions.cli", description=__doc__.splitlines()[0])
@@ -59,6 +147,16 @@ def main(argv: list[str] | None = None) -> int:
     index = commands.add_parser("index", help="build the retrieval index")
     index.add_argument("--quiet", action="store_true", help="no progress bar")
     index.set_defaults(func=_index)
+    cases = commands.add_parser("cases", help="list, show, assign, note, close or export cases")
+    cases.add_argument("verb", choices=["list", "show", "assign", "note", "close", "export"])
+    cases.add_argument("case_no", nargs="?", help="case number (or the CSV file for export)")
+    cases.add_argument("expert_or_text", nargs="?", help="expert id (assign) or the note's text (note)")
+    cases.add_argument("--status", choices=["open", "accepted", "closed"])
+    cases.add_argument("--note", help="closing note")
+    cases.set_defaults(func=_cases)
+    outbox = commands.add_parser("outbox", help="notifications not yet delivered")
+    outbox.add_argument("--all", action="store_true", help="delivered ones too")
+    outbox.set_defaults(func=_outbox)
     args = parser.parse_args(argv)
     return args.func(args)
 

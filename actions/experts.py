@@ -119,7 +119,37 @@ def load_experts(path: Path, root: Path | None = None) -> tuple[list[Expert], li
 
 
 # EU member states: an expert for "EU" also covers each of them (EU trademarks, EU customs).
-EU_MEMBERS = frozenset(["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"])
+EU_MEMBERS = frozenset(
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+    ]
+)
 # Words in a case description that tell the enterprise's industry (expert industries use these keys).
 INDUSTRY_WORDS = {
     "machinery": ("机械", "设备", "机床", "泵", "阀", "machine", "machinery", "equipment", "pump", "valve"),

@@ -64,7 +64,7 @@ class Service:
 
     name: str
     command: list[str]
-    health_url: str
+    health_url: str | None  # None: healthy while it runs
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen | None = None
@@ -88,7 +88,9 @@ class Service:
         return self.process is not None and self.process.poll() is None
 
     def healthy(self) -> bool:
-        """True when the server answers its health URL."""
+        """True when the server answers its health URL (or, without one, while it runs)."""
+        if self.health_url is None:
+            return self.running()
         return http_get(self.health_url)[0] == 200
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -184,9 +186,14 @@ class Stack:
             self.log_dir / "rasa.log",
         )
 
-    def start(self, names: tuple[str, ...] = ("actions", "rasa"), timeout: float = 240.0) -> None:
+    def notifier_service(self) -> Service:
+        return Service(
+            "notifier", [str(PYTHON), "-m", "bot.notifier"], None, self._env(), self.log_dir / "notifier.log"
+        )
+
+    def start(self, names: tuple[str, ...] = ("actions", "rasa", "notifier"), timeout: float = 240.0) -> None:
         """Starts the named services and waits until each answers its health check."""
-        makers = {"actions": self.action_service, "rasa": self.rasa_service}
+        makers = {"actions": self.action_service, "rasa": self.rasa_service, "notifier": self.notifier_service}
         for name in names:
             service = makers[name]()
             self.services[name] = service
@@ -205,7 +212,7 @@ class Stack:
 
     def stop(self, names: tuple[str, ...] | None = None) -> None:
         """Stops the named services (all by default), Rasa first."""
-        for name in ("rasa", "actions"):
+        for name in ("rasa", "notifier", "actions"):
             if name in self.services and (names is None or name in names):
                 self.services[name].stop()
 
@@ -222,7 +229,8 @@ The bot is running.
   REST:       curl -s {stack.rasa_url}/webhooks/rest/webhook -d '{{"sender":"u1","message":"中日PPH需要提交哪些材料？"}}'
   socket.io:  {stack.rasa_url}/socket.io (web widget)
   actions:    {stack.action_url}/health
-  logs:       {stack.log_dir}/rasa.log, {stack.log_dir}/actions.log
+  logs:       {stack.log_dir}/rasa.log, actions.log, notifier.log
+  cases:      .venv/bin/python -m actions.cli cases list   (notifications without a Telegram token: .run/notifications.jsonl)
 Press Ctrl-C to stop.
 """
 
@@ -258,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
                 cwd=ROOT,
                 env=env,
             )
-        print("starting the action server and the Rasa server (logs in .run/) …", flush=True)
+        print("starting the action server, the Rasa server and the notifier (logs in .run/) …", flush=True)
         stack.start()
         print(_banner(stack), flush=True)
         while all(s.running() for s in stack.services.values()):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,3 +36,57 @@ def fixture_index(fixture_settings: Settings, embeddings):
 
     build_index(fixture_settings, progress=False, embeddings=embeddings, log=lambda _: None)
     return KnowledgeIndex.load(fixture_settings, embeddings=embeddings)
+
+
+@dataclass
+class EndToEnd:
+    """The whole bot on free loopback ports, with its own copies of knowledge/, the index and the
+    database, and a loopback Telegram Bot API server for the notifier."""
+
+    workdir: Path
+    stack: Any
+    telegram: Any
+    database_url: str
+
+
+@pytest.fixture(scope="session")
+def e2e(tmp_path_factory: pytest.TempPathFactory):
+    """Started once per test session, for every end-to-end test."""
+    import shutil
+
+    import yaml
+
+    from actions.retrieval import current_build
+    from bot.stack import MODEL, ROOT, Stack, free_port
+    from tests.telegram_api import FakeBotApi
+
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} is missing: run `make train`")
+    root = tmp_path_factory.mktemp("stack")
+    shutil.copytree(ROOT / "knowledge", root / "knowledge")
+    experts = yaml.safe_load((root / "knowledge" / "experts.yml").read_text(encoding="utf-8"))
+    for n, expert in enumerate(experts, start=1):
+        expert["telegram_chat_id"] = 1000 + n  # every sample expert reachable on the loopback server
+    (root / "knowledge" / "experts.yml").write_text(yaml.safe_dump(experts, allow_unicode=True), encoding="utf-8")
+    build = current_build(ROOT / ".index")
+    shutil.copytree(build, root / "index" / "builds" / build.name)
+    (root / "index" / "CURRENT").write_text(build.name + "\n")
+
+    telegram = FakeBotApi(token="123456:TEST")
+    telegram.start()
+    database_url = f"sqlite:///{root / 'cases.db'}"
+    env = {
+        "KNOWLEDGE_DIR": str(root / "knowledge"),
+        "INDEX_DIR": str(root / "index"),
+        "WATCH_INTERVAL": "0.5",
+        "DATABASE_URL": database_url,
+        "TELEGRAM_TOKEN": "123456:TEST",
+        "TELEGRAM_BASE_URL": telegram.base_url,
+        "NOTIFIER_POLL_SECONDS": "0.2",
+        "NOTIFIER_SINK": str(root / "notifications.jsonl"),
+    }
+    stack = Stack(free_port(), free_port(), log_dir=root / "logs", extra_env=env)
+    stack.start()
+    yield EndToEnd(root, stack, telegram, database_url)
+    stack.stop()
+    telegram.stop()

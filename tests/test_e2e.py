@@ -6,41 +6,21 @@ builds both first).
 
 from __future__ import annotations
 
-import shutil
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
 from actions.answers import DISCLAIMER, NO_ANSWER
-from actions.retrieval import current_build
 from bot.language import detect_language
-from bot.stack import MODEL, ROOT, Stack, free_port
+from bot.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory) -> Path:
-    """A copy of knowledge/ and of the current index build, so tests may edit them."""
-    if not MODEL.exists():
-        pytest.fail(f"{MODEL} is missing: run `make train`")
-    root = tmp_path_factory.mktemp("stack")
-    shutil.copytree(ROOT / "knowledge", root / "knowledge")
-    build = current_build(ROOT / ".index")
-    shutil.copytree(build, root / "index" / "builds" / build.name)
-    (root / "index" / "CURRENT").write_text(build.name + "\n")
-    return root
-
-
-@pytest.fixture(scope="module")
-def stack(workdir):
-    env = {"KNOWLEDGE_DIR": str(workdir / "knowledge"), "INDEX_DIR": str(workdir / "index"), "WATCH_INTERVAL": "0.5"}
-    s = Stack(free_port(), free_port(), log_dir=workdir / "logs", extra_env=env)
-    s.start()
-    yield s
-    s.stop()
+@pytest.fixture
+def stack(e2e):
+    return e2e.stack
 
 
 def ask(stack: Stack, message: str) -> tuple[list[str], list[dict]]:
@@ -92,9 +72,9 @@ def wait_for(predicate, timeout: float = 60.0):
         time.sleep(1)
 
 
-def test_an_edited_knowledge_file_is_answered_without_restart_and_a_broken_one_is_not(stack, workdir):
+def test_an_edited_knowledge_file_is_answered_without_restart_and_a_broken_one_is_not(stack, e2e):
     question = "What does RCEP say about bad-faith trademark applications?"
-    doc = workdir / "knowledge" / "rcep" / "trademarks.md"
+    doc = e2e.workdir / "knowledge" / "rcep" / "trademarks.md"
     original = doc.read_text(encoding="utf-8")
     marker = "Staff note 4711: check the local bad-faith rules first."
     head, sep, tail = original.partition("### en\n")  # the first English passage
@@ -104,7 +84,7 @@ def test_an_edited_knowledge_file_is_answered_without_restart_and_a_broken_one_i
     assert edited, "the edit did not reach the answer within 60 s"
 
     doc.write_text("no front matter any more\n" + original, encoding="utf-8")
-    log = workdir / "logs" / "actions.log"
+    log = e2e.workdir / "logs" / "actions.log"
     logged = wait_for(lambda: "rcep/trademarks.md:1: front matter" in log.read_text(encoding="utf-8", errors="replace"))
     assert logged, "the broken file's error (file:line: field) was not logged"
     texts, customs = ask(stack, question)

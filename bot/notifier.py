@@ -1,0 +1,253 @@
+"""The notifier: delivers the case outbox and takes experts' answers.
+
+    python -m bot.notifier        # started by `make run`
+
+- Every pending outbox row is sent — over Telegram (python-telegram-bot) when TELEGRAM_TOKEN is
+  set and the recipient has a chat, otherwise to the local sink file (.run/notifications.jsonl) —
+  and marked delivered only after the channel accepted it. A failure is retried with exponential
+  backoff (a 429 waits the `retry_after` Telegram asks for); no row is ever dropped. Delivery is
+  at-least-once: a crash between sending and marking may send a row again, and every reaction to
+  a message (accept, decline) is idempotent.
+- Experts answer offers with the Accept / Decline buttons; the first Accept wins.
+- Open cases whose promised response time has passed are offered to the next experts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from actions.cases import accept, decline, escalate_overdue
+from actions.experts import Expert, load_experts
+from actions.settings import Settings, get_settings
+from actions.store import OutboxMessage, migrate, session_scope, utcnow
+
+logger = logging.getLogger("notifier")
+
+MAX_BACKOFF_SECONDS = 600
+TEXT = {
+    "taken": "Case {case_no} has been taken by another expert. Thank you for your time.",
+    "accepted": "You accepted {case_no}. The enterprise has been told; its contact is in the case summary.",
+    "already": "You have already accepted {case_no}.",
+    "too_late": "{case_no} was already taken by another expert.",
+    "closed": "{case_no} is closed.",
+    "declined": "Declined — thank you.",
+    "unknown": "This offer is no longer valid.",
+}
+
+
+def backoff(attempts: int) -> float:
+    """Seconds to wait before the next try after `attempts` failures: 2, 4, 8 … up to 10 minutes."""
+    return float(min(2**attempts, MAX_BACKOFF_SECONDS))
+
+
+def retry_after_seconds(error: Exception) -> float | None:
+    """The wait a Telegram 429 asks for, in seconds, if the error is one."""
+    value = getattr(error, "retry_after", None)
+    if value is None:
+        return None
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
+
+
+class Notifier:
+    """Delivers outbox rows and reacts to experts' buttons."""
+
+    def __init__(self, settings: Settings, bot: Any = None):
+        self.settings = settings
+        self.bot = bot  # a telegram.Bot, or None to deliver everything to the sink
+        self.url = settings.database_url
+
+    def experts(self) -> list[Expert]:
+        """The valid entries of the expert list."""
+        experts, problems = load_experts(self.settings.experts_file)
+        for p in problems:
+            logger.error("expert list: %s", p)
+        return experts
+
+    # ---- delivery ------------------------------------------------------------------------------
+    def _due(self, limit: int = 50) -> list[OutboxMessage]:
+        with session_scope(self.url) as s:
+            query = (
+                select(OutboxMessage)
+                .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= utcnow())
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+            )
+            return list(s.scalars(query))
+
+    def _mark(
+        self, row_id: int, delivered: bool, error: str | None = None, wait: float = 0, external: str | None = None
+    ) -> None:
+        with session_scope(self.url) as s:
+            row = s.get(OutboxMessage, row_id)
+            if row is None or row.status == "delivered":
+                return
+            if delivered:
+                row.status, row.delivered_at, row.external_id, row.last_error = "delivered", utcnow(), external, None
+            else:
+                row.attempts += 1
+                row.last_error = error
+                row.next_attempt_at = utcnow() + timedelta(seconds=wait or backoff(row.attempts))
+
+    async def deliver_due(self) -> int:
+        """Sends every due row once; returns how many were delivered."""
+        delivered = 0
+        for row in await asyncio.to_thread(self._due):
+            try:
+                external = await self._send(row)
+            except Exception as exc:  # anything: retried later, never dropped
+                wait = retry_after_seconds(exc) or 0
+                logger.warning(
+                    "outbox %s (%s to %s) failed: %r; retry in %s s",
+                    row.id,
+                    row.kind,
+                    row.recipient,
+                    exc,
+                    wait or "backoff",
+                )
+                await asyncio.to_thread(self._mark, row.id, False, repr(exc)[:500], wait)
+                continue
+            await asyncio.to_thread(self._mark, row.id, True, None, 0, external)
+            delivered += 1
+        return delivered
+
+    async def _send(self, row: OutboxMessage) -> str | None:
+        if row.channel == "telegram" and self.bot is not None:
+            text, markup = self.render(row)
+            message = await self.bot.send_message(chat_id=int(row.recipient), text=text, reply_markup=markup)
+            return str(message.message_id)
+        await asyncio.to_thread(self._to_sink, row)
+        return None
+
+    def _to_sink(self, row: OutboxMessage) -> None:
+        text, _ = self.render(row)
+        record = {
+            "at": utcnow().isoformat(timespec="seconds"),
+            "id": row.id,
+            "kind": row.kind,
+            "channel": row.channel,
+            "recipient": row.recipient,
+            "text": text,
+        }
+        self.settings.notifier_sink.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.settings.notifier_sink, "a", encoding="utf-8") as sink:
+            sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def render(self, row: OutboxMessage) -> tuple[str, Any]:
+        """The text (and buttons) of an outbox row."""
+        payload = row.payload
+        if row.kind == "expert_offer":
+            from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+            case_no = payload["case_no"]
+            markup = InlineKeyboardMarkup(
+                [
+                    [
+                        InlineKeyboardButton("Accept", callback_data=f"case:{case_no}:accept"),
+                        InlineKeyboardButton("Decline", callback_data=f"case:{case_no}:decline"),
+                    ]
+                ]
+            )
+            return f"New case for you:\n{payload['summary']}", markup
+        if row.kind == "expert_taken":
+            return TEXT["taken"].format(case_no=payload["case_no"]), None
+        return payload.get("text", json.dumps(payload, ensure_ascii=False)), None
+
+    # ---- experts' answers ----------------------------------------------------------------------
+    def answer_offer(self, chat_id: int, data: str) -> str:
+        """Applies an expert's Accept / Decline (idempotently); returns the reply for the expert."""
+        try:
+            _, case_no, verb = data.split(":")
+        except ValueError:
+            return TEXT["unknown"]
+        expert = next((e for e in self.experts() if e.telegram_chat_id == chat_id), None)
+        if expert is None:
+            return TEXT["unknown"]
+        with session_scope(self.url) as s:
+            if verb == "decline":
+                return TEXT["declined"] if decline(s, case_no, expert.id) else TEXT["unknown"]
+            result = accept(s, case_no, expert.id)
+        return {
+            "accepted": TEXT["accepted"],
+            "already_yours": TEXT["already"],
+            "taken": TEXT["too_late"],
+            "closed": TEXT["closed"],
+        }.get(result, TEXT["unknown"]).format(case_no=case_no)
+
+    async def on_callback(self, update: Any, context: Any) -> None:
+        """python-telegram-bot handler for the Accept / Decline buttons."""
+        query = update.callback_query
+        reply = await asyncio.to_thread(self.answer_offer, query.from_user.id, query.data or "")
+        await query.answer(reply[:190])
+        try:
+            await query.edit_message_reply_markup(reply_markup=None)
+        except Exception as exc:  # the buttons stay; the answer was recorded all the same
+            logger.info("could not remove buttons: %r", exc)
+        await self.deliver_due()  # tell the others and the enterprise now, not at the next tick
+
+    def escalate(self) -> list[str]:
+        """Offers overdue open cases to the next experts."""
+        with session_scope(self.url) as s:
+            return escalate_overdue(s, self.experts(), per_round=self.settings.offers_per_round)
+
+
+async def run(settings: Settings, stop: asyncio.Event) -> None:
+    """Delivers and escalates until `stop` is set; with a token, also polls for button presses."""
+    migrate(settings.database_url)
+    notifier = Notifier(settings)
+    app = None
+    if settings.telegram_token:
+        from telegram.ext import Application, CallbackQueryHandler
+
+        app = Application.builder().token(settings.telegram_token).base_url(settings.telegram_base_url).build()
+        app.add_handler(CallbackQueryHandler(notifier.on_callback, pattern=r"^case:"))
+        await app.initialize()
+        await app.start()
+        await app.updater.start_polling(allowed_updates=["callback_query"], poll_interval=0.2, timeout=10)
+        notifier.bot = app.bot
+        logger.info("notifier: delivering over Telegram (%s)", settings.telegram_base_url)
+    else:
+        logger.info("notifier: no TELEGRAM_TOKEN, delivering to %s", settings.notifier_sink)
+    try:
+        last_escalation = 0.0
+        while not stop.is_set():
+            await notifier.deliver_due()
+            now = asyncio.get_running_loop().time()
+            if now - last_escalation > 30:
+                if escalated := await asyncio.to_thread(notifier.escalate):
+                    logger.info("escalated %s", escalated)
+                last_escalation = now
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), settings.notifier_poll_seconds)
+    finally:
+        if app is not None:
+            await app.updater.stop()
+            await app.stop()
+            await app.shutdown()
+
+
+def main() -> int:
+    """Runs the notifier until SIGINT or SIGTERM."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run(get_settings(), stop)
+
+    asyncio.run(_main())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,133 @@
+"""End-to-end case handoff: intake forms over REST through the real Rasa and action servers, the
+notifier delivering offers to a loopback Telegram Bot API server, an expert pressing Accept, and
+the enterprise seeing the result."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class Conversation:
+    """One enterprise talking to the bot over the REST channel."""
+
+    stack: object
+    sender: str = field(default_factory=lambda: f"web-{uuid.uuid4().hex[:8]}")
+    transcript: list[str] = field(default_factory=list)
+
+    def say(self, message: str) -> tuple[str, list[dict], list[dict]]:
+        """The bot's texts (joined), buttons and custom payloads for one message."""
+        reply = self.stack.say(message, sender=self.sender)
+        texts = "\n".join(m["text"] for m in reply if "text" in m)
+        buttons = [b for m in reply for b in m.get("buttons", [])]
+        customs = [m["custom"] for m in reply if "custom" in m]
+        self.transcript += [f"user: {message}", f"bot: {texts} {[b['title'] for b in buttons]}"]
+        return texts, buttons, customs
+
+    def expect(self, message: str, *fragments: str) -> tuple[str, list[dict], list[dict]]:
+        """Says a message and checks that the reply contains every fragment (transcript on failure)."""
+        texts, buttons, customs = self.say(message)
+        for fragment in fragments:
+            assert fragment in texts, "\n".join(self.transcript)
+        return texts, buttons, customs
+
+
+def case_number(customs: list[dict]) -> str:
+    return next(c["case_no"] for c in customs if "case_no" in c)
+
+
+def offers_for(telegram, case_no: str) -> list[dict]:
+    """The offer messages the notifier sent to experts for a case (with their Accept buttons)."""
+    return [m for m in telegram.sent_messages() if case_no in m.get("text", "") and m.get("reply_markup")]
+
+
+def press_accept(e2e, case_no: str) -> dict:
+    """The first offered expert presses Accept on the loopback Telegram server."""
+    telegram = e2e.telegram
+    assert telegram.wait_for(lambda: offers_for(telegram, case_no), timeout=20), "no offer reached Telegram"
+    offer = offers_for(telegram, case_no)[0]
+    chat = int(offer["chat_id"])
+    sent = next(m for m in telegram.bot_messages(chat) if case_no in m.get("text", ""))
+    telegram.press_button(chat, sent["message_id"], f"case:{case_no}:accept", user_id=chat)
+    assert telegram.wait_for(lambda: telegram.callback_answers(), timeout=20), "the notifier did not answer the button"
+    return offer
+
+
+def test_chinese_case_end_to_end_with_a_bad_contact_and_an_expert_accepting(e2e):
+    talk = Conversation(e2e.stack, sender="tg-9001")  # as the Telegram gateway names a chat
+    texts, buttons, _ = talk.expect("我们的货在汉堡被海关扣了，怎么办", "[1]")
+    assert [b["payload"] for b in buttons] == ["/affirm", "/deny"]
+    talk.expect("/affirm", "第1步")
+    talk.expect("青岛示例机械有限公司", "第2步")
+    talk.expect("打电话给我", "zhang@example.com")  # asked again, with an example
+    talk.expect("zhang@example.com", "第3步")
+    talk.expect("德国", "第4步")
+    talk.expect('/inform{"ip_type":"design"}', "第6步")  # the incident came with the first message
+    talk.expect("10天内", "第7步")
+    talk.expect("我们出口的机床在汉堡港被德国海关扣留，通知说涉嫌侵犯外观设计。", "最后一步")
+    texts, _, customs = talk.expect("/affirm", "案件已创建", "紧急", "小时内")
+    case_no = case_number(customs)
+    assert re.fullmatch(r"IP-\d{4}-\d{6}", case_no)
+
+    offer = press_accept(e2e, case_no)
+    texts, _, _ = talk.expect("我的案件进展如何", f"{case_no}: 专家已接手")
+    assert "Sample Expert" in texts, "\n".join(talk.transcript)
+    # The enterprise's Telegram chat heard of it too (the gateway's chat id 9001).
+    assert e2e.telegram.wait_for(
+        lambda: any(case_no in m["text"] for m in e2e.telegram.sent_messages(9001)), timeout=20
+    )
+    # The other experts were told the case is taken.
+    others = [m["chat_id"] for m in offers_for(e2e.telegram, case_no) if m["chat_id"] != offer["chat_id"]]
+    for chat in others:
+        assert e2e.telegram.wait_for(
+            lambda chat=chat: any("taken by another expert" in m["text"] for m in e2e.telegram.sent_messages(chat)),
+            timeout=20,
+        )
+
+
+def test_english_case_with_a_question_mid_form_a_correction_and_a_bad_deadline(e2e):
+    talk = Conversation(e2e.stack)
+    texts, buttons, _ = talk.expect("we just got a cease and desist letter from a US company", "[1]")
+    assert any(b["payload"] == "/affirm" for b in buttons)
+    talk.expect("/affirm", "Step 1")
+    talk.expect("Example Textiles Co., Ltd.", "Step 2")
+    talk.expect("ops@example.com", "Step 3")
+    texts, _, customs = talk.expect("What does RCEP say about bad-faith trademark applications?", "Step 3")
+    assert customs and customs[0]["answered"], "the question is answered, then the form goes on"
+    talk.expect("the USA", "Step 4")
+    talk.expect("change the contact", "Step 2")
+    talk.expect("+1 202 555 0100", "Step 4")
+    talk.expect('/inform{"ip_type":"trademark"}', "Step 6")
+    talk.expect("whenever", "within 10 days")  # not a deadline: asked again with examples
+    talk.expect("by 3 December 2099", "Step 7")
+    talk.expect("A US company says our towels infringe its trademark and wants us to stop selling.", "Last step")
+    texts, _, customs = talk.expect("yes, share it", "Your case is open")
+    case_no = case_number(customs)
+    assert "sample entry" in texts
+
+    press_accept(e2e, case_no)
+    talk.expect(f"status of {case_no}", f"{case_no}: accepted by an expert (Sample Expert")
+    # Another conversation may not see it.
+    Conversation(e2e.stack).expect(f"status of {case_no}", f"There is no case {case_no} in this conversation.")
+
+
+def test_cancel_in_the_middle_stores_nothing(e2e):
+    talk = Conversation(e2e.stack)
+    talk.expect("I need an expert for a trademark problem in Japan", "Step 1")
+    talk.expect("Example Foods Ltd.", "Step 2")
+    talk.expect("cancel", "nothing was stored")
+    talk.expect("what is the status of my case?", "has not opened a case")
+
+
+def test_declining_the_offer_keeps_the_conversation_going(e2e):
+    talk = Conversation(e2e.stack)
+    talk.expect("我们收到了律师函，对方说我们侵犯了他们的专利", "[1]")
+    talk.expect("/deny", "不开案件")
+    texts, _, customs = talk.expect("中日PPH需要提交哪些材料？", "[1]")
+    assert customs and customs[0]["answered"]

@@ -1,0 +1,213 @@
+"""The notifier against a loopback Telegram Bot API server and a real SQLite database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import select
+from telegram import Bot
+
+from actions.cases import Intake, open_case
+from actions.settings import Settings
+from actions.store import OutboxMessage, migrate, session_scope, utcnow
+from bot.notifier import Notifier, backoff
+from tests.telegram_api import FakeBotApi
+
+ROOT = Path(__file__).parent.parent
+TOKEN = "123456:TEST"
+
+
+def experts_file(folder: Path, n: int = 3) -> None:
+    experts = [
+        {
+            "id": f"exp-{i:03d}",
+            "sample": True,
+            "name": f"Sample Expert {i}",
+            "organisation": "Example IP Law Firm (sample)",
+            "countries": ["DE"],
+            "ip_types": ["design"],
+            "industries": ["machinery"],
+            "languages": ["zh", "en"],
+            "contact": {"channel": "email", "address": f"expert-{i}@example.com"},
+            "telegram_chat_id": 2000 + i,
+            "response_hours": 24,
+            "available": True,
+        }
+        for i in range(1, n + 1)
+    ]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "experts.yml").write_text(yaml.safe_dump(experts), encoding="utf-8")
+
+
+@pytest.fixture
+def setup(tmp_path):
+    knowledge = tmp_path / "knowledge"
+    experts_file(knowledge)
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    migrate(url)
+    settings = Settings(
+        knowledge_dir=knowledge,
+        database_url=url,
+        telegram_token=TOKEN,
+        notifier_sink=tmp_path / "sink.jsonl",
+        notifier_poll_seconds=0.1,
+        watch_knowledge=False,
+    )
+    return settings
+
+
+def open_cases(settings: Settings, n: int, sender: str = "web-1") -> list[str]:
+    notifier = Notifier(settings)
+    numbers = []
+    with session_scope(settings.database_url) as s:
+        for i in range(n):
+            intake = Intake(
+                sender_id=sender,
+                channel="rest",
+                language="zh",
+                enterprise=f"示例公司{i}",
+                contact="a@example.com",
+                contact_kind="email",
+                country="DE",
+                ip_type="design",
+                incident_type="customs_detention",
+                deadline=None,
+                description="机床被海关扣留",
+                consent=True,
+                industry="machinery",
+            )
+            numbers.append(open_case(s, intake, notifier.experts())[0].case_no)
+    return numbers
+
+
+def rows(settings: Settings) -> list[OutboxMessage]:
+    with session_scope(settings.database_url) as s:
+        return list(s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def test_offers_reach_each_expert_with_accept_and_decline_buttons(setup):
+    [case_no] = open_cases(setup, 1)
+    with FakeBotApi(TOKEN) as api:
+        notifier = Notifier(setup, Bot(TOKEN, base_url=api.base_url))
+        assert asyncio.run(notifier.deliver_due()) == 3
+        sent = api.sent_messages()
+        assert sorted(m["chat_id"] for m in sent) == [2001, 2002, 2003]
+        buttons = sent[0]["reply_markup"]["inline_keyboard"][0]
+        assert [b["callback_data"] for b in buttons] == [f"case:{case_no}:accept", f"case:{case_no}:decline"]
+    assert all(r.status == "delivered" and r.external_id for r in rows(setup))
+
+
+def test_a_429_waits_the_retry_after_and_nothing_is_dropped(setup):
+    open_cases(setup, 1)
+
+    async def scenario(api: FakeBotApi) -> None:
+        notifier = Notifier(setup, Bot(TOKEN, base_url=api.base_url))
+        started = utcnow()
+        assert await notifier.deliver_due() == 2
+        [waiting] = [r for r in rows(setup) if r.status == "pending"]
+        assert waiting.attempts == 1 and "RetryAfter" in waiting.last_error
+        assert 6 <= (waiting.next_attempt_at - started).total_seconds() <= 9
+        assert await notifier.deliver_due() == 0  # not due yet
+        with session_scope(setup.database_url) as s:
+            s.get(OutboxMessage, waiting.id).next_attempt_at = datetime(2000, 1, 1)
+        assert await notifier.deliver_due() == 1
+
+    with FakeBotApi(TOKEN) as api:
+        api.fail_next("sendMessage", times=1, error_code=429, retry_after=7)
+        asyncio.run(scenario(api))
+    assert all(r.status == "delivered" for r in rows(setup))
+
+
+def test_other_failures_back_off_exponentially():
+    assert [backoff(n) for n in (1, 2, 3, 10, 20)] == [2, 4, 8, 600, 600]
+
+
+def test_without_a_token_notifications_go_to_the_sink_file(setup):
+    settings = setup.model_copy(update={"telegram_token": ""})
+    open_cases(settings, 1)
+    assert asyncio.run(Notifier(settings, bot=None).deliver_due()) == 3
+    lines = [json.loads(line) for line in settings.notifier_sink.read_text(encoding="utf-8").splitlines()]
+    assert [line["kind"] for line in lines] == ["expert_offer"] * 3
+    assert all(r.status == "delivered" for r in rows(settings))
+
+
+def notifier_process(settings: Settings, api: FakeBotApi, log: Path) -> subprocess.Popen:
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        KNOWLEDGE_DIR=str(settings.knowledge_dir),
+        DATABASE_URL=settings.database_url,
+        TELEGRAM_TOKEN=TOKEN,
+        TELEGRAM_BASE_URL=api.base_url,
+        NOTIFIER_POLL_SECONDS="0.1",
+    )
+    out = open(log, "ab")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.notifier"], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+@pytest.mark.e2e
+def test_first_accept_wins_and_the_others_are_told(setup, tmp_path):
+    [case_no] = open_cases(setup, 1)
+    with FakeBotApi(TOKEN) as api:
+        process = notifier_process(setup, api, tmp_path / "notifier.log")
+        try:
+            assert api.wait_for(lambda: len(api.sent_messages()) == 3, timeout=30)
+            first = api.bot_messages(2002)[0]
+            api.press_button(2002, first["message_id"], f"case:{case_no}:accept", user_id=2002)
+            assert api.wait_for(lambda: len(api.callback_answers()) == 1, timeout=15)
+            later = api.bot_messages(2001)[0]
+            api.press_button(2001, later["message_id"], f"case:{case_no}:accept", user_id=2001)
+            assert api.wait_for(lambda: len(api.callback_answers()) == 2, timeout=15)
+            answers = [a.get("text", "") for a in api.callback_answers()]
+            assert answers[0].startswith(f"You accepted {case_no}")
+            assert answers[1] == f"{case_no} was already taken by another expert."
+            for chat in (2001, 2003):
+                assert api.wait_for(
+                    lambda chat=chat: any("taken by another expert" in m["text"] for m in api.sent_messages(chat)),
+                    timeout=15,
+                )
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+@pytest.mark.e2e
+def test_killed_mid_run_and_restarted_every_row_is_delivered(setup, tmp_path):
+    numbers = open_cases(setup, 12)  # 36 offers
+    with FakeBotApi(TOKEN) as api:
+        api.delay("sendMessage", 0.1)
+        process = notifier_process(setup, api, tmp_path / "notifier.log")
+        assert api.wait_for(lambda: len(api.sent_messages()) >= 10, timeout=30)
+        os.killpg(process.pid, signal.SIGKILL)  # in the middle of the run
+        process.wait(10)
+        half = len(api.sent_messages())
+        assert half < 36, "the run was not interrupted"
+        api.delay("sendMessage", 0)
+        process = notifier_process(setup, api, tmp_path / "notifier.log")
+        try:
+            assert api.wait_for(lambda: all(r.status == "delivered" for r in rows(setup)), timeout=60)
+        finally:
+            process.terminate()
+            process.wait(10)
+        sent = {(m["chat_id"], m["text"].split("\n")[1].split(" ")[0]) for m in api.sent_messages()}
+        expected = {(chat, case_no) for case_no in numbers for chat in (2001, 2002, 2003)}
+        assert expected <= sent, "an offer was lost"
+        assert len(api.sent_messages()) - 36 <= 1, "at most the one in flight is sent twice"
+        # A duplicate offer is harmless: accepting from both copies gives one acceptance.
+        chat, case_no = 2001, numbers[0]
+        copies = [m for m in api.bot_messages(chat) if case_no in m["text"]]
+        notifier = Notifier(setup)
+        assert notifier.answer_offer(chat, f"case:{case_no}:accept").startswith("You accepted")
+        assert notifier.answer_offer(chat, f"case:{case_no}:accept") == f"You have already accepted {case_no}."
+        assert copies
