@@ -23,7 +23,7 @@ KNOWLEDGE    := $(shell find knowledge -name '*.md' -not -name README.md 2>/dev/
 RASA_PATHS   := --config config.yml --domain bot/domain.yml
 
 .PHONY: help run shell setup db venvs index train check-knowledge lint format validate test test-unit \
-        test-stories test-e2e bench eval-retrieval clean
+        test-stories test-e2e bench eval-retrieval postgres clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -91,7 +91,11 @@ format: $(VENV)/.installed ## apply ruff's formatting and fixes
 validate: $(VENV_RASA)/.installed ## rasa data validate, warnings are errors
 	$(RASA) data validate --fail-on-warnings $(RASA_PATHS) --data bot/data
 
-test-unit: $(VENV)/.installed ## fast pytest unit tests
+postgres: ## make sure a PostgreSQL server binary is installed (the case store is tested on it too)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	  { echo "installing PostgreSQL for the tests"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+
+test-unit: $(VENV)/.installed postgres ## fast pytest unit tests (SQLite and a throwaway PostgreSQL)
 	$(PY) -m pytest -m "not e2e" -q
 
 test-stories: $(MODEL) ## rasa test on the dialogue test stories

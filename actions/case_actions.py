@@ -23,7 +23,9 @@ from actions.deadlines import parse_deadline
 from actions.experts import Expert, Match, industry_of, load_experts
 from actions.settings import get_settings
 from actions.store import migrate, session_scope
-from actions.vocab import incident_code, ip_type_code, market_code, market_name, market_suggestions
+from actions.vocab import INCIDENTS, incident_code, ip_type_code, market_code, market_name, market_suggestions
+from actions.vocab import IP_TYPES as IP_TYPE_CODES
+from actions.vocab import MARKETS as MARKET_CODES
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ FIELD_SLOTS = {
     "description": "case_description",
 }
 SLOT_OFFERED = "case_offered"
+INCIDENT_CODES = frozenset(INCIDENTS)
 CASE_NO = re.compile(r"IP-\d{4}-\d{6}", re.I)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _TELEGRAM = re.compile(r"(?<![\w.])@([A-Za-z][A-Za-z0-9_]{4,31})\b")
@@ -167,17 +170,29 @@ def offer_case(dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) ->
         ],
     )
     events: list[EventType] = [SlotSet(SLOT_OFFERED, True)]
-    entities = {e.get("entity"): e.get("value") for e in tracker.latest_message.get("entities", [])}
     text = tracker.latest_message.get("text") or ""
-    country = entities.get("country") or market_code(text)
-    incident = entities.get("incident_type") or incident_code(text)
-    if country in {code for code in (market_code(country or ""),) if code}:
-        events.append(SlotSet("case_country", country))
-    if entities.get("ip_type"):
-        events.append(SlotSet("case_ip_type", entities["ip_type"]))
-    if incident:
-        events.append(SlotSet("case_incident", incident))
+    found = {
+        "case_country": _first_code(tracker, "country", market_code) or market_code(text),
+        "case_ip_type": _first_code(tracker, "ip_type", ip_type_code),
+        "case_incident": _first_code(tracker, "incident_type", incident_code) or incident_code(text),
+    }
+    events += [SlotSet(slot, value) for slot, value in found.items() if value]
     return events
+
+
+def _first_code(tracker: Tracker, entity: str, to_code: Any) -> str | None:
+    """The first value of an entity that names a known code (DIET may add partial duplicates)."""
+    for e in tracker.latest_message.get("entities", []):
+        if e.get("entity") == entity and (
+            code := to_code(str(e.get("value") or "")) or _as_code(entity, e.get("value"))
+        ):
+            return code
+    return None
+
+
+def _as_code(entity: str, value: Any) -> str | None:
+    codes = {"incident_type": INCIDENT_CODES, "ip_type": frozenset(IP_TYPE_CODES), "country": frozenset(MARKET_CODES)}
+    return value if value in codes.get(entity, ()) else None
 
 
 def should_offer(tracker: Tracker) -> bool:
@@ -188,7 +203,8 @@ def should_offer(tracker: Tracker) -> bool:
     if tracker.get_slot(SLOT_OFFERED) or tracker.active_loop.get("name"):
         return False
     entities = [e for e in tracker.latest_message.get("entities", []) if e.get("entity") == "incident_type"]
-    return bool(entities) and intent == "ask_dispute"
+    named = bool(entities) or incident_code(tracker.latest_message.get("text") or "") is not None
+    return named and intent in ("ask_dispute", "inform")
 
 
 class ValidateCaseForm(FormValidationAction):
@@ -196,6 +212,14 @@ class ValidateCaseForm(FormValidationAction):
 
     def name(self) -> str:
         return "validate_case_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        """Returns only the form's own slots. rasa-sdk echoes every slot set this turn (such as
+        `language`), which would make Rasa believe the user answered the form when they asked a
+        question instead, so the form would never hand over to the question rule."""
+        events = await super().run(dispatcher, tracker, domain)
+        own = {*CASE_SLOTS, "requested_slot"}
+        return [e for e in events if e.get("event") != "slot" or e.get("name") in own]
 
     async def validate_case_enterprise(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -440,7 +464,7 @@ class ActionCorrectCaseField(BaseAction):
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         fields = [e.get("value") for e in tracker.latest_message.get("entities", []) if e.get("entity") == "form_field"]
-        slot = FIELD_SLOTS.get(fields[0]) if fields else None
+        slot = next((FIELD_SLOTS[f] for f in fields if f in FIELD_SLOTS), None)
         if slot is None:
             lang = language_of(tracker)
             titles = {
@@ -580,4 +604,8 @@ class _AskCaseSlot(BaseAction, ABC):
 
 for _slot in ASKS:
     _name = "ActionAsk" + "".join(part.title() for part in _slot.split("_"))
-    globals()[_name] = type(_name, (_AskCaseSlot,), {"slot": _slot, "__doc__": f"Asks for {_slot}."})
+    globals()[_name] = type(
+        _name,
+        (_AskCaseSlot,),
+        {"slot": _slot, "__doc__": f"Asks for {_slot}.", "__module__": __name__, "__qualname__": _name},
+    )

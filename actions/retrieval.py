@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from actions.knowledge import KnowledgeDocument, Problem, load_knowledge, to_chunks
-from actions.settings import PROJECT_ROOT, Settings
+from actions.settings import Settings
 from actions.text import Tokenizer
 
 logger = logging.getLogger(__name__)
@@ -138,14 +138,13 @@ def build_index(
     and vectors, so after an edit only the changed documents are embedded again; a changed
     embedding setting makes every document new.
     """
-    from langchain_community.vectorstores import FAISS
-    from langchain_community.vectorstores.utils import DistanceStrategy
     from tqdm import tqdm
 
     from actions.embeddings import make_embeddings
 
     started = time.perf_counter()
-    documents, problems = load_knowledge(settings.knowledge_dir, PROJECT_ROOT)
+    # Paths are cited as knowledge/…, wherever the folder lives.
+    documents, problems = load_knowledge(settings.knowledge_dir, settings.knowledge_dir.parent)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise KnowledgeInvalidError(errors)
@@ -194,12 +193,7 @@ def build_index(
         bar.update(len(positions))
     bar.close()
 
-    store = FAISS.from_embeddings(
-        list(zip(texts, (list(map(float, v)) for v in vectors), strict=True)),
-        embedding=base,
-        metadatas=metadatas,
-        distance_strategy=DistanceStrategy.MAX_INNER_PRODUCT,
-    )
+    store = _faiss_store(base, texts, metadatas, np.asarray(vectors, dtype=np.float32))
     old_docs = set(previous_manifest_documents(settings, embedding))
     manifest = {
         "format": INDEX_FORMAT,
@@ -227,6 +221,29 @@ def build_index(
         f"{manifest['seconds']} s → {build_dir}"
     )
     return manifest
+
+
+def _faiss_store(embeddings: Any, texts: list[str], metadatas: list[dict[str, Any]], matrix: np.ndarray) -> Any:
+    """LangChain's FAISS store over an exact inner-product index of normalised vectors."""
+    import faiss
+    from langchain_community.docstore.in_memory import InMemoryDocstore
+    from langchain_community.vectorstores import FAISS
+    from langchain_community.vectorstores.utils import DistanceStrategy
+    from langchain_core.documents import Document
+
+    index = faiss.IndexFlatIP(matrix.shape[1])
+    index.add(matrix)
+    ids = [str(i) for i in range(len(texts))]
+    docstore = InMemoryDocstore(
+        {i: Document(id=i, page_content=t, metadata=m) for i, t, m in zip(ids, texts, metadatas, strict=True)}
+    )
+    return FAISS(
+        embeddings,
+        index,
+        docstore,
+        dict(enumerate(ids)),
+        distance_strategy=DistanceStrategy.MAX_INNER_PRODUCT,
+    )
 
 
 def previous_manifest_documents(settings: Settings, embedding: dict[str, str]) -> dict[str, str]:

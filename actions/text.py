@@ -91,6 +91,23 @@ STOPWORDS_EN = frozenset(
         "know",
         "need",
         "get",
+        "got",
+        "just",
+        "now",
+        "today",
+        "yesterday",
+        "recently",
+        "company",
+        "companies",
+        "firm",
+        "someone",
+        "somebody",
+        "some",
+        "one",
+        "hi",
+        "hello",
+        "thanks",
+        "help",
     ]
 )
 STOPWORDS_ZH = frozenset(
@@ -183,6 +200,16 @@ STOPWORDS_ZH = frozenset(
         "是不是",
         "能不能",
         "可不可以",
+        "刚刚",
+        "刚",
+        "刚才",
+        "今天",
+        "昨天",
+        "最近",
+        "公司",
+        "一家",
+        "你好",
+        "谢谢",
     ]
 )
 

@@ -15,6 +15,8 @@ _CJK_IDEOGRAPH = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?")
 # Tokens that say nothing about the language: acronyms (PPH, RCEP), case ids, numbers.
 _NEUTRAL_TOKEN = re.compile(r"^(?:[A-Z0-9][A-Z0-9\-./]*|\d[\d\-./:]*)$")
+# Contacts and links say nothing about the language either: emails, URLs, @handles, phone numbers.
+_NEUTRAL_SPANS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|https?://\S+|www\.\S+|@\w+|\+?\d[\d\s\-()]{5,}\d")
 
 
 def detect_language(text: str | None) -> str | None:
@@ -22,10 +24,12 @@ def detect_language(text: str | None) -> str | None:
 
     A message is Chinese when its Chinese characters are at least as many as its Latin words
     ("中日PPH要多久" → zh, "Is there a PPH with 日本?" → en). Text made only of acronyms, ids or
-    numbers ("PPH", "IP-2026-000123") returns None so the conversation keeps its language.
+    numbers ("PPH", "IP-2026-000123"), or contacts and links ("zhang@example.com", "+86 138 0000 0000")
+    returns None so the conversation keeps its language.
     """
     if not text or not text.strip():
         return None
+    text = _NEUTRAL_SPANS.sub(" ", text)
     ideographs = len(_CJK_IDEOGRAPH.findall(text))
     latin_words = [w for w in _LATIN_WORD.findall(text) if not _NEUTRAL_TOKEN.match(w)]
     if ideographs == 0:

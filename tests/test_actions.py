@@ -87,3 +87,19 @@ def test_missing_index_gives_the_unavailable_response(fixture_settings):
     messages, events = run(ActionAnswerQuestion(BrokenProvider(fixture_settings)), tracker("PPH?"))
     assert messages[0]["response"] == "utter_service_unavailable"
     assert events == [SlotSet("action_server_reply", "received")]
+
+
+def test_every_action_survives_the_trip_to_rasa_sdks_worker_process(monkeypatch):
+    """rasa-sdk pickles its registered actions into a Sanic worker process."""
+    import pickle
+
+    monkeypatch.setattr(IndexProvider, "start", lambda self: None)  # no index loading in this test
+
+    from rasa_sdk.executor import ActionExecutor
+
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    names = set(executor.actions)
+    assert {"action_answer_question", "validate_case_form", "action_submit_case", "action_ask_case_consent"} <= names
+    clone = pickle.loads(pickle.dumps(executor))
+    assert set(clone.actions) == names

@@ -153,3 +153,24 @@ def test_database_down_means_the_user_is_told_nothing_was_saved(monkeypatch, tmp
     finally:
         get_settings.cache_clear()
     assert "nothing was stored" in messages[0]["text"] or "没有保存任何内容" in messages[0]["text"]
+
+
+def test_validation_returns_only_the_forms_own_slots():
+    """Otherwise Rasa takes `language` for an answer and a question mid-form is never answered."""
+    t = Tracker(
+        sender_id="s1",
+        slots={"language": "en", "requested_slot": "case_country", "action_server_reply": "pending"},
+        latest_message={"text": "What does RCEP say?", "intent": {"name": "ask_rcep"}, "entities": []},
+        events=[
+            {"event": "user", "text": "What does RCEP say?"},
+            {"event": "slot", "name": "language", "value": "en"},
+            {"event": "slot", "name": "action_server_reply", "value": "pending"},
+        ],
+        paused=False,
+        followup_action=None,
+        active_loop={"name": "case_form"},
+        latest_action_name="action_listen",
+    )
+    domain = {"forms": {"case_form": {"required_slots": list(case_actions.CASE_SLOTS)}}, "slots": {}}
+    events = asyncio.run(ValidateCaseForm().run(CollectingDispatcher(), t, domain))
+    assert all(e["name"] in {*case_actions.CASE_SLOTS, "requested_slot"} for e in events if e["event"] == "slot")

@@ -17,7 +17,7 @@ from actions.cases import (
     status_lines,
 )
 from actions.experts import Contact, Expert, industry_of, match_experts
-from actions.store import OutboxMessage, migrate, session_scope
+from actions.store import OutboxMessage, session_scope
 
 NOW = datetime(2026, 11, 24, 9, 0)
 
@@ -93,10 +93,8 @@ def test_industry_from_description(text, industry):
 
 
 @pytest.fixture
-def db(tmp_path):
-    url = f"sqlite:///{tmp_path / 'cases.db'}"
-    migrate(url)
-    return url
+def db(database_url):
+    return database_url
 
 
 def intake(sender="u1", deadline=None, country="JP", ip_type="trademark"):

@@ -17,6 +17,11 @@ from bot.language import detect_language
         ("", None),
         ("   ", None),
         ("2026-12-03", None),
+        ("zhang@example.com", None),
+        ("+86 138 0000 0000", None),
+        ("@zhang_ip", None),
+        ("https://www.cnipa.gov.cn", None),
+        ("我的邮箱是 zhang@example.com", "zh"),
     ],
 )
 def test_detect_language(text, expected):

