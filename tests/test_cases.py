@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import select
 
 from actions.cases import (
-    Intake,
     accept,
     add_event,
     cases_of,
@@ -18,6 +17,7 @@ from actions.cases import (
 )
 from actions.experts import Contact, Expert, industry_of, match_experts
 from actions.store import OutboxMessage, session_scope
+from tests.factories import intake as make_intake
 
 NOW = datetime(2026, 11, 24, 9, 0)
 
@@ -98,21 +98,7 @@ def db(database_url):
 
 
 def intake(sender="u1", deadline=None, country="JP", ip_type="trademark"):
-    return Intake(
-        sender_id=sender,
-        channel="rest",
-        language="zh",
-        enterprise="青岛示例机械有限公司",
-        contact="a@example.com",
-        contact_kind="email",
-        country=country,
-        ip_type=ip_type,
-        incident_type="warning_letter",
-        deadline=deadline,
-        description="收到日本公司的警告函",
-        consent=True,
-        industry="machinery",
-    )
+    return make_intake(sender_id=sender, deadline=deadline, country=country, ip_type=ip_type)
 
 
 def test_opening_a_case_writes_case_offers_and_outbox_in_one_transaction(db):

@@ -4,11 +4,12 @@ import csv
 
 import pytest
 
-from actions.cases import Intake, open_case
+from actions.cases import open_case
 from actions.cli import main
 from actions.experts import load_experts
 from actions.settings import PROJECT_ROOT, get_settings
 from actions.store import migrate, session_scope
+from tests.factories import intake
 
 
 @pytest.fixture
@@ -18,22 +19,17 @@ def case_no(tmp_path, monkeypatch):
     get_settings.cache_clear()
     migrate(url)
     experts, _ = load_experts(PROJECT_ROOT / "knowledge" / "experts.yml")
-    intake = Intake(
+    form = intake(
         sender_id="web-1",
-        channel="rest",
         language="en",
         enterprise="Example Textiles Co., Ltd.",
         contact="ops@example.com",
-        contact_kind="email",
         country="US",
-        ip_type="trademark",
-        incident_type="warning_letter",
-        deadline=None,
         description="A cease-and-desist letter",
-        consent=True,
+        industry=None,
     )
     with session_scope(url) as s:
-        number = open_case(s, intake, experts)[0].case_no
+        number = open_case(s, form, experts)[0].case_no
     yield number
     get_settings.cache_clear()
 

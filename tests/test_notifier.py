@@ -16,10 +16,11 @@ import yaml
 from sqlalchemy import select
 from telegram import Bot
 
-from actions.cases import Intake, open_case
+from actions.cases import open_case
 from actions.settings import Settings
 from actions.store import OutboxMessage, migrate, session_scope, utcnow
 from bot.notifier import Notifier, backoff
+from tests.factories import intake
 from tests.telegram_api import FakeBotApi
 
 ROOT = Path(__file__).parent.parent
@@ -70,22 +71,15 @@ def open_cases(settings: Settings, n: int, sender: str = "web-1") -> list[str]:
     numbers = []
     with session_scope(settings.database_url) as s:
         for i in range(n):
-            intake = Intake(
+            form = intake(
                 sender_id=sender,
-                channel="rest",
-                language="zh",
                 enterprise=f"示例公司{i}",
-                contact="a@example.com",
-                contact_kind="email",
                 country="DE",
                 ip_type="design",
                 incident_type="customs_detention",
-                deadline=None,
                 description="机床被海关扣留",
-                consent=True,
-                industry="machinery",
             )
-            numbers.append(open_case(s, intake, notifier.experts())[0].case_no)
+            numbers.append(open_case(s, form, notifier.experts())[0].case_no)
     return numbers
 
 
