@@ -247,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     def interrupted(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, interrupted)
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # a closed terminal stops the stack too
+        signal.signal(sig, interrupted)
     try:
         if args.command == "shell":
             stack.start(("actions",))
@@ -278,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\nstopping …", flush=True)
         return 0
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # finish stopping, whatever arrives
+            signal.signal(sig, signal.SIG_IGN)
         stack.stop()
 
 

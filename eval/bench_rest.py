@@ -61,7 +61,7 @@ def main() -> int:
         stack = Stack(free_port(), free_port())
         started = time.perf_counter()
         stack.start()
-        print(f"stack start-up (both servers healthy): {time.perf_counter() - started:.1f} s")
+        print(f"stack start-up (all servers healthy): {time.perf_counter() - started:.1f} s")
         url = stack.rasa_url
     try:
         started = time.perf_counter()
