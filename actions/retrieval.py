@@ -317,6 +317,9 @@ class KnowledgeIndex:
         ids = store.index_to_docstore_id
         self.chunks = [store.docstore.search(ids[i]) for i in range(len(ids))]
         self._chunk_keys = [(c.metadata["doc_id"], c.metadata["section_id"]) for c in self.chunks]
+        self._positions: dict[tuple[str, str], list[int]] = defaultdict(list)  # section → its chunks
+        for i, key in enumerate(self._chunk_keys):
+            self._positions[key].append(i)
         self._section_terms: dict[tuple[str, str], set[str]] = defaultdict(set)
         df: Counter[str] = Counter()
         for chunk, key in zip(self.chunks, self._chunk_keys, strict=True):
@@ -434,8 +437,7 @@ class KnowledgeIndex:
         return order
 
     def _dense_for(self, query_vector: list[float], key: tuple[str, str]) -> float:
-        positions = [i for i, k in enumerate(self._chunk_keys) if k == key]
-        vectors = np.vstack([self.store.index.reconstruct(i) for i in positions])
+        vectors = np.vstack([self.store.index.reconstruct(i) for i in self._positions[key]])
         return float(np.max(vectors @ np.asarray(query_vector, dtype=np.float32)))
 
     def _passage(self, key: tuple[str, str], score: float, dense: float, lexical: float, ok: bool) -> Passage:
