@@ -22,7 +22,7 @@ BOT_SOURCES  := config.yml bot/domain.yml $(wildcard bot/data/*.yml) $(wildcard 
 KNOWLEDGE    := $(shell find knowledge -name '*.md' -not -name README.md 2>/dev/null)
 RASA_PATHS   := --config config.yml --domain bot/domain.yml
 
-.PHONY: help run shell setup db venvs index train check-knowledge lint format validate test test-unit \
+.PHONY: help run shell setup db venvs web browser index train check-knowledge lint format validate test test-unit \
         test-stories test-e2e bench eval-retrieval postgres clean
 
 help: ## list the targets
@@ -46,6 +46,17 @@ $(VENV_RASA)/.installed: requirements-rasa.txt
 
 venvs: $(VENV)/.installed $(VENV_RASA)/.installed ## create or refresh both virtual environments
 
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+web: web/node_modules/.installed ## install the web widget's files from npm (served locally, no CDN)
+
+browser: ## make sure Debian's Chromium, ChromeDriver and a CJK font are installed (widget tests)
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver -a -n "$$(fc-list :lang=zh 2>/dev/null | head -1)" || \
+	  { echo "installing Chromium, ChromeDriver and Noto CJK fonts for the widget tests"; apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk; }
+
 .index/CURRENT: $(KNOWLEDGE) $(wildcard bot/jieba/*) | $(VENV)/.installed
 	$(PY) -m actions.cli index
 
@@ -60,7 +71,7 @@ train: $(MODEL) ## train the Rasa model if bot data or config changed
 db: $(VENV)/.installed ## create or upgrade the case database (DATABASE_URL; default SQLite in .data/)
 	$(PY) -c "from actions.settings import get_settings as g; from actions.store import migrate; migrate(g().database_url)"
 
-setup: venvs .index/CURRENT $(MODEL) db ## everything `make run` needs
+setup: venvs web .index/CURRENT $(MODEL) db ## everything `make run` needs
 
 # ---- use ------------------------------------------------------------------------------------------
 run: setup ## start the Rasa server (:5005), the action server (:5055) and the notifier; Ctrl-C stops them
@@ -72,9 +83,10 @@ shell: setup ## chat with the bot in the terminal
 check-knowledge: $(VENV)/.installed ## validate knowledge/ (prints file:line: field: message)
 	$(PY) -m actions.cli check
 
-bench: setup ## benchmarks: retrieval on a 10k-chunk corpus (~15 min), REST reply latency
+bench: setup ## benchmarks: retrieval on a 10k-chunk corpus (~20 min), REST latency, Telegram gateway vs REST
 	$(PY) -m eval.bench_retrieval
 	$(PY) -m eval.bench_rest
+	$(PY) -m eval.bench_gateway
 
 eval-retrieval: $(VENV)/.installed ## Recall@1/@5 and MRR per language, topic, method and backend
 	$(PY) -m eval.retrieval.run --markdown eval/reports/retrieval.md
@@ -101,7 +113,7 @@ test-unit: $(VENV)/.installed postgres ## fast pytest unit tests (SQLite and a t
 test-stories: $(MODEL) ## rasa test on the dialogue test stories
 	$(RASA) test core --model $(MODEL) --stories bot/tests --out results/stories --fail-on-prediction-errors
 
-test-e2e: setup ## end-to-end tests against real Rasa and action servers on free ports
+test-e2e: setup browser ## end-to-end tests against real Rasa and action servers on free ports
 	$(PY) -m pytest -m e2e -q
 
 test: lint validate check-knowledge test-unit test-stories test-e2e ## everything CI runs

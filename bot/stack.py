@@ -1,6 +1,7 @@
-"""Starts and stops the bot's processes: the Rasa server and the action server.
+"""Starts and stops the bot's processes: the Rasa server, the action server, the notifier, the web
+widget's page and (with a TELEGRAM_TOKEN) the Telegram gateway.
 
-    python -m bot.stack run     # both servers, until Ctrl-C (what `make run` calls)
+    python -m bot.stack run     # all of them, until Ctrl-C (what `make run` calls)
     python -m bot.stack shell   # the action server plus a terminal chat (`make shell`)
 
 Also used by the end-to-end tests and the evaluation runner to start a stack on free ports.
@@ -116,6 +117,7 @@ class Stack:
 
     rasa_port: int = 5005
     action_port: int = 5055
+    web_port: int = 8080
     model: Path = MODEL
     log_dir: Path = RUN_DIR
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -129,12 +131,17 @@ class Stack:
     def action_url(self) -> str:
         return f"http://{HOST}:{self.action_port}"
 
+    @property
+    def web_url(self) -> str:
+        return f"http://{HOST}:{self.web_port}"
+
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
             PYTHONPATH=str(ROOT),
             SANIC_HOST=HOST,
             ACTION_ENDPOINT_URL=f"{self.action_url}/webhook",
+            RASA_URL=self.rasa_url,
             RASA_TELEMETRY_ENABLED="false",
             TF_CPP_MIN_LOG_LEVEL="2",
             PYTHONWARNINGS="ignore",
@@ -191,9 +198,44 @@ class Stack:
             "notifier", [str(PYTHON), "-m", "bot.notifier"], None, self._env(), self.log_dir / "notifier.log"
         )
 
-    def start(self, names: tuple[str, ...] = ("actions", "rasa", "notifier"), timeout: float = 240.0) -> None:
-        """Starts the named services and waits until each answers its health check."""
-        makers = {"actions": self.action_service, "rasa": self.rasa_service, "notifier": self.notifier_service}
+    def web_service(self) -> Service:
+        return Service(
+            "web",
+            [str(PYTHON), "-m", "bot.web", "--host", HOST, "--port", str(self.web_port)],
+            f"{self.web_url}/health",
+            self._env(),
+            self.log_dir / "web.log",
+        )
+
+    def gateway_service(self) -> Service:
+        return Service(
+            "gateway", [str(PYTHON), "-m", "bot.telegram_gateway"], None, self._env(), self.log_dir / "gateway.log"
+        )
+
+    def telegram_token(self) -> str:
+        """The Bot API token the gateway would use (environment, else .env), empty when there is none."""
+        env = self._env()
+        if "TELEGRAM_TOKEN" in env:
+            return env["TELEGRAM_TOKEN"]
+        from dotenv import dotenv_values  # python-dotenv, which pydantic-settings uses for .env too
+
+        return dotenv_values(ROOT / ".env").get("TELEGRAM_TOKEN") or ""
+
+    def default_services(self) -> tuple[str, ...]:
+        """Everything `make run` starts: the gateway only when there is a Telegram token."""
+        names = ("actions", "rasa", "notifier", "web")
+        return (*names, "gateway") if self.telegram_token() else names
+
+    def start(self, names: tuple[str, ...] | None = None, timeout: float = 240.0) -> None:
+        """Starts the named services (default: `default_services()`) and waits until each is healthy."""
+        names = self.default_services() if names is None else names
+        makers = {
+            "actions": self.action_service,
+            "rasa": self.rasa_service,
+            "notifier": self.notifier_service,
+            "web": self.web_service,
+            "gateway": self.gateway_service,
+        }
         for name in names:
             service = makers[name]()
             self.services[name] = service
@@ -212,7 +254,7 @@ class Stack:
 
     def stop(self, names: tuple[str, ...] | None = None) -> None:
         """Stops the named services (all by default), Rasa first."""
-        for name in ("rasa", "notifier", "actions"):
+        for name in ("gateway", "web", "rasa", "notifier", "actions"):
             if name in self.services and (names is None or name in names):
                 self.services[name].stop()
 
@@ -224,10 +266,16 @@ class Stack:
 
 
 def _banner(stack: Stack) -> str:
+    telegram = (
+        "gateway running (long polling; logs in gateway.log)"
+        if "gateway" in stack.services
+        else "gateway not started: TELEGRAM_TOKEN is not set (README: Going live on Telegram)"
+    )
     return f"""
 The bot is running.
   REST:       curl -s {stack.rasa_url}/webhooks/rest/webhook -d '{{"sender":"u1","message":"中日PPH需要提交哪些材料？"}}'
-  socket.io:  {stack.rasa_url}/socket.io (web widget)
+  web chat:   {stack.web_url}/   (the rasa-webchat widget on Rasa's socket.io channel)
+  Telegram:   {telegram}
   actions:    {stack.action_url}/health
   logs:       {stack.log_dir}/rasa.log, actions.log, notifier.log
   cases:      .venv/bin/python -m actions.cli cases list   (notifications without a Telegram token: .run/notifications.jsonl)
@@ -241,8 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["run", "shell"])
     parser.add_argument("--rasa-port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
     parser.add_argument("--action-port", type=int, default=int(os.environ.get("ACTION_PORT", 5055)))
+    parser.add_argument("--web-port", type=int, default=int(os.environ.get("WEB_PORT", 8080)))
     args = parser.parse_args(argv)
-    stack = Stack(args.rasa_port, args.action_port)
+    stack = Stack(args.rasa_port, args.action_port, args.web_port)
 
     def interrupted(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -267,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
                 cwd=ROOT,
                 env=env,
             )
-        print("starting the action server, the Rasa server and the notifier (logs in .run/) …", flush=True)
+        print(f"starting {', '.join(stack.default_services())} (logs in .run/) …", flush=True)
         stack.start()
         print(_banner(stack), flush=True)
         while all(s.running() for s in stack.services.values()):

@@ -58,9 +58,9 @@ def main() -> int:
     stack = None
     url = args.url
     if url is None:
-        stack = Stack(free_port(), free_port())
+        stack = Stack(free_port(), free_port(), free_port())
         started = time.perf_counter()
-        stack.start()
+        stack.start(("actions", "rasa"))
         print(f"stack start-up (all servers healthy): {time.perf_counter() - started:.1f} s")
         url = stack.rasa_url
     try:

@@ -40,8 +40,9 @@ def fixture_index(fixture_settings: Settings, embeddings):
 
 @dataclass
 class EndToEnd:
-    """The whole bot on free loopback ports, with its own copies of knowledge/, the index and the
-    database, and a loopback Telegram Bot API server for the notifier."""
+    """The whole bot on free loopback ports — Rasa, the action server, the notifier, the web page and
+    the Telegram gateway — with its own copies of knowledge/, the index and the database, and a
+    loopback Telegram Bot API server for the gateway and the notifier."""
 
     workdir: Path
     stack: Any
@@ -85,7 +86,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory):
         "NOTIFIER_POLL_SECONDS": "0.2",
         "NOTIFIER_SINK": str(root / "notifications.jsonl"),
     }
-    stack = Stack(free_port(), free_port(), log_dir=root / "logs", extra_env=env)
+    stack = Stack(free_port(), free_port(), free_port(), log_dir=root / "logs", extra_env=env)
     stack.start()
     yield EndToEnd(root, stack, telegram, database_url)
     stack.stop()

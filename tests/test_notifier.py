@@ -20,6 +20,7 @@ from actions.cases import open_case
 from actions.settings import Settings
 from actions.store import OutboxMessage, migrate, session_scope, utcnow
 from bot.notifier import Notifier, backoff
+from bot.stack import free_port
 from tests.factories import intake
 from tests.telegram_api import FakeBotApi
 
@@ -134,7 +135,8 @@ def test_without_a_token_notifications_go_to_the_sink_file(setup):
     assert all(r.status == "delivered" for r in rows(settings))
 
 
-def notifier_process(settings: Settings, api: FakeBotApi, log: Path) -> subprocess.Popen:
+def notifier_process(settings: Settings, api: FakeBotApi, log: Path, module: str = "bot.notifier") -> subprocess.Popen:
+    """The notifier (or, with module="bot.telegram_gateway", the gateway that takes button presses) as a process."""
     env = dict(
         os.environ,
         PYTHONPATH=str(ROOT),
@@ -143,10 +145,11 @@ def notifier_process(settings: Settings, api: FakeBotApi, log: Path) -> subproce
         TELEGRAM_TOKEN=TOKEN,
         TELEGRAM_BASE_URL=api.base_url,
         NOTIFIER_POLL_SECONDS="0.1",
+        RASA_URL=f"http://127.0.0.1:{free_port()}",  # not needed: experts only press buttons
     )
     out = open(log, "ab")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(
-        [sys.executable, "-m", "bot.notifier"], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        [sys.executable, "-m", module], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
     )
 
 
@@ -155,6 +158,7 @@ def test_first_accept_wins_and_the_others_are_told(setup, tmp_path):
     [case_no] = open_cases(setup, 1)
     with FakeBotApi(TOKEN) as api:
         process = notifier_process(setup, api, tmp_path / "notifier.log")
+        gateway = notifier_process(setup, api, tmp_path / "gateway.log", module="bot.telegram_gateway")
         try:
             assert api.wait_for(lambda: len(api.sent_messages()) == 3, timeout=30)
             first = api.bot_messages(2002)[0]
@@ -172,8 +176,9 @@ def test_first_accept_wins_and_the_others_are_told(setup, tmp_path):
                     timeout=15,
                 )
         finally:
-            process.terminate()
-            process.wait(10)
+            for p in (process, gateway):
+                p.terminate()
+                p.wait(10)
 
 
 @pytest.mark.e2e

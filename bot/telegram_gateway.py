@@ -1,0 +1,548 @@
+"""The Telegram gateway: enterprises chat with the bot in Telegram.
+
+    python -m bot.telegram_gateway      # started by `make run` when TELEGRAM_TOKEN is set
+
+Each Telegram chat is one Rasa conversation (sender id `tg-<chat_id>`, the id the case and alert
+notifications are addressed to). A message goes to Rasa's REST channel and the bot's reply comes
+back as Telegram messages: the texts of one reply joined as they were written, escaped for
+Telegram's HTML mode so that nothing in an answer can break the rendering, split at paragraph
+boundaries when longer than Telegram's 4,096 characters, and Rasa's buttons as an inline keyboard.
+"typing…" shows while Rasa works. Commands: /start, /help, /lang, /case, /subscribe.
+
+This is the one process that receives the bot's updates (Telegram allows a single consumer), so it
+also takes the experts' Accept / Decline presses on case offers and hands them to the notifier's
+logic. Long polling by default; webhook mode when TELEGRAM_WEBHOOK_URL is set.
+
+Bad input never crashes it: a non-text message or an expired button gets a polite reply, Rasa
+being unreachable gets an apology in the chat's language (and the error in the log), and a chat
+that floods the bot is told to slow down instead of being forwarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import re
+import signal
+import sys
+from collections import OrderedDict
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+from aiolimiter import AsyncLimiter
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.language import EN, ZH, detect_language
+
+logger = logging.getLogger("telegram_gateway")
+
+TELEGRAM_MAX_CHARS = 4096  # Bot API limit for one message, counted in UTF-16 code units after parsing
+CALLBACK_DATA_MAX_BYTES = 64  # Bot API limit for a button's callback data
+
+
+class GatewaySettings(BaseSettings):
+    """Settings of the gateway; each field is an environment variable of the same name (or in .env)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    telegram_token: str = ""
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout: float = 60.0  # seconds to wait for Rasa's reply
+    # Per chat: at most `rate_limit_messages` messages every `rate_limit_seconds`; more are not forwarded.
+    rate_limit_messages: int = 6
+    rate_limit_seconds: float = 20.0
+    telegram_max_chars: int = TELEGRAM_MAX_CHARS
+    poll_timeout: int = 10  # long-polling timeout in seconds
+    # Webhook mode instead of long polling: the public HTTPS address Telegram posts updates to, and
+    # where this process listens for them (usually behind a reverse proxy that terminates TLS).
+    telegram_webhook_url: str = ""
+    telegram_webhook_listen: str = "127.0.0.1"
+    telegram_webhook_port: int = 8443
+    telegram_webhook_secret: str = ""  # Telegram sends it in X-Telegram-Bot-Api-Secret-Token
+
+
+TEXT: dict[str, dict[str, str]] = {
+    "privacy": {
+        ZH: (
+            "隐私说明：您在这里发送的消息由本助手的服务器处理，用于回答您的问题；只有在您同意开立案件时，"
+            "您填写的企业名称、联系方式和案情才会保存并转交给匹配的专家；订阅预警时会保存您的聊天编号和所选市场、行业。"
+            "请不要发送商业秘密或与提问无关的个人信息。"
+        ),
+        EN: (
+            "Privacy: the messages you send here are processed by this assistant's server to answer you. Your "
+            "company name, contact and case details are stored and passed to matching experts only when you agree "
+            "to open a case; subscribing to alerts stores your chat id and the markets and industries you chose. "
+            "Please do not send trade secrets or personal data you do not need to share."
+        ),
+    },
+    "commands": {
+        ZH: "命令：/help 功能说明 · /lang 切换语言 · /case 联系专家开立案件 · /subscribe 订阅海外风险预警",
+        EN: "Commands: /help what I can do · /lang language · /case open a case with an expert · "
+        "/subscribe market alerts",
+    },
+    "rasa_down": {
+        ZH: "抱歉，助手暂时无法回复，请稍后再试。如情况紧急（例如货物被扣、期限临近），请直接联系当地知识产权保护中心。",
+        EN: "Sorry, the assistant cannot reply right now. Please try again in a few minutes. If it is urgent "
+        "(goods detained, a deadline close), contact your local IP protection centre directly.",
+    },
+    "too_fast": {
+        ZH: "您发送消息太快了，请稍等几秒再发。刚才的消息没有处理。",
+        EN: "You are sending messages too quickly — please wait a few seconds. The last messages were not processed.",
+    },
+    "not_text": {
+        ZH: "目前我只能阅读文字消息，请用文字描述您的问题。",
+        EN: "I can only read text messages for now — please describe your question in words.",
+    },
+    "expired": {
+        ZH: "这个按钮已失效，请直接输入您的选择。",
+        EN: "This button has expired — please type your answer instead.",
+    },
+    "lang_pick": {ZH: "请选择语言：", EN: "Choose a language:"},
+    "lang_set": {
+        ZH: "已切换为中文。提示：您用哪种语言提问，我就用哪种语言回答。",
+        EN: "Switched to English. Note: I always answer in the language you write in.",
+    },
+}
+
+COMMANDS = {  # Telegram command → the Rasa intent it stands for
+    "help": "help",
+    "case": "ask_expert",
+    "subscribe": "subscribe_alerts",
+}
+COMMAND_MENU = {
+    ZH: [
+        ("start", "开始 · 欢迎与隐私说明"),
+        ("help", "我能做什么"),
+        ("lang", "切换语言 中文/English"),
+        ("case", "联系专家，开立案件"),
+        ("subscribe", "订阅海外风险预警"),
+    ],
+    EN: [
+        ("start", "Start · welcome and privacy note"),
+        ("help", "What I can do"),
+        ("lang", "Language: 中文 / English"),
+        ("case", "Open a case with an expert"),
+        ("subscribe", "Subscribe to market alerts"),
+    ],
+}
+
+_SOURCES_LINE = re.compile(r"^(来源：|Sources:)", re.MULTILINE)
+_CASE_ID = re.compile(r"\bIP-\d{4}-\d{6}\b")
+
+
+def sender_id(chat_id: int) -> str:
+    """The Rasa sender id of a Telegram chat (case and alert notifications are addressed to it)."""
+    return f"tg-{chat_id}"
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_text(text: str, limit: int = TELEGRAM_MAX_CHARS) -> list[str]:
+    """Splits a text into messages of at most `limit` characters, at paragraph, line or sentence ends."""
+    if _utf16_len(text) <= limit:
+        return [text]
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=limit,
+        chunk_overlap=0,
+        length_function=_utf16_len,
+        separators=["\n\n", "\n", "。", ". ", "；", "; ", "，", ", ", " ", ""],
+        keep_separator="end",
+    )
+    return [chunk for chunk in splitter.split_text(text) if chunk.strip()]
+
+
+def to_html(text: str) -> str:
+    """Telegram HTML for a plain bot text: everything escaped, the sources heading and case ids in bold."""
+    escaped = html.escape(text, quote=False)
+    escaped = _SOURCES_LINE.sub(lambda m: f"<b>{m.group(1)}</b>", escaped)
+    return _CASE_ID.sub(lambda m: f"<b>{m.group(0)}</b>", escaped)
+
+
+class ButtonPayloads:
+    """Maps Rasa button payloads to Telegram callback data (at most 64 bytes) and back.
+
+    A short payload travels in the callback data itself; a longer one is kept here under a short
+    key (the most recent 10,000), so an old long button may expire — the user is then asked to type.
+    """
+
+    def __init__(self, capacity: int = 10_000):
+        self.capacity = capacity
+        self._stored: OrderedDict[str, str] = OrderedDict()
+        self._next = 0
+
+    def encode(self, payload: str) -> str:
+        """The callback data for a payload."""
+        data = "r:" + payload
+        if len(data.encode("utf-8")) <= CALLBACK_DATA_MAX_BYTES:
+            return data
+        self._next += 1
+        key = f"k:{self._next:x}"
+        self._stored[key] = payload
+        while len(self._stored) > self.capacity:
+            self._stored.popitem(last=False)
+        return key
+
+    def decode(self, data: str) -> str | None:
+        """The payload behind callback data, or None when it has expired or is not ours."""
+        if data.startswith("r:"):
+            return data[2:]
+        return self._stored.get(data)
+
+
+def render(messages: list[dict[str, Any]], buttons_map: ButtonPayloads, limit: int) -> list[tuple[str, Any]]:
+    """Telegram messages (HTML text, inline keyboard or None) for one reply of Rasa's REST channel.
+
+    Texts are joined until a message that carries buttons, whose keyboard goes with the last part.
+    Custom payloads (citations as data) are not shown: their content is already in the text.
+    """
+    out: list[tuple[str, Any]] = []
+    pending: list[str] = []
+
+    def flush(buttons: list[dict[str, Any]] | None) -> None:
+        text = "\n\n".join(part for part in pending if part.strip())
+        pending.clear()
+        if not text and not buttons:
+            return
+        keyboard = None
+        if buttons:
+            rows = [
+                [InlineKeyboardButton(str(b.get("title", ""))[:64], callback_data=buttons_map.encode(b["payload"]))]
+                for b in buttons
+                if b.get("payload")
+            ]
+            keyboard = InlineKeyboardMarkup(rows) if rows else None
+        parts = split_text(text or "…", limit)
+        for i, part in enumerate(parts):
+            out.append((to_html(part), keyboard if i == len(parts) - 1 else None))
+
+    for message in messages:
+        if message.get("text"):
+            pending.append(str(message["text"]))
+        if message.get("image"):
+            pending.append(str(message["image"]))
+        if message.get("buttons"):
+            flush(message["buttons"])
+    flush(None)
+    return out
+
+
+class Gateway:
+    """Forwards Telegram chats to Rasa and Rasa's replies back to Telegram."""
+
+    def __init__(self, settings: GatewaySettings, notifier: Any = None):
+        self.settings = settings
+        self.notifier = notifier  # bot.notifier.Notifier for the experts' Accept / Decline, or None
+        self.buttons = ButtonPayloads()
+        self.languages: dict[int, str] = {}  # the language each chat last wrote in (or chose)
+        self._limiters: dict[int, AsyncLimiter] = {}
+        self._warned: set[int] = set()  # chats told to slow down, until they are under the limit again
+        self._locks: dict[int, asyncio.Lock] = {}
+        self.http: httpx.AsyncClient | None = None
+
+    # ---- plumbing ------------------------------------------------------------------------------
+    async def start(self, app: Application) -> None:
+        """Opens the HTTP client for Rasa and registers the command menu."""
+        self.http = httpx.AsyncClient(timeout=self.settings.rasa_timeout)
+        for lang, commands in COMMAND_MENU.items():
+            with contextlib.suppress(Exception):  # a menu is nice to have; never a reason not to start
+                await app.bot.set_my_commands(
+                    [BotCommand(name, description) for name, description in commands],
+                    language_code="zh" if lang == ZH else None,
+                )
+
+    async def stop(self) -> None:
+        """Closes the HTTP client."""
+        if self.http is not None:
+            await self.http.aclose()
+
+    def register(self, app: Application) -> None:
+        """Adds the handlers to a python-telegram-bot application."""
+        app.add_handler(CommandHandler("start", self.on_start))
+        app.add_handler(CommandHandler("lang", self.on_lang))
+        for command in COMMANDS:
+            app.add_handler(CommandHandler(command, self.on_command))
+        if self.notifier is not None:
+            app.add_handler(CallbackQueryHandler(self.notifier.on_callback, pattern=r"^case:"))
+        app.add_handler(CallbackQueryHandler(self.on_language_button, pattern=r"^lang:"))
+        app.add_handler(CallbackQueryHandler(self.on_button))
+        app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text))
+        app.add_handler(MessageHandler(filters.ALL & ~filters.COMMAND & ~filters.StatusUpdate.ALL, self.on_other))
+        app.add_error_handler(self.on_error)
+
+    def language(self, update: Update) -> str:
+        """The chat's language: the last one it wrote in or chose, else its Telegram interface language."""
+        chat = update.effective_chat
+        if chat is not None and chat.id in self.languages:
+            return self.languages[chat.id]
+        user = update.effective_user
+        code = (user.language_code or "") if user else ""
+        return ZH if code.lower().startswith("zh") else EN
+
+    def _lock(self, chat_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(chat_id, asyncio.Lock())
+
+    async def _allowed(self, update: Update) -> bool:
+        """The per-chat rate limit: False (and, once, a request to slow down) when the chat floods."""
+        chat_id = update.effective_chat.id
+        limiter = self._limiters.setdefault(
+            chat_id, AsyncLimiter(self.settings.rate_limit_messages, self.settings.rate_limit_seconds)
+        )
+        if limiter.has_capacity():
+            await limiter.acquire()
+            self._warned.discard(chat_id)
+            return True
+        logger.info("chat %s is over the rate limit; message not forwarded", chat_id)
+        if chat_id not in self._warned:
+            self._warned.add(chat_id)
+            await update.effective_chat.send_message(TEXT["too_fast"][self.language(update)])
+        return False
+
+    async def _keep_typing(self, chat: Any) -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                await chat.send_action(ChatAction.TYPING)
+            await asyncio.sleep(4.5)  # Telegram shows the action for about 5 seconds
+
+    async def ask_rasa(self, chat_id: int, message: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+        """Rasa's reply (a list of messages) to one message of a chat; raises when Rasa cannot answer."""
+        assert self.http is not None, "start() first"
+        response = await self.http.post(
+            f"{self.settings.rasa_url}/webhooks/rest/webhook",
+            json={"sender": sender_id(chat_id), "message": message, "metadata": metadata},
+        )
+        response.raise_for_status()
+        reply = response.json()
+        if not isinstance(reply, list):
+            raise ValueError(f"unexpected reply from Rasa: {reply!r:.200}")
+        return reply
+
+    async def converse(self, update: Update, message: str) -> None:
+        """Sends a message to Rasa for the update's chat and delivers the reply, showing "typing" meanwhile."""
+        chat = update.effective_chat
+        user = update.effective_user
+        metadata = {
+            "channel": "telegram",
+            "telegram": {
+                "chat_id": chat.id,
+                "user_id": user.id if user else None,
+                "language_code": self.language(update),
+            },
+        }
+        async with self._lock(chat.id):  # one message of a chat at a time, in order; chats in parallel
+            typing = asyncio.create_task(self._keep_typing(chat))
+            try:
+                reply = await self.ask_rasa(chat.id, message, metadata)
+            except (httpx.HTTPError, ValueError) as exc:
+                logger.error("Rasa did not answer chat %s: %r", chat.id, exc)
+                reply = None
+            finally:
+                typing.cancel()
+            if reply is None:
+                await chat.send_message(TEXT["rasa_down"][self.language(update)])
+                return
+            for text, keyboard in render(reply, self.buttons, self.settings.telegram_max_chars):
+                await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+
+    # ---- handlers ------------------------------------------------------------------------------
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A text message: forwarded to Rasa (within the rate limit)."""
+        text = update.effective_message.text or ""
+        if lang := detect_language(text):
+            self.languages[update.effective_chat.id] = lang
+        if await self._allowed(update):
+            await self.converse(update, text)
+
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/help, /case, /subscribe: the matching intent, in the chat's language."""
+        if not await self._allowed(update):
+            return
+        command = (update.effective_message.text or "").split()[0].lstrip("/").split("@")[0].lower()
+        await self.converse(update, f'/{COMMANDS[command]}{{"language":"{self.language(update)}"}}')
+
+    async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/start: the privacy note and the command list, then the bot's welcome (with its disclaimer)."""
+        if not await self._allowed(update):
+            return
+        lang = self.language(update)
+        await update.effective_chat.send_message(TEXT["privacy"][lang] + "\n\n" + TEXT["commands"][lang])
+        await self.converse(update, f'/greet{{"language":"{lang}"}}')
+
+    async def on_lang(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/lang [zh|en]: sets the chat's language, or offers the two as buttons."""
+        args = [a.lower() for a in (context.args or [])]
+        if args and args[0] in ("zh", "en", "中文", "english"):
+            await self.set_language(update, ZH if args[0] in ("zh", "中文") else EN)
+            return
+        keyboard = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton("中文", callback_data="lang:zh"),
+                    InlineKeyboardButton("English", callback_data="lang:en"),
+                ]
+            ]
+        )
+        await update.effective_chat.send_message(
+            TEXT["lang_pick"][ZH] + " / " + TEXT["lang_pick"][EN], reply_markup=keyboard
+        )
+
+    async def on_language_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The 中文 / English buttons of /lang."""
+        query = update.callback_query
+        await query.answer()
+        with contextlib.suppress(Exception):
+            await query.edit_message_reply_markup(reply_markup=None)
+        await self.set_language(update, ZH if query.data == "lang:zh" else EN)
+
+    async def set_language(self, update: Update, lang: str) -> None:
+        """Remembers the chat's language and sets the conversation's `language` slot in Rasa."""
+        chat = update.effective_chat
+        self.languages[chat.id] = lang
+        assert self.http is not None
+        try:
+            response = await self.http.post(
+                f"{self.settings.rasa_url}/conversations/{sender_id(chat.id)}/tracker/events",
+                json=[{"event": "slot", "name": "language", "value": lang}],
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            logger.error("could not set the language of chat %s in Rasa: %r", chat.id, exc)
+        await chat.send_message(TEXT["lang_set"][lang])
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A press on one of Rasa's buttons: its payload goes to Rasa as the chat's next message."""
+        query = update.callback_query
+        payload = self.buttons.decode(query.data or "")
+        title = next(
+            (
+                b.text
+                for row in (
+                    query.message.reply_markup.inline_keyboard if query.message and query.message.reply_markup else []
+                )
+                for b in row
+                if b.callback_data == query.data
+            ),
+            None,
+        )
+        if payload is None:
+            await query.answer()
+            await update.effective_chat.send_message(TEXT["expired"][self.language(update)])
+            return
+        if not await self._allowed(update):  # the keyboard stays, so the choice can be made again later
+            await query.answer()
+            return
+        await query.answer(title[:190] if title else None)
+        with contextlib.suppress(Exception):  # one press per keyboard; the buttons stay if editing fails
+            await query.edit_message_reply_markup(reply_markup=None)
+        await self.converse(update, payload)
+
+    async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Photos, stickers, files, voice: a polite request for text."""
+        if update.effective_chat is not None:
+            await update.effective_chat.send_message(TEXT["not_text"][self.language(update)])
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Any other failure: logged; the chat gets an apology instead of silence."""
+        logger.error("error while handling an update: %r", context.error, exc_info=context.error)
+        if isinstance(update, Update) and update.effective_chat is not None:
+            with contextlib.suppress(Exception):
+                await update.effective_chat.send_message(TEXT["rasa_down"][self.language(update)])
+
+
+def build_application(settings: GatewaySettings, gateway: Gateway) -> Application:
+    """The python-telegram-bot application: our handlers, chats handled in parallel, Telegram's flood limits kept."""
+    app = (
+        Application.builder()
+        .token(settings.telegram_token)
+        .base_url(settings.telegram_base_url)
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(True)  # chats in parallel; each chat stays in order (Gateway's per-chat lock)
+        .build()
+    )
+    gateway.register(app)
+    return app
+
+
+async def run(settings: GatewaySettings, stop: asyncio.Event) -> None:
+    """Runs the gateway until `stop` is set: long polling, or a webhook server when one is configured."""
+    from actions.settings import get_settings
+    from bot.notifier import Notifier
+
+    gateway = Gateway(settings, Notifier(get_settings()))
+    app = build_application(settings, gateway)
+    await app.initialize()
+    await gateway.start(app)
+    await app.start()
+    if settings.telegram_webhook_url:
+        path = urlparse(settings.telegram_webhook_url).path.lstrip("/")
+        await app.updater.start_webhook(
+            listen=settings.telegram_webhook_listen,
+            port=settings.telegram_webhook_port,
+            url_path=path,
+            webhook_url=settings.telegram_webhook_url,
+            secret_token=settings.telegram_webhook_secret or None,
+            allowed_updates=Update.ALL_TYPES,
+        )
+        logger.info(
+            "gateway: webhook %s, listening on %s:%s",
+            settings.telegram_webhook_url,
+            settings.telegram_webhook_listen,
+            settings.telegram_webhook_port,
+        )
+    else:
+        await app.updater.start_polling(
+            poll_interval=0.0, timeout=settings.poll_timeout, allowed_updates=Update.ALL_TYPES
+        )
+        logger.info("gateway: long polling %s, forwarding to %s", settings.telegram_base_url, settings.rasa_url)
+    try:
+        await stop.wait()
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await gateway.stop()
+        await app.shutdown()
+
+
+def main() -> int:
+    """Runs the gateway until SIGINT or SIGTERM; without a token, says why it does not start."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    settings = GatewaySettings()
+    if not settings.telegram_token:
+        print(
+            "The Telegram gateway is not started: TELEGRAM_TOKEN is not set. Create a bot with @BotFather, "
+            "then put TELEGRAM_TOKEN=<token> in .env (see README, 'Going live on Telegram').",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run(settings, stop)
+
+    asyncio.run(_main())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
