@@ -11,11 +11,13 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.alert_actions import current_alerts, mention_alerts, named_markets
 from actions.answers import compose
 from actions.base import BaseAction, language_of
 from actions.case_actions import offer_case, should_offer
 from actions.retrieval import IndexProvider
 from actions.settings import get_settings
+from actions.vocab import industry_code
 
 logger = logging.getLogger(__name__)
 
@@ -58,4 +60,16 @@ class ActionAnswerQuestion(BaseAction):
             lang,
             [(p.key, round(p.dense, 3), round(p.lexical, 3)) for p in passages],
         )
+        self._mention_alerts(dispatcher, tracker, question, lang)
         return offer_case(dispatcher, tracker, lang) if should_offer(tracker) else []
+
+    @staticmethod
+    def _mention_alerts(dispatcher: CollectingDispatcher, tracker: Tracker, question: str, lang: str) -> None:
+        """Adds the active alerts for a market or industry the question names (never fails the answer)."""
+        try:
+            note = mention_alerts(current_alerts(), named_markets(tracker), industry_code(question), lang)
+        except Exception:
+            logger.exception("could not look up alerts for %r", question)
+            return
+        if note:
+            dispatcher.utter_message(text=note)

@@ -9,6 +9,10 @@
     python -m actions.cli cases close IP-2026-000001 [--note "text"]
     python -m actions.cli cases export cases.csv
     python -m actions.cli outbox [--all]              # notifications not yet delivered (or all)
+    python -m actions.cli alerts check                # validate knowledge/alerts/*.yml
+    python -m actions.cli alerts list                 # every alert: active / scheduled / expired, how many sent
+    python -m actions.cli alerts publish [--dry-run]  # queue active alerts for their subscribers, exactly once
+    python -m actions.cli alerts subscriptions        # who subscribed to what
 
 Imports nothing heavy at module level (rasa-sdk imports every module of this package).
 """
@@ -20,8 +24,10 @@ import sys
 
 
 def _check(args: argparse.Namespace) -> int:
+    from actions.alerts import load_alerts
     from actions.experts import load_experts
     from actions.knowledge import load_knowledge
+    from actions.selfcheck import load_rules
     from actions.settings import PROJECT_ROOT, get_settings
 
     settings = get_settings()
@@ -29,13 +35,20 @@ def _check(args: argparse.Namespace) -> int:
     experts_file = settings.knowledge_dir / "experts.yml"
     experts, expert_problems = load_experts(experts_file, PROJECT_ROOT) if experts_file.exists() else ([], [])
     problems += expert_problems
+    rules = None
+    if settings.risk_rules_file.exists():
+        rules, rule_problems = load_rules(settings.risk_rules_file, documents, PROJECT_ROOT)
+        problems += rule_problems
+    alerts, alert_problems = load_alerts(settings.alerts_dir, PROJECT_ROOT)
+    problems += alert_problems
     for problem in problems:
         print(problem)
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
     sections = sum(len(d.sections) for d in documents)
+    risk = f"{len(rules.factors)} risk factors" if rules else "no valid risk rules"
     print(
-        f"{len(documents)} documents, {sections} sections, {len(experts)} experts: "
+        f"{len(documents)} documents, {sections} sections, {len(experts)} experts, {risk}, {len(alerts)} alerts: "
         f"{errors} errors, {warnings} warnings",
         file=sys.stderr,
     )
@@ -137,6 +150,66 @@ def _outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _alerts(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from sqlalchemy import func, select
+
+    from actions.alerts import has_errors, load_alerts, publish
+    from actions.settings import PROJECT_ROOT, get_settings
+    from actions.store import AlertDelivery, AlertSubscription, OutboxMessage, migrate, session_scope
+
+    settings = get_settings()
+    today = date.today()
+    if args.verb == "publish":
+        migrate(settings.database_url)
+        report = publish(settings.alerts_dir, settings.database_url, PROJECT_ROOT, today, dry_run=args.dry_run)
+        for problem in report.problems:
+            print(problem, file=sys.stderr)
+        if not report.ok:
+            print("alert files have errors: nothing was published", file=sys.stderr)
+            return 1
+        verb = "would be queued for" if args.dry_run else "queued for"
+        for alert in report.alerts:
+            status = alert.status(today)
+            if status == "active":
+                print(f"{alert.id}: {verb} {report.queued.get(alert.id, 0)} new subscriber(s)")
+            else:
+                print(f"{alert.id}: {status}, not sent")
+        return 0
+    alerts, problems = load_alerts(settings.alerts_dir, PROJECT_ROOT, today)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if args.verb == "check":
+        errors = sum(p.severity == "error" for p in problems)
+        print(f"{len(alerts)} valid alert files, {errors} errors", file=sys.stderr)
+        return 1 if errors else 0
+    migrate(settings.database_url)
+    with session_scope(settings.database_url) as s:
+        if args.verb == "subscriptions":
+            for sub in s.scalars(select(AlertSubscription).order_by(AlertSubscription.id)):
+                print(
+                    f"{sub.sender_id:24} {sub.channel}:{sub.recipient}  {sub.market} {sub.industry}  "
+                    f"{sub.language}  since {sub.created_at:%Y-%m-%d}"
+                )
+            return 0
+        rows = s.execute(
+            select(AlertDelivery.alert_id, OutboxMessage.status, func.count())
+            .join(OutboxMessage, OutboxMessage.id == AlertDelivery.outbox_id)
+            .group_by(AlertDelivery.alert_id, OutboxMessage.status)
+        )
+        counts = {(alert_id, status): n for alert_id, status, n in rows}
+    for alert in sorted(alerts, key=lambda a: a.published, reverse=True):
+        sent = {st: n for (a, st), n in counts.items() if a == alert.id}
+        sample = " [sample]" if alert.sample else ""
+        print(
+            f"{alert.id:32} {alert.status(today):9} {alert.severity:7} {','.join(alert.markets):10} "
+            f"{','.join(alert.industries):14} until {alert.valid_until}  "
+            f"delivered {sent.get('delivered', 0)}, waiting {sent.get('pending', 0)}{sample}"
+        )
+    return 1 if has_errors(problems) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs one staff command."""
     parser = argparse.ArgumentParser(prog="python -m actions.cli", description=__doc__.splitlines()[0])
@@ -157,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     outbox = commands.add_parser("outbox", help="notifications not yet delivered")
     outbox.add_argument("--all", action="store_true", help="delivered ones too")
     outbox.set_defaults(func=_outbox)
+    alerts = commands.add_parser("alerts", help="check, list or publish market alerts; list subscriptions")
+    alerts.add_argument("verb", choices=["check", "list", "publish", "subscriptions"])
+    alerts.add_argument("--dry-run", action="store_true", help="publish: only count who would get what")
+    alerts.set_defaults(func=_alerts)
     args = parser.parse_args(argv)
     return args.func(args)
 

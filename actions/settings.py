@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     telegram_base_url: str = "https://api.telegram.org/bot"  # tests point it at a loopback server
     notifier_sink: Path = PROJECT_ROOT / ".run" / "notifications.jsonl"
     notifier_poll_seconds: float = 1.0
+    # Market alerts: the notifier publishes at once when knowledge/alerts/ changes, and every this
+    # many seconds anyway (new subscribers, alerts whose published day has come).
+    alerts_publish_seconds: float = 60.0
 
     answer_chars_zh: int = 220
     answer_words_en: int = 90
@@ -105,6 +108,16 @@ class Settings(BaseSettings):
     def experts_file(self) -> Path:
         """The expert list."""
         return self.knowledge_dir / "experts.yml"
+
+    @property
+    def alerts_dir(self) -> Path:
+        """The market alert files."""
+        return self.knowledge_dir / "alerts"
+
+    @property
+    def risk_rules_file(self) -> Path:
+        """The scoring rules of the risk self-check."""
+        return self.knowledge_dir / "risk" / "selfcheck.yml"
 
     @property
     def embedding_id(self) -> str:

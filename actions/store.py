@@ -1,4 +1,5 @@
-"""The case database: cases, their events, the experts offered each case, and the notification outbox.
+"""The case database: cases, their events, the experts offered each case, the notification outbox,
+and market-alert subscriptions with the record of which alert went to whom.
 
 SQLite by default (`.data/ipbot.db`); any SQLAlchemy URL in DATABASE_URL (e.g. PostgreSQL) works.
 The schema is owned by Alembic migrations in actions/migrations (`migrate()` applies them).
@@ -114,18 +115,48 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
-    kind: Mapped[str] = mapped_column(String(32))  # expert_offer, expert_taken, enterprise_update
-    channel: Mapped[str] = mapped_column(String(16))  # telegram, sink
+    kind: Mapped[str] = mapped_column(String(32))  # expert_offer, expert_taken, enterprise_update, alert
+    # telegram, sink; "web": shown in the chat at the user's next message, never sent by the notifier
+    channel: Mapped[str] = mapped_column(String(16))
     recipient: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True, index=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending, delivered
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending, delivered, expired
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     external_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class AlertSubscription(Base):
+    """An enterprise's conversation subscribed to alerts for one market and industry ("all" = any)."""
+
+    __tablename__ = "alert_subscriptions"
+    __table_args__ = (UniqueConstraint("sender_id", "market", "industry"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sender_id: Mapped[str] = mapped_column(String(128), index=True)  # tg-<chat id> or a web/REST sender
+    channel: Mapped[str] = mapped_column(String(16))  # telegram, web
+    recipient: Mapped[str] = mapped_column(String(128))  # the Telegram chat id, or the sender id for web
+    language: Mapped[str] = mapped_column(String(2), default="zh")
+    market: Mapped[str] = mapped_column(String(8), index=True)
+    industry: Mapped[str] = mapped_column(String(32), default="all")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AlertDelivery(Base):
+    """One alert queued for one subscriber. The unique (alert_id, subscriber) pair is what makes
+    publishing exactly-once: publishing again, or two publishers at once, cannot add a second row."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (UniqueConstraint("alert_id", "subscriber"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(String(64), index=True)
+    subscriber: Mapped[str] = mapped_column(String(128), index=True)  # the subscription's sender_id
+    channel: Mapped[str] = mapped_column(String(16))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 @lru_cache(maxsize=8)

@@ -122,3 +122,107 @@ def market_name(code: str, lang: str) -> str:
     if not names:
         return code
     return names[0] if lang == "zh" else next(n for n in names[1:] if len(n) > 3 or n == names[-1]).title()
+
+
+# Industries enterprises subscribe to alerts by and name in the self-check. The codes match the
+# expert list's `industries` (machinery, textiles, electronics, chemicals, food, auto_parts).
+INDUSTRIES: dict[str, tuple[str, ...]] = {
+    "machinery": ("机械", "设备", "机床", "泵", "阀门", "machinery", "machine", "machines", "equipment", "pumps"),
+    "electronics": ("电子", "消费电子", "手机", "充电器", "芯片", "electronics", "electronic", "phones", "chargers"),
+    "home_appliances": ("家电", "小家电", "家用电器", "home appliances", "home appliance", "appliances"),
+    "lighting": ("照明", "灯具", "led", "lighting", "lamps", "lights"),
+    "textiles": (
+        "纺织",
+        "纺织品",
+        "服装",
+        "面料",
+        "鞋",
+        "鞋服",
+        "textiles",
+        "textile",
+        "garments",
+        "apparel",
+        "clothing",
+    ),
+    "furniture": ("家具", "家居", "furniture", "home furnishings"),
+    "toys": ("玩具", "toys", "toy"),
+    "chemicals": ("化工", "化学品", "涂料", "农药", "chemicals", "chemical", "coatings"),
+    "food": ("食品", "饮料", "茶叶", "农产品", "food", "beverages", "tea", "snacks"),
+    "auto_parts": ("汽配", "汽车零部件", "汽车配件", "轮胎", "auto parts", "car parts", "automotive", "tyres", "tires"),
+}
+INDUSTRY_NAMES: dict[str, tuple[str, str]] = {
+    "machinery": ("机械设备", "Machinery"),
+    "electronics": ("电子产品", "Electronics"),
+    "home_appliances": ("家电", "Home appliances"),
+    "lighting": ("照明灯具", "Lighting"),
+    "textiles": ("纺织服装", "Textiles and apparel"),
+    "furniture": ("家具家居", "Furniture"),
+    "toys": ("玩具", "Toys"),
+    "chemicals": ("化工", "Chemicals"),
+    "food": ("食品农产品", "Food"),
+    "auto_parts": ("汽车零部件", "Auto parts"),
+    "all": ("全部行业", "All industries"),
+    "other": ("其他行业", "Other"),
+}
+ALL_INDUSTRIES = "all"
+_ALL_WORDS = ("全部", "所有", "不限", "都要", "all", "any", "every", "everything")
+_OTHER_WORDS = ("其他", "其它", "别的", "other", "others")
+
+
+def industry_code(text: str) -> str | None:
+    """The industry a user names ("家电", "LED lamps", "machinery") as a code, or None."""
+    return _lookup(INDUSTRIES, text)
+
+
+def industry_choice(text: str) -> str | None:
+    """An industry answer: a code, "all" (全部行业 / all industries) or "other"; None if not understood."""
+    lowered = text.strip().lower()
+    if lowered in INDUSTRY_NAMES:
+        return lowered
+    if code := industry_code(text):
+        return code
+    if any(re.search(rf"\b{w}\b", lowered) if w.isascii() else w in lowered for w in _ALL_WORDS):
+        return ALL_INDUSTRIES
+    if any(re.search(rf"\b{w}\b", lowered) if w.isascii() else w in lowered for w in _OTHER_WORDS):
+        return "other"
+    return None
+
+
+def industry_name(code: str, lang: str) -> str:
+    """An industry's name in Chinese or English."""
+    zh, en = INDUSTRY_NAMES.get(code, (code, code))
+    return zh if lang == "zh" else en
+
+
+def market_codes(text: str) -> list[str]:
+    """Every market a text names, in the order named ("日本和韩国" → JP, KR).
+
+    Longer names win over names inside them (印度尼西亚 is Indonesia, not India); two-letter
+    English names and codes count only in capitals ("US", not the "us" in "help us").
+    """
+    found: list[tuple[int, int, str]] = []
+    lowered = text.lower()
+    for code, names in MARKETS.items():
+        for name in {*names, code.lower()}:
+            if name.isascii():
+                pattern = rf"\b{re.escape(name.upper() if len(name) <= 2 else name)}\b"
+                haystack = text if len(name) <= 2 else lowered
+                hits = [(m.start(), m.end()) for m in re.finditer(pattern, haystack)]
+            else:
+                hits = [(m.start(), m.end()) for m in re.finditer(re.escape(name), text)]
+            found += [(start, end, code) for start, end in hits]
+    found.sort(key=lambda hit: (hit[0], -(hit[1] - hit[0])))
+    codes: list[str] = []
+    taken_until = -1
+    for start, end, code in found:
+        if start < taken_until:
+            continue
+        taken_until = end
+        if code not in codes:
+            codes.append(code)
+    return codes
+
+
+def join_names(names: list[str], lang: str) -> str:
+    """Names joined the way each language lists them: 日本、韩国 / Japan, Korea."""
+    return ("、" if lang == "zh" else ", ").join(names)

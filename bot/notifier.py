@@ -8,8 +8,13 @@
   backoff (a 429 waits the `retry_after` Telegram asks for); no row is ever dropped. Delivery is
   at-least-once: a crash between sending and marking may send a row again, and every reaction to
   a message (accept, decline) is idempotent.
-- Experts answer offers with the Accept / Decline buttons; the first Accept wins.
+- Experts answer offers with the Accept / Decline buttons; the first Accept wins. The buttons'
+  presses reach the Telegram gateway (`bot/telegram_gateway.py`, the one process that polls the
+  bot's updates), which calls `Notifier.on_callback`; the replies it causes go through the outbox.
 - Open cases whose promised response time has passed are offered to the next experts.
+- Market alerts (knowledge/alerts/) are published from this loop: at once when the files change and
+  every ALERTS_PUBLISH_SECONDS anyway, each exactly once per subscriber (actions/alerts.py). Rows
+  on the "web" channel are not sent from here: the bot shows them at the user's next message.
 """
 
 from __future__ import annotations
@@ -24,9 +29,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from actions.alerts import AlertWatcher
 from actions.cases import accept, decline, escalate_overdue
 from actions.experts import Expert, load_experts
-from actions.settings import Settings, get_settings
+from actions.settings import PROJECT_ROOT, Settings, get_settings
 from actions.store import OutboxMessage, migrate, session_scope, utcnow
 
 logger = logging.getLogger("notifier")
@@ -76,7 +82,11 @@ class Notifier:
         with session_scope(self.url) as s:
             query = (
                 select(OutboxMessage)
-                .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= utcnow())
+                .where(
+                    OutboxMessage.status == "pending",
+                    OutboxMessage.next_attempt_at <= utcnow(),
+                    OutboxMessage.channel != "web",  # shown by the bot at the user's next message
+                )
                 .order_by(OutboxMessage.id)
                 .limit(limit)
             )
@@ -182,7 +192,7 @@ class Notifier:
         }.get(result, TEXT["unknown"]).format(case_no=case_no)
 
     async def on_callback(self, update: Any, context: Any) -> None:
-        """python-telegram-bot handler for the Accept / Decline buttons."""
+        """python-telegram-bot handler for the Accept / Decline buttons (registered by the gateway)."""
         query = update.callback_query
         reply = await asyncio.to_thread(self.answer_offer, query.from_user.id, query.data or "")
         await query.answer(reply[:190])
@@ -190,7 +200,6 @@ class Notifier:
             await query.edit_message_reply_markup(reply_markup=None)
         except Exception as exc:  # the buttons stay; the answer was recorded all the same
             logger.info("could not remove buttons: %r", exc)
-        await self.deliver_due()  # tell the others and the enterprise now, not at the next tick
 
     def escalate(self) -> list[str]:
         """Offers overdue open cases to the next experts."""
@@ -199,25 +208,27 @@ class Notifier:
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
-    """Delivers and escalates until `stop` is set; with a token, also polls for button presses."""
+    """Delivers and escalates until `stop` is set."""
     migrate(settings.database_url)
     notifier = Notifier(settings)
-    app = None
+    bot = None
     if settings.telegram_token:
-        from telegram.ext import Application, CallbackQueryHandler
+        from telegram import Bot
 
-        app = Application.builder().token(settings.telegram_token).base_url(settings.telegram_base_url).build()
-        app.add_handler(CallbackQueryHandler(notifier.on_callback, pattern=r"^case:"))
-        await app.initialize()
-        await app.start()
-        await app.updater.start_polling(allowed_updates=["callback_query"], poll_interval=0.2, timeout=10)
-        notifier.bot = app.bot
+        bot = Bot(settings.telegram_token, base_url=settings.telegram_base_url)
+        await bot.initialize()
+        notifier.bot = bot
         logger.info("notifier: delivering over Telegram (%s)", settings.telegram_base_url)
     else:
         logger.info("notifier: no TELEGRAM_TOKEN, delivering to %s", settings.notifier_sink)
+    watcher = AlertWatcher(settings.alerts_dir, settings.database_url, settings.alerts_publish_seconds, PROJECT_ROOT)
     try:
         last_escalation = 0.0
         while not stop.is_set():
+            try:
+                await asyncio.to_thread(watcher.tick)
+            except Exception:  # e.g. the database is down: the next tick tries again
+                logger.exception("publishing alerts failed")
             await notifier.deliver_due()
             now = asyncio.get_running_loop().time()
             if now - last_escalation > 30:
@@ -227,10 +238,8 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), settings.notifier_poll_seconds)
     finally:
-        if app is not None:
-            await app.updater.stop()
-            await app.stop()
-            await app.shutdown()
+        if bot is not None:
+            await bot.shutdown()
 
 
 def main() -> int:

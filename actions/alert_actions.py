@@ -1,0 +1,585 @@
+"""Rasa actions for market alerts: subscribing (a short form: market, industry), listing and
+unsubscribing in chat, showing a web conversation its new alerts at its next message, and the
+mention of active alerts that other answers add.
+
+Alerts for Telegram conversations (tg-<chat id>) are delivered by the notifier; those for web and
+REST conversations are shown by `ActionShowNewAlerts`, which Rasa runs on every user message (as
+its global slot-validation hook, `action_validate_slot_mappings`), before the bot's reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from abc import ABC, abstractmethod
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
+
+from actions.alerts import (
+    Alert,
+    active_alerts_for,
+    alerts_signature,
+    channel_of,
+    claim_web_alerts,
+    has_errors,
+    load_alerts,
+    publish_alerts,
+    subscribe,
+    subscriptions_of,
+    unsubscribe,
+)
+from actions.base import BaseAction, language_of
+from actions.case_actions import _migrated
+from actions.settings import PROJECT_ROOT, get_settings
+from actions.store import session_scope
+from actions.vocab import (
+    ALL_INDUSTRIES,
+    MARKETS,
+    industry_choice,
+    industry_code,
+    industry_name,
+    join_names,
+    market_code,
+    market_codes,
+    market_name,
+    market_suggestions,
+)
+
+logger = logging.getLogger(__name__)
+
+ALERT_SLOTS = ("alert_markets", "alert_industry")
+MAX_MARKETS = 5
+MENTION_LIMIT = 3
+# Industries offered as buttons (codes of actions.vocab.INDUSTRY_NAMES), "all" first.
+INDUSTRY_BUTTONS = (
+    "all",
+    "machinery",
+    "electronics",
+    "home_appliances",
+    "lighting",
+    "textiles",
+    "furniture",
+    "toys",
+    "chemicals",
+    "food",
+    "auto_parts",
+)
+MARKET_BUTTONS = ("JP", "KR", "US", "EU", "DE", "VN")
+_ALL_WORDS = re.compile(r"全部|所有|都退|\ball\b|everything|every", re.I)
+
+T = {
+    "ask_markets": {
+        "zh": "想订阅哪个市场的知识产权预警？可以写一个或多个，例如“日本、韩国”（随时回复“取消”可退出）。",
+        "en": 'Which market(s) would you like IP alerts for? One or more, e.g. "Japan, Korea" (say "cancel" to stop).',
+    },
+    "ask_industry": {
+        "zh": "哪个行业？选“全部行业”会收到这些市场的所有预警。",
+        "en": 'Which industry? "All industries" gets you every alert for those markets.',
+    },
+    "bad_market": {
+        "zh": "我没认出“{text}”这个国家或地区。",
+        "en": 'I don\'t recognise "{text}" as a country or market.',
+    },
+    "suggest": {"zh": "您是指：{names}？", "en": "Did you mean: {names}?"},
+    "no_market": {
+        "zh": "请写出国家或地区的名称，例如“日本”“德国”或“美国”。",
+        "en": 'Please name a country or market, e.g. "Japan", "Germany" or "the US".',
+    },
+    "too_many": {
+        "zh": "一次最多{n}个市场，请先选最重要的几个。",
+        "en": "At most {n} markets at a time; please pick the most important ones.",
+    },
+    "bad_industry": {
+        "zh": "请从按钮中选一个行业，或选“全部行业”。",
+        "en": 'Please pick an industry from the buttons, or "All industries".',
+    },
+    "subscribed": {"zh": "已订阅：{what}。", "en": "Subscribed: {what}."},
+    "already": {"zh": "您已经订阅过：{what}。", "en": "You were already subscribed: {what}."},
+    "where_telegram": {
+        "zh": "新的预警会在这里推送给您。",
+        "en": "New alerts will be sent to you here.",
+    },
+    "where_web": {
+        "zh": "新的预警会在您下次发消息或访问时显示在对话里。",
+        "en": "New alerts will appear in this chat the next time you write or visit.",
+    },
+    "current_telegram": {
+        "zh": "目前有{n}条相关的有效预警，马上推送给您。",
+        "en": "There are {n} active alerts for this right now; they will arrive in a moment.",
+    },
+    "current_web": {"zh": "目前有效的相关预警：", "en": "Active alerts for this right now:"},
+    "none_current": {"zh": "目前没有相关的有效预警。", "en": "There is no active alert for this right now."},
+    "manage": {
+        "zh": "查看订阅请说“我的订阅”，退订请说“退订预警”。",
+        "en": 'Say "my subscriptions" to see them, "unsubscribe alerts" to stop.',
+    },
+    "no_subscription": {
+        "zh": "您目前没有订阅任何预警。需要的话可以说“订阅日本预警”。",
+        "en": 'You have no alert subscriptions. To start one, say e.g. "subscribe to Japan alerts".',
+    },
+    "not_subscribed": {
+        "zh": "您没有订阅{what}的预警。您当前的订阅：{current}。",
+        "en": "You have no subscription for {what}. Your subscriptions: {current}.",
+    },
+    "which": {"zh": "要退订哪一项？", "en": "Which subscription should I cancel?"},
+    "all": {"zh": "全部退订", "en": "All of them"},
+    "unsubscribed": {
+        "zh": "已退订：{what}。以后不会再收到这些预警。",
+        "en": "Unsubscribed: {what}. You will not get these alerts any more.",
+    },
+    "list": {"zh": "您订阅的预警：", "en": "Your alert subscriptions:"},
+    "list_alerts": {"zh": "目前有效的相关预警：", "en": "Active alerts for them:"},
+    "cancelled": {"zh": "好的，没有订阅。", "en": "All right, no subscription."},
+    "db_down": {
+        "zh": "抱歉，订阅暂时无法处理（数据库不可用），请稍后再试。",
+        "en": "Sorry, subscriptions cannot be handled right now (the database is unavailable). Please try again shortly.",
+    },
+    "new_alert": {"zh": "📢 新的市场预警", "en": "📢 New market alert"},
+    "mention": {"zh": "📢 相关的有效预警：", "en": "📢 Active alerts that may concern you:"},
+    "mention_subscribe": {
+        "zh": "想在有新预警时收到推送，可以说“订阅{market}预警”。",
+        "en": 'To get new alerts as they come, say "subscribe to {market} alerts".',
+    },
+    "valid_until": {"zh": "有效期至 {date}", "en": "valid until {date}"},
+}
+
+
+def t(key: str, lang: str, **kwargs: Any) -> str:
+    """A message in the user's language."""
+    return T[key][lang].format(**kwargs)
+
+
+# ---- the alert files, as the action server sees them ----------------------------------------------------
+@lru_cache(maxsize=4)
+def _alerts(folder: str, signature: tuple, day: date) -> tuple[Alert, ...]:
+    alerts, problems = load_alerts(Path(folder), PROJECT_ROOT, day)
+    if has_errors(problems):
+        for p in problems:
+            logger.error("alert files: %s", p)
+        logger.error("alert files have errors: no alert is used until they are fixed")
+        return ()
+    return tuple(alerts)
+
+
+def current_alerts() -> list[Alert]:
+    """The alert files, re-read when they change; none at all while any file is invalid."""
+    folder = get_settings().alerts_dir
+    return list(_alerts(str(folder), alerts_signature(folder), date.today()))
+
+
+def alert_summary(alert: Alert, lang: str) -> str:
+    """One line about an alert: its title and how long it is valid."""
+    return (
+        f"· {getattr(alert.title, lang)}（{t('valid_until', lang, date=alert.valid_until)}）"
+        if lang == "zh"
+        else (f"· {alert.title.en} ({t('valid_until', lang, date=alert.valid_until)})")
+    )
+
+
+def mention_alerts(alerts: list[Alert], markets: list[str], industry: str | None, lang: str) -> str | None:
+    """The note an answer or a self-check adds about active alerts for the markets (or industry) named."""
+    if markets:
+        found = active_alerts_for(alerts, markets, [industry] if industry else [])
+    elif industry:
+        found = [a for a in active_alerts_for(alerts, MARKETS) if industry in a.industries]
+    else:
+        return None
+    if not found:
+        return None
+    lines = [t("mention", lang), *(alert_summary(a, lang) for a in found[:MENTION_LIMIT])]
+    market = next((m for m in markets if found[0].covers(m, ALL_INDUSTRIES)), found[0].markets[0])
+    lines.append(t("mention_subscribe", lang, market=market_name(market, lang)))
+    return "\n".join(lines)
+
+
+def named_markets(tracker: Tracker) -> list[str]:
+    """The markets the latest message names (entities and names in its text).
+
+    A two-letter entity counts only if the user wrote it in capitals ("US", not the "us" of "for us").
+    """
+    text = tracker.latest_message.get("text") or ""
+    codes = market_codes(text)
+    for e in tracker.latest_message.get("entities", []):
+        if e.get("entity") != "country":
+            continue
+        start, end = e.get("start"), e.get("end")
+        written = text[start:end] if isinstance(start, int) and isinstance(end, int) else str(e.get("value") or "")
+        if len(written.strip()) <= 2 and written.isascii() and written != written.upper():
+            continue
+        value = str(e.get("value") or "")
+        code = value if value in MARKETS else market_code(value)
+        if code and code not in codes:
+            codes.append(code)
+    return codes
+
+
+def entity_values(tracker: Tracker, entity: str) -> list[str]:
+    """The values of one entity in the latest message (button payloads carry them)."""
+    return [str(e.get("value")) for e in tracker.latest_message.get("entities", []) if e.get("entity") == entity]
+
+
+# ---- reading a market answer ----------------------------------------------------------------------------
+def read_markets(value: Any, tracker: Tracker, lang: str) -> tuple[list[str] | None, str, list[dict[str, str]]]:
+    """The markets a form answer names; else (None, a message saying what is wrong, suggestion buttons)."""
+    text = str(value or "").strip()
+    if text.startswith("/"):  # a button: its country entities
+        codes = [c for c in (v if v in MARKETS else market_code(v) for v in entity_values(tracker, "country")) if c]
+        unknown: list[str] = []
+    else:
+        codes = market_codes(text)
+        for v in entity_values(tracker, "country"):
+            code = v if v in MARKETS else market_code(v)
+            if code and code not in codes:
+                codes.append(code)
+        pieces = [p.strip(" .。!！?？") for p in re.split(r"[、,，;；/&和与及跟]|\band\b|\bor\b", text)]
+        unknown = [p for p in pieces if p and " " not in p and not market_codes(p) and not market_code(p)]
+        unknown = [piece for piece in unknown if market_suggestions(piece)] if codes else unknown
+    if unknown or not codes:
+        piece = unknown[0] if unknown else text
+        suggestions = market_suggestions(piece) if piece else []
+        message = t("bad_market", lang, text=piece) if piece and not piece.startswith("/") else ""
+        if suggestions:
+            names = join_names([market_name(c, lang) for c in suggestions], lang)
+            message = f"{message} {t('suggest', lang, names=names)}".strip()
+        else:
+            message = f"{message} {t('no_market', lang)}".strip()
+        buttons = [{"title": market_name(c, lang), "payload": f'/inform{{"country":"{c}"}}'} for c in suggestions]
+        return None, message, buttons
+    if len(codes) > MAX_MARKETS:
+        return None, t("too_many", lang, n=MAX_MARKETS), []
+    return codes, "", []
+
+
+def what(markets: list[str], industry: str, lang: str) -> str:
+    """'日本、韩国（全部行业）' / 'Japan, Korea (all industries)'."""
+    names = join_names([market_name(m, lang) for m in markets], lang)
+    label = industry_name(industry, lang)
+    return f"{names}（{label}）" if lang == "zh" else f"{names} ({label.lower()})"
+
+
+# ---- subscribing --------------------------------------------------------------------------------------
+def _reset() -> list[EventType]:
+    return [SlotSet(s, None) for s in ALERT_SLOTS]
+
+
+class ActionStartAlertSubscription(BaseAction):
+    """Starts the subscription form, keeping what the request already said (market, industry)."""
+
+    def name(self) -> str:
+        return "action_start_alert_subscription"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        events = _reset()
+        markets = named_markets(tracker)
+        if markets:
+            events.append(SlotSet("alert_markets", ",".join(markets[:MAX_MARKETS])))
+        else:
+            lang = language_of(tracker)
+            for value in entity_values(tracker, "country"):
+                if suggestions := market_suggestions(value):  # "Koreaa": offer the closest names
+                    names = join_names([market_name(c, lang) for c in suggestions], lang)
+                    dispatcher.utter_message(
+                        text=f"{t('bad_market', lang, text=value)} {t('suggest', lang, names=names)}",
+                        buttons=[
+                            {"title": market_name(c, lang), "payload": f'/inform{{"country":"{c}"}}'}
+                            for c in suggestions
+                        ],
+                    )
+                    break
+        text = tracker.latest_message.get("text") or ""
+        industry = industry_code(text) if not text.startswith("/") else None
+        if industry:
+            events.append(SlotSet("alert_industry", industry))
+        return events
+
+
+class ValidateAlertSubscriptionForm(FormValidationAction):
+    """Checks the market and industry answers of the subscription form."""
+
+    def name(self) -> str:
+        return "validate_alert_subscription_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        """Returns only the form's own slots (see ValidateCaseForm.run for why)."""
+        events = await super().run(dispatcher, tracker, domain)
+        own = {*ALERT_SLOTS, "requested_slot"}
+        return [e for e in events if e.get("event") != "slot" or e.get("name") in own]
+
+    async def validate_alert_markets(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        lang = language_of(tracker)
+        if isinstance(value, str) and value and all(c in MARKETS for c in value.split(",")):
+            return {"alert_markets": value}  # already codes (filled from the request)
+        codes, message, buttons = read_markets(value, tracker, lang)
+        if codes is None:
+            dispatcher.utter_message(text=message, buttons=buttons)
+            return {"alert_markets": None}
+        return {"alert_markets": ",".join(codes)}
+
+    async def validate_alert_industry(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = str(value or "")
+        choices = entity_values(tracker, "choice") if text.startswith("/") else [text]
+        code = next((c for v in choices if (c := industry_choice(v)) and c != "other"), None)
+        if code:
+            return {"alert_industry": code}
+        dispatcher.utter_message(text=t("bad_industry", language_of(tracker)))
+        return {"alert_industry": None}
+
+
+class ActionSubscribeAlerts(BaseAction):
+    """Saves the subscription and at once queues the alerts already active for it."""
+
+    def name(self) -> str:
+        return "action_subscribe_alerts"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        lang = language_of(tracker)
+        markets = [m for m in str(tracker.get_slot("alert_markets") or "").split(",") if m]
+        industry = tracker.get_slot("alert_industry") or ALL_INDUSTRIES
+        if not markets:
+            return _reset()
+        try:
+            added, shown, queued = await asyncio.to_thread(self._subscribe, tracker.sender_id, markets, industry, lang)
+        except (SQLAlchemyError, OSError):
+            logger.exception("subscription could not be saved")
+            dispatcher.utter_message(text=t("db_down", lang))
+            return _reset()
+        channel, _ = channel_of(tracker.sender_id)
+        lines = []
+        if added:
+            lines.append(t("subscribed", lang, what=what(added, industry, lang)))
+        if kept := [m for m in markets if m not in added]:
+            lines.append(t("already", lang, what=what(kept, industry, lang)))
+        lines.append(t("where_telegram" if channel == "telegram" else "where_web", lang))
+        if channel == "telegram" and queued:
+            lines.append(t("current_telegram", lang, n=queued))
+        elif shown:
+            lines.append(t("current_web", lang))
+        else:
+            lines.append(t("none_current", lang))
+        lines.insert(len(lines) - (1 if shown else 0), t("manage", lang))
+        dispatcher.utter_message(
+            text="\n".join(lines),
+            json_message={"subscribed": markets, "industry": industry, "channel": channel},
+        )
+        for payload in shown:  # a web conversation sees the alerts already active right away
+            dispatcher.utter_message(text=payload["text"], json_message={"alert_id": payload["alert_id"]})
+        return _reset()
+
+    @staticmethod
+    def _subscribe(sender_id: str, markets: list[str], industry: str, lang: str) -> tuple[list[str], list[dict], int]:
+        url = get_settings().database_url
+        _migrated(url)
+        with session_scope(url) as session:
+            added = subscribe(session, sender_id, markets, industry, lang)
+        queued = sum(publish_alerts(url, current_alerts(), sender_id=sender_id).values())
+        shown: list[dict] = []
+        if channel_of(sender_id)[0] == "web":
+            with session_scope(url) as session:
+                shown = claim_web_alerts(session, sender_id)
+        return added, shown, queued
+
+
+class ActionCancelAlertSubscription(BaseAction):
+    """Stops the subscription form; nothing is saved."""
+
+    def name(self) -> str:
+        return "action_cancel_alert_subscription"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        dispatcher.utter_message(text=t("cancelled", language_of(tracker)))
+        return [ActiveLoop(None), *_reset(), SlotSet("requested_slot", None)]
+
+
+class ActionUnsubscribeAlerts(BaseAction):
+    """Cancels subscriptions: for the markets (or industry) named, all of them, or asks which."""
+
+    def name(self) -> str:
+        return "action_unsubscribe_alerts"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        lang = language_of(tracker)
+        text = tracker.latest_message.get("text") or ""
+        markets = named_markets(tracker)
+        industry = industry_code(text) if not text.startswith("/") else None
+        everything = "all" in entity_values(tracker, "choice") or (
+            bool(_ALL_WORDS.search(text)) and not markets and not industry
+        )
+        unknown = [v for v in entity_values(tracker, "country") if not (v in MARKETS or market_code(v))]
+        try:
+            reply = await asyncio.to_thread(
+                self._unsubscribe, tracker.sender_id, markets, industry, everything, bool(unknown), lang
+            )
+        except (SQLAlchemyError, OSError):
+            logger.exception("unsubscribe failed")
+            dispatcher.utter_message(text=t("db_down", lang))
+            return []
+        message, buttons = reply
+        if unknown and not markets:
+            suggestions = market_suggestions(unknown[0])
+            if suggestions:
+                names = join_names([market_name(c, lang) for c in suggestions], lang)
+                message = f"{t('bad_market', lang, text=unknown[0])} {t('suggest', lang, names=names)}\n{message}"
+        dispatcher.utter_message(text=message, buttons=buttons)
+        return []
+
+    @staticmethod
+    def _unsubscribe(
+        sender_id: str, markets: list[str], industry: str | None, everything: bool, unknown: bool, lang: str
+    ) -> tuple[str, list[dict[str, str]]]:
+        url = get_settings().database_url
+        _migrated(url)
+        with session_scope(url) as session:
+            current = subscriptions_of(session, sender_id)
+            if not current:
+                return t("no_subscription", lang), []
+            listing = "；".join if lang == "zh" else "; ".join
+            now = listing([what([s.market], s.industry, lang) for s in current])
+            if everything or (len(current) == 1 and not markets and not industry and not unknown):
+                gone = unsubscribe(session, sender_id)
+            elif markets or industry:
+                gone = unsubscribe(session, sender_id, markets or None, industry)
+                if not gone:
+                    asked = join_names([market_name(m, lang) for m in markets], lang) if markets else ""
+                    if industry:
+                        asked = f"{asked} {industry_name(industry, lang)}".strip()
+                    return t("not_subscribed", lang, what=asked, current=now), []
+            else:
+                buttons = [
+                    {"title": market_name(m, lang), "payload": f'/unsubscribe_alerts{{"country":"{m}"}}'}
+                    for m in dict.fromkeys(s.market for s in current)
+                ]
+                buttons.append({"title": t("all", lang), "payload": '/unsubscribe_alerts{"choice":"all"}'})
+                return f"{t('which', lang)}（{now}）" if lang == "zh" else f"{t('which', lang)} ({now})", buttons
+            done = listing([what([s.market], s.industry, lang) for s in gone])
+            return t("unsubscribed", lang, what=done), []
+
+
+class ActionListAlerts(BaseAction):
+    """Shows a conversation its subscriptions and the active alerts for them."""
+
+    def name(self) -> str:
+        return "action_list_alerts"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        lang = language_of(tracker)
+        try:
+            subs = await asyncio.to_thread(self._subscriptions, tracker.sender_id)
+        except (SQLAlchemyError, OSError):
+            logger.exception("listing subscriptions failed")
+            dispatcher.utter_message(text=t("db_down", lang))
+            return []
+        if not subs:
+            dispatcher.utter_message(text=t("no_subscription", lang), json_message={"subscriptions": []})
+            return []
+        lines = [t("list", lang), *(f"· {what([m], i, lang)}" for m, i in subs)]
+        alerts = current_alerts()
+        found: dict[str, Alert] = {}
+        for market, industry in subs:
+            for a in active_alerts_for(alerts, [market], [industry]):
+                found.setdefault(a.id, a)
+        lines.append("")
+        if found:
+            lines += [t("list_alerts", lang), *(alert_summary(a, lang) for a in found.values())]
+        else:
+            lines.append(t("none_current", lang))
+        lines.append(t("manage", lang))
+        dispatcher.utter_message(
+            text="\n".join(lines),
+            json_message={"subscriptions": [{"market": m, "industry": i} for m, i in subs], "alerts": list(found)},
+        )
+        return []
+
+    @staticmethod
+    def _subscriptions(sender_id: str) -> list[tuple[str, str]]:
+        url = get_settings().database_url
+        _migrated(url)
+        with session_scope(url) as session:
+            return [(s.market, s.industry) for s in subscriptions_of(session, sender_id)]
+
+
+class ActionShowNewAlerts(Action):
+    """Shows a web or REST conversation the alerts published since its last message, once each.
+
+    Registered under the name Rasa gives its global slot-validation hook, which Rasa runs on every
+    user message (before predicting the reply) and whose messages it sends: that makes it the one
+    action that sees every turn. It validates no slot (returns no event, so every extracted slot
+    stays as it is) and deliberately does not set the action-server reply marker, which tells
+    whether the action that answers the message ran.
+    """
+
+    def name(self) -> str:
+        return "action_validate_slot_mappings"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if channel_of(tracker.sender_id)[0] != "web":
+            return []
+        try:
+            shown = await asyncio.to_thread(self._claim, tracker.sender_id)
+        except (SQLAlchemyError, OSError):
+            logger.exception("could not read the alert inbox of %s", tracker.sender_id)
+            return []
+        for payload in shown:
+            lang = payload.get("language", "en")
+            dispatcher.utter_message(
+                text=f"{t('new_alert', lang)}\n{payload['text']}", json_message={"alert_id": payload["alert_id"]}
+            )
+        return []
+
+    @staticmethod
+    def _claim(sender_id: str) -> list[dict]:
+        url = get_settings().database_url
+        _migrated(url)
+        with session_scope(url) as session:
+            return claim_web_alerts(session, sender_id)
+
+
+# ---- the subscription form's questions -----------------------------------------------------------------
+class _AskAlertSlot(BaseAction, ABC):
+    """Asks one question of the subscription form (abstract: one subclass per slot)."""
+
+    @property
+    @abstractmethod
+    def slot(self) -> str:
+        """The form slot this action asks for."""
+
+    def name(self) -> str:
+        return f"action_ask_{self.slot}"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        lang = language_of(tracker)
+        if self.slot == "alert_markets":
+            buttons = [
+                {"title": market_name(c, lang), "payload": f'/inform{{"country":"{c}"}}'} for c in MARKET_BUTTONS
+            ]
+            dispatcher.utter_message(text=t("ask_markets", lang), buttons=buttons)
+        else:
+            buttons = [
+                {"title": industry_name(c, lang), "payload": f'/inform{{"choice":"{c}"}}'} for c in INDUSTRY_BUTTONS
+            ]
+            dispatcher.utter_message(text=t("ask_industry", lang), buttons=buttons)
+        return []
+
+
+class ActionAskAlertMarkets(_AskAlertSlot):
+    """Asks which markets to subscribe to."""
+
+    slot = "alert_markets"
+
+
+class ActionAskAlertIndustry(_AskAlertSlot):
+    """Asks which industry to subscribe to."""
+
+    slot = "alert_industry"
