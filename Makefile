@@ -23,7 +23,7 @@ KNOWLEDGE    := $(shell find knowledge -name '*.md' -not -name README.md 2>/dev/
 RASA_PATHS   := --config config.yml --domain bot/domain.yml
 
 .PHONY: help run shell setup db venvs web browser index train check-knowledge lint format validate test test-unit \
-        test-stories test-e2e bench eval-retrieval postgres clean
+        test-stories test-e2e bench eval eval-retrieval postgres clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -87,6 +87,9 @@ bench: setup ## benchmarks: retrieval on a 10k-chunk corpus (~20 min), REST late
 	$(PY) -m eval.bench_retrieval
 	$(PY) -m eval.bench_rest
 	$(PY) -m eval.bench_gateway
+
+eval: $(VENV)/.installed .index/CURRENT $(MODEL) ## evaluators' toolkit: conversation tests, answer quality, NLU CV, stories → eval/reports/evaluation.md (~20 min; EVAL_ARGS=…)
+	$(PY) -m eval.run $(EVAL_ARGS)
 
 eval-retrieval: $(VENV)/.installed ## Recall@1/@5 and MRR per language, topic, method and backend
 	$(PY) -m eval.retrieval.run --markdown eval/reports/retrieval.md
