@@ -207,8 +207,27 @@ def should_offer(tracker: Tracker) -> bool:
     return named and intent in ("ask_dispute", "inform")
 
 
+def previous_value(tracker: Tracker, slot: str) -> Any:
+    """The value a slot had before the user's latest message (None if it had none)."""
+    events = tracker.events
+    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
+    for event in reversed(events[:last_user]):
+        if event.get("event") == "slot" and event.get("name") == slot:
+            return event.get("value")
+    return None
+
+
 class ValidateCaseForm(FormValidationAction):
     """Checks each answer of the case intake; a bad one is asked again with an example."""
+
+    @staticmethod
+    def _unrecognised(slot: str, tracker: Tracker) -> dict[str, Any] | None:
+        """For an entity picked up while another question was asked (a country named in the
+        description, say) that is not a valid value: keep what the slot already held, silently.
+        None when the slot was the question asked, so the user is told and asked again."""
+        if tracker.get_slot("requested_slot") in (None, slot):
+            return None
+        return {slot: previous_value(tracker, slot)}
 
     def name(self) -> str:
         return "validate_case_form"
@@ -246,6 +265,8 @@ class ValidateCaseForm(FormValidationAction):
         code = market_code(str(value or ""))
         if code:
             return {"case_country": code}
+        if (kept := self._unrecognised("case_country", tracker)) is not None:
+            return kept
         suggestions = market_suggestions(str(value or ""))
         message = t("bad_country", lang)
         if suggestions:
@@ -264,6 +285,8 @@ class ValidateCaseForm(FormValidationAction):
         code = ip_type_code(str(value or ""))
         if code:
             return {"case_ip_type": code}
+        if (kept := self._unrecognised("case_ip_type", tracker)) is not None:
+            return kept
         dispatcher.utter_message(text=t("bad_ip_type", language_of(tracker)))
         return {"case_ip_type": None}
 
@@ -288,6 +311,8 @@ class ValidateCaseForm(FormValidationAction):
         )
         if code:
             return {"case_incident": code}
+        if (kept := self._unrecognised("case_incident", tracker)) is not None:
+            return kept
         dispatcher.utter_message(text=t("bad_incident", language_of(tracker)))
         return {"case_incident": None}
 

@@ -183,7 +183,7 @@ def _knowledge_signature(folder: Path) -> tuple:
 
 @lru_cache(maxsize=2)
 def _rules(path: str, rules_mtime: int, knowledge: tuple) -> tuple[RiskRules | None, dict[str, CitedSection]]:
-    documents, _ = load_knowledge(get_settings().knowledge_dir, PROJECT_ROOT)
+    documents, _ = load_knowledge(get_settings().knowledge_dir)  # cited as knowledge/…, like answers
     rules, problems = load_rules(Path(path), documents, PROJECT_ROOT)
     for p in problems:
         (logger.error if p.severity == "error" else logger.warning)("risk rules: %s", p)

@@ -174,3 +174,33 @@ def test_validation_returns_only_the_forms_own_slots():
     domain = {"forms": {"case_form": {"required_slots": list(case_actions.CASE_SLOTS)}}, "slots": {}}
     events = asyncio.run(ValidateCaseForm().run(CollectingDispatcher(), t, domain))
     assert all(e["name"] in {*case_actions.CASE_SLOTS, "requested_slot"} for e in events if e["event"] == "slot")
+
+
+def test_an_unrecognised_entity_from_a_later_answer_keeps_the_earlier_value_silently():
+    # "A Korean company says our lamp copies its registered design." given as the description: its
+    # country entity must not wipe the country the user already gave.
+    events = [
+        {"event": "user", "text": "Korea"},
+        {"event": "slot", "name": "case_country", "value": "KR"},
+        {"event": "slot", "name": "requested_slot", "value": "case_description"},
+        {"event": "user", "text": "A Korean company says our lamp copies its registered design."},
+        {"event": "slot", "name": "case_country", "value": "Korean company"},
+    ]
+    t = Tracker(
+        sender_id="s1",
+        slots={"language": "en", "requested_slot": "case_description", "case_country": "Korean company"},
+        latest_message={"text": events[3]["text"], "intent": {"name": "inform"}, "entities": []},
+        events=events,
+        paused=False,
+        followup_action=None,
+        active_loop={"name": "case_form"},
+        latest_action_name="action_listen",
+    )
+    dispatcher = CollectingDispatcher()
+    result = asyncio.run(ValidateCaseForm().validate_case_country("Korean company", dispatcher, t, {}))
+    assert result == {"case_country": "KR"} and dispatcher.messages == []
+
+
+def test_an_unrecognised_answer_to_the_question_asked_is_still_rejected_with_a_hint():
+    result, messages = validate("validate_case_country", "Narnia", lang="en")
+    assert result == {"case_country": None} and messages
