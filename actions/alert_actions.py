@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from abc import ABC, abstractmethod
+from abc import ABC
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -37,7 +37,7 @@ from actions.alerts import (
     subscriptions_of,
     unsubscribe,
 )
-from actions.base import BaseAction, language_of
+from actions.base import AskSlotAction, BaseAction, FormSlotsValidation, language_of
 from actions.case_actions import _migrated
 from actions.settings import PROJECT_ROOT, get_settings
 from actions.store import session_scope
@@ -302,17 +302,13 @@ class ActionStartAlertSubscription(BaseAction):
         return events
 
 
-class ValidateAlertSubscriptionForm(FormValidationAction):
+class ValidateAlertSubscriptionForm(FormSlotsValidation):
     """Checks the market and industry answers of the subscription form."""
+
+    form_slots = frozenset(ALERT_SLOTS)
 
     def name(self) -> str:
         return "validate_alert_subscription_form"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        """Returns only the form's own slots (see ValidateCaseForm.run for why)."""
-        events = await super().run(dispatcher, tracker, domain)
-        own = {*ALERT_SLOTS, "requested_slot"}
-        return [e for e in events if e.get("event") != "slot" or e.get("name") in own]
 
     async def validate_alert_markets(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -547,16 +543,8 @@ class ActionShowNewAlerts(Action):
 
 
 # ---- the subscription form's questions -----------------------------------------------------------------
-class _AskAlertSlot(BaseAction, ABC):
-    """Asks one question of the subscription form (abstract: one subclass per slot)."""
-
-    @property
-    @abstractmethod
-    def slot(self) -> str:
-        """The form slot this action asks for."""
-
-    def name(self) -> str:
-        return f"action_ask_{self.slot}"
+class _AskAlertSlot(AskSlotAction, ABC):
+    """Asks one question of the subscription form."""
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         lang = language_of(tracker)

@@ -24,7 +24,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -40,7 +39,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from actions.experts import EU_MEMBERS
-from actions.knowledge import IP_TYPES, LangText, Problem, line_of, yaml_key_lines
+from actions.knowledge import (
+    IP_TYPES,
+    LangText,
+    Problem,
+    read_yaml_file,
+    relative_name,
+    validation_problems,
+    yaml_key_lines,
+)
 from actions.store import AlertDelivery, AlertSubscription, OutboxMessage, session_scope, utcnow
 from actions.vocab import ALL_INDUSTRIES, INDUSTRY_NAMES, MARKETS, industry_name, join_names, market_name
 
@@ -128,37 +135,18 @@ class Alert(BaseModel):
         return market_ok and industry_ok
 
 
-def _rel(path: Path, root: Path | None) -> str:
-    return path.relative_to(root).as_posix() if root and path.is_relative_to(root) else str(path)
-
-
 def load_alert(path: Path, root: Path | None = None, today: date | None = None) -> tuple[Alert | None, list[Problem]]:
     """Reads one alert file; None (with file:line problems) if it is invalid."""
-    rel = _rel(path, root)
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-    except OSError as exc:
-        return None, [Problem(rel, 1, "file", f"cannot be read: {exc}")]
-    except UnicodeDecodeError as exc:
-        return None, [Problem(rel, 1, "file", f"cannot be read as UTF-8 text: {exc}")]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        return None, [
-            Problem(rel, mark.line + 1 if mark else 1, "yaml", f"invalid YAML: {getattr(exc, 'problem', exc)}")
-        ]
+    rel = relative_name(path, root)
+    data, lines, problems = read_yaml_file(path, rel)
+    if problems:
+        return None, problems
     if not isinstance(data, dict):
         return None, [Problem(rel, 1, "alert", "the file must be a YAML mapping of one alert's fields")]
-    lines = yaml_key_lines(text)
     try:
         alert = Alert.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"])
-            message = "missing" if err["type"] == "missing" else err["msg"].removeprefix("Value error, ")
-            problems.append(Problem(rel, line_of(lines, loc, 1), loc or "alert", message))
-        return None, problems
+        return None, validation_problems(exc, rel, lines, "alert")
     today = today or date.today()
     if alert.last_reviewed > today:
         return None, [

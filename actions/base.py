@@ -5,9 +5,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from bot.language import EN, detect_language
 
@@ -39,3 +40,48 @@ class BaseAction(Action, ABC):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         events = await self.act(dispatcher, tracker, domain)
         return [*events, SlotSet(SLOT_ACTION_REPLY, REPLY_RECEIVED)]
+
+
+class AskSlotAction(BaseAction, ABC):
+    """Asks a form's question for one slot, as `action_ask_<slot>` (abstract: one subclass per slot)."""
+
+    @property
+    @abstractmethod
+    def slot(self) -> str:
+        """The form slot this action asks for."""
+
+    def name(self) -> str:
+        return f"action_ask_{self.slot}"
+
+
+def define_ask_actions(base: type[AskSlotAction], slots: Any, namespace: dict[str, Any]) -> None:
+    """Defines `ActionAsk<Slot>`, a subclass of `base`, for each slot in the calling module's namespace.
+
+    Module and qualified name are set so rasa-sdk can pickle the actions into its worker process.
+    """
+    for slot in slots:
+        name = "ActionAsk" + "".join(part.title() for part in slot.split("_"))
+        namespace[name] = type(
+            name,
+            (base,),
+            {"slot": slot, "__doc__": f"Asks for {slot}.", "__module__": namespace["__name__"], "__qualname__": name},
+        )
+
+
+class FormSlotsValidation(FormValidationAction, ABC):
+    """A form's validation that returns only the form's own slots (abstract: one subclass per form).
+
+    rasa-sdk echoes every slot set this turn (such as `language`), which would make Rasa believe the
+    user answered the form when they asked a question instead, so the form would never hand over to
+    the question's rule.
+    """
+
+    @property
+    @abstractmethod
+    def form_slots(self) -> frozenset[str]:
+        """The slots the form fills."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        events = await super().run(dispatcher, tracker, domain)
+        own = {*self.form_slots, "requested_slot"}
+        return [e for e in events if e.get("event") != "slot" or e.get("name") in own]

@@ -6,18 +6,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from abc import ABC, abstractmethod
+from abc import ABC
 from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.base import BaseAction, language_of
+from actions.base import AskSlotAction, BaseAction, FormSlotsValidation, define_ask_actions, language_of
 from actions.cases import Intake, cases_of, find_case, open_case, status_lines
 from actions.deadlines import parse_deadline
 from actions.experts import Expert, Match, industry_of, load_experts
@@ -217,8 +217,10 @@ def previous_value(tracker: Tracker, slot: str) -> Any:
     return None
 
 
-class ValidateCaseForm(FormValidationAction):
+class ValidateCaseForm(FormSlotsValidation):
     """Checks each answer of the case intake; a bad one is asked again with an example."""
+
+    form_slots = frozenset(CASE_SLOTS)
 
     @staticmethod
     def _unrecognised(slot: str, tracker: Tracker) -> dict[str, Any] | None:
@@ -231,14 +233,6 @@ class ValidateCaseForm(FormValidationAction):
 
     def name(self) -> str:
         return "validate_case_form"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        """Returns only the form's own slots. rasa-sdk echoes every slot set this turn (such as
-        `language`), which would make Rasa believe the user answered the form when they asked a
-        question instead, so the form would never hand over to the question rule."""
-        events = await super().run(dispatcher, tracker, domain)
-        own = {*CASE_SLOTS, "requested_slot"}
-        return [e for e in events if e.get("event") != "slot" or e.get("name") in own]
 
     async def validate_case_enterprise(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -606,16 +600,8 @@ ASKS: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
 }
 
 
-class _AskCaseSlot(BaseAction, ABC):
-    """Asks the intake form's question for one slot, in the user's language (abstract: one subclass per slot)."""
-
-    @property
-    @abstractmethod
-    def slot(self) -> str:
-        """The form slot this action asks for."""
-
-    def name(self) -> str:
-        return f"action_ask_{self.slot}"
+class _AskCaseSlot(AskSlotAction, ABC):
+    """Asks the intake form's question for one slot, in the user's language."""
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         lang = language_of(tracker)
@@ -627,10 +613,4 @@ class _AskCaseSlot(BaseAction, ABC):
         return []
 
 
-for _slot in ASKS:
-    _name = "ActionAsk" + "".join(part.title() for part in _slot.split("_"))
-    globals()[_name] = type(
-        _name,
-        (_AskCaseSlot,),
-        {"slot": _slot, "__doc__": f"Asks for {_slot}.", "__module__": __name__, "__qualname__": _name},
-    )
+define_ask_actions(_AskCaseSlot, ASKS, globals())

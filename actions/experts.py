@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from actions.knowledge import IP_TYPES, Problem, line_of, yaml_key_lines
+from actions.knowledge import IP_TYPES, Problem, read_yaml_file, relative_name, validation_problems
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.I)
 _PHONE = re.compile(r"^\+?[\d\s\-()]{7,}$")
@@ -84,20 +83,13 @@ class Expert(BaseModel):
 
 def load_experts(path: Path, root: Path | None = None) -> tuple[list[Expert], list[Problem]]:
     """Reads the expert list; entries with errors are left out and reported as file:line problems."""
-    rel = path.relative_to(root).as_posix() if root and path.is_relative_to(root) else str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-    except OSError as exc:
-        return [], [Problem(rel, 1, "file", f"cannot be read: {exc}")]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        return [], [Problem(rel, mark.line + 1 if mark else 1, "yaml", f"invalid YAML: {getattr(exc, 'problem', exc)}")]
+    rel = relative_name(path, root)
+    data, lines, problems = read_yaml_file(path, rel)
+    if problems:
+        return [], problems
     if not isinstance(data, list):
         return [], [Problem(rel, 1, "experts", "the file must be a YAML list of experts")]
-    lines = yaml_key_lines(text)
     experts: list[Expert] = []
-    problems: list[Problem] = []
     seen: dict[str, int] = {}
     for i, entry in enumerate(data):
         line = lines.get(f"{i}.id", lines.get(str(i), 1))
@@ -110,11 +102,7 @@ def load_experts(path: Path, root: Path | None = None) -> tuple[list[Expert], li
         try:
             experts.append(Expert.model_validate(entry))
         except ValidationError as exc:
-            for err in exc.errors():
-                loc = ".".join(str(p) for p in err["loc"])
-                field = f"[{i}].{loc}" if loc else f"[{i}]"
-                message = "missing" if err["type"] == "missing" else err["msg"].removeprefix("Value error, ")
-                problems.append(Problem(rel, line_of(lines, f"{i}.{loc}".rstrip("."), 1), field, message))
+            problems += validation_problems(exc, rel, lines, "experts", item=i)
     return experts, problems
 
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from langchain_community.document_loaders import TextLoader
@@ -146,6 +146,44 @@ def line_of(key_lines: dict[str, int], loc: str, default: int) -> int:
             return key_lines[loc]
         loc = loc.rpartition(".")[0]
     return default
+
+
+def relative_name(path: Path, root: Path | None) -> str:
+    """How a staff file is named in messages and citations: relative to `root` when it lies below it."""
+    return path.relative_to(root).as_posix() if root and path.is_relative_to(root) else str(path)
+
+
+def read_yaml_file(path: Path, rel: str) -> tuple[Any, dict[str, int], list[Problem]]:
+    """A staff-edited YAML file: its data, the line of each key (see `yaml_key_lines`), and a
+    file:line problem instead of the data when it cannot be read or parsed."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except OSError as exc:
+        return None, {}, [Problem(rel, 1, "file", f"cannot be read: {exc}")]
+    except UnicodeDecodeError as exc:
+        return None, {}, [Problem(rel, 1, "file", f"cannot be read as UTF-8 text: {exc}")]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        return None, {}, [Problem(rel, line, "yaml", f"invalid YAML: {getattr(exc, 'problem', exc)}")]
+    return data, yaml_key_lines(text), []
+
+
+def validation_problems(
+    exc: ValidationError, rel: str, lines: dict[str, int], default_field: str, item: int | None = None
+) -> list[Problem]:
+    """pydantic's errors as file:line problems; `item` is the list index when the model is one entry of a list."""
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
+        message = "missing" if err["type"] == "missing" else err["msg"].removeprefix("Value error, ")
+        if item is None:
+            problems.append(Problem(rel, line_of(lines, loc, 1), loc or default_field, message))
+        else:
+            field = f"[{item}].{loc}" if loc else f"[{item}]"
+            problems.append(Problem(rel, line_of(lines, f"{item}.{loc}".rstrip("."), 1), field, message))
+    return problems
 
 
 def _parse_sections(body: str, body_line: int, rel: str, problems: list[Problem]) -> list[Section]:

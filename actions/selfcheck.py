@@ -20,12 +20,19 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from actions.deadlines import parse_deadline
 from actions.experts import EU_MEMBERS
-from actions.knowledge import KnowledgeDocument, LangText, Problem, line_of, yaml_key_lines
+from actions.knowledge import (
+    KnowledgeDocument,
+    LangText,
+    Problem,
+    line_of,
+    read_yaml_file,
+    relative_name,
+    validation_problems,
+)
 from actions.vocab import INDUSTRY_NAMES, MARKETS, join_names, market_codes, market_name
 
 PLANS = ("export", "trade_fair", "ecommerce", "licensing")
@@ -153,29 +160,16 @@ def load_rules(
 
     With `documents`, every citation must name an existing document and section.
     """
-    rel = path.relative_to(root).as_posix() if root and path.is_relative_to(root) else str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-    except OSError as exc:
-        return None, [Problem(rel, 1, "file", f"cannot be read: {exc}")]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        return None, [
-            Problem(rel, mark.line + 1 if mark else 1, "yaml", f"invalid YAML: {getattr(exc, 'problem', exc)}")
-        ]
+    rel = relative_name(path, root)
+    data, lines, problems = read_yaml_file(path, rel)
+    if problems:
+        return None, problems
     if not isinstance(data, dict):
         return None, [Problem(rel, 1, "rules", "the file must be a YAML mapping (levels, factors, steps)")]
-    lines = yaml_key_lines(text)
     try:
         rules = RiskRules.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
-            message = "missing" if err["type"] == "missing" else err["msg"].removeprefix("Value error, ")
-            problems.append(Problem(rel, line_of(lines, loc, 1), loc or "rules", message))
-        return None, problems
+        return None, validation_problems(exc, rel, lines, "rules")
     problems = _cross_check(rules, rel, lines, documents)
     return (None if any(p.severity == "error" for p in problems) else rules), problems
 

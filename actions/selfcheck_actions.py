@@ -8,13 +8,13 @@ The scoring rules are staff-edited (knowledge/risk/selfcheck.yml, see actions/se
 from __future__ import annotations
 
 import logging
-from abc import ABC, abstractmethod
+from abc import ABC
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -27,7 +27,7 @@ from actions.alert_actions import (
     named_markets,
     read_markets,
 )
-from actions.base import BaseAction, language_of
+from actions.base import AskSlotAction, BaseAction, FormSlotsValidation, define_ask_actions, language_of
 from actions.case_actions import offer_case
 from actions.knowledge import load_knowledge
 from actions.selfcheck import (
@@ -240,17 +240,13 @@ def _choices(value: Any, tracker: Tracker) -> tuple[list[str], str]:
     return (entity_values(tracker, "choice") if text.startswith("/") else []), text
 
 
-class ValidateSelfcheckForm(FormValidationAction):
+class ValidateSelfcheckForm(FormSlotsValidation):
     """Checks each self-check answer; a bad one is asked again with an example."""
+
+    form_slots = frozenset(SELFCHECK_SLOTS)
 
     def name(self) -> str:
         return "validate_selfcheck_form"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        """Returns only the form's own slots (see ValidateCaseForm.run for why)."""
-        events = await super().run(dispatcher, tracker, domain)
-        own = {*SELFCHECK_SLOTS, "requested_slot"}
-        return [e for e in events if e.get("event") != "slot" or e.get("name") in own]
 
     async def required_slots(
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -409,16 +405,8 @@ def _buttons(slot: str, lang: str) -> list[dict[str, str]]:
     return [{"title": titles[i], "payload": f'/inform{{"choice":"{code}"}}'} for code, titles in table.items()]
 
 
-class _AskSelfcheckSlot(BaseAction, ABC):
-    """Asks one self-check question with its buttons (abstract: one subclass per slot)."""
-
-    @property
-    @abstractmethod
-    def slot(self) -> str:
-        """The form slot this action asks for."""
-
-    def name(self) -> str:
-        return f"action_ask_{self.slot}"
+class _AskSelfcheckSlot(AskSlotAction, ABC):
+    """Asks one self-check question with its buttons."""
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         lang = language_of(tracker)
@@ -430,10 +418,4 @@ class _AskSelfcheckSlot(BaseAction, ABC):
         return []
 
 
-for _slot in SELFCHECK_SLOTS:
-    _name = "ActionAsk" + "".join(part.title() for part in _slot.split("_"))
-    globals()[_name] = type(
-        _name,
-        (_AskSelfcheckSlot,),
-        {"slot": _slot, "__doc__": f"Asks for {_slot}.", "__module__": __name__, "__qualname__": _name},
-    )
+define_ask_actions(_AskSelfcheckSlot, SELFCHECK_SLOTS, globals())

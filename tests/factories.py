@@ -1,4 +1,10 @@
-"""Test data shared by the case tests."""
+"""Test data and helpers shared by the case, self-check and alert tests."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
 
 from actions.cases import Intake
 
@@ -21,3 +27,28 @@ def intake(**changes) -> Intake:
         "industry": "machinery",
     }
     return Intake(**{**values, **changes})
+
+
+@dataclass
+class Conversation:
+    """One enterprise talking to the bot over the REST channel (end-to-end tests)."""
+
+    stack: Any
+    sender: str = field(default_factory=lambda: f"web-{uuid.uuid4().hex[:8]}")
+    transcript: list[str] = field(default_factory=list)
+
+    def say(self, message: str) -> tuple[str, list[dict], list[dict]]:
+        """The bot's texts (joined), buttons and custom payloads for one message."""
+        reply = self.stack.say(message, sender=self.sender)
+        texts = "\n".join(m["text"] for m in reply if "text" in m)
+        buttons = [b for m in reply for b in m.get("buttons", [])]
+        customs = [m["custom"] for m in reply if "custom" in m]
+        self.transcript += [f"user: {message}", f"bot: {texts} {[b['title'] for b in buttons]}"]
+        return texts, buttons, customs
+
+    def expect(self, message: str, *fragments: str) -> tuple[str, list[dict], list[dict]]:
+        """Says a message and checks that the reply contains every fragment (transcript on failure)."""
+        texts, buttons, customs = self.say(message)
+        for fragment in fragments:
+            assert fragment in texts, "\n".join(self.transcript)
+        return texts, buttons, customs

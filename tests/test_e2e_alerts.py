@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_e2e_selfcheck import Conversation
+from tests.factories import Conversation
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,37 +5,12 @@ the enterprise seeing the result."""
 from __future__ import annotations
 
 import re
-import uuid
-from dataclasses import dataclass, field
 
 import pytest
 
+from tests.factories import Conversation
+
 pytestmark = pytest.mark.e2e
-
-
-@dataclass
-class Conversation:
-    """One enterprise talking to the bot over the REST channel."""
-
-    stack: object
-    sender: str = field(default_factory=lambda: f"web-{uuid.uuid4().hex[:8]}")
-    transcript: list[str] = field(default_factory=list)
-
-    def say(self, message: str) -> tuple[str, list[dict], list[dict]]:
-        """The bot's texts (joined), buttons and custom payloads for one message."""
-        reply = self.stack.say(message, sender=self.sender)
-        texts = "\n".join(m["text"] for m in reply if "text" in m)
-        buttons = [b for m in reply for b in m.get("buttons", [])]
-        customs = [m["custom"] for m in reply if "custom" in m]
-        self.transcript += [f"user: {message}", f"bot: {texts} {[b['title'] for b in buttons]}"]
-        return texts, buttons, customs
-
-    def expect(self, message: str, *fragments: str) -> tuple[str, list[dict], list[dict]]:
-        """Says a message and checks that the reply contains every fragment (transcript on failure)."""
-        texts, buttons, customs = self.say(message)
-        for fragment in fragments:
-            assert fragment in texts, "\n".join(self.transcript)
-        return texts, buttons, customs
 
 
 def case_number(customs: list[dict]) -> str:

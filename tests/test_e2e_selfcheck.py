@@ -4,33 +4,13 @@ English check with a mistyped market and a PPH question in the middle."""
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pytest
 
+from tests.factories import Conversation
+
 pytestmark = pytest.mark.e2e
-
-
-@dataclass
-class Conversation:
-    """One enterprise talking to the bot over the REST channel."""
-
-    stack: object
-    sender: str = field(default_factory=lambda: f"web-{uuid.uuid4().hex[:8]}")
-    transcript: list[str] = field(default_factory=list)
-
-    def expect(self, message: str, *fragments: str) -> tuple[str, list[dict], list[dict]]:
-        """Says a message; checks the reply contains every fragment (transcript on failure)."""
-        reply = self.stack.say(message, sender=self.sender)
-        texts = "\n".join(m["text"] for m in reply if "text" in m)
-        buttons = [b for m in reply for b in m.get("buttons", [])]
-        customs = [m["custom"] for m in reply if "custom" in m]
-        self.transcript += [f"user: {message}", f"bot: {texts} {[b['title'] for b in buttons]}"]
-        for fragment in fragments:
-            assert fragment in texts, "\n".join(self.transcript)
-        return texts, buttons, customs
 
 
 def test_chinese_self_check_for_a_japanese_fair_without_a_japanese_trademark_is_high_and_offers_an_expert(e2e):
