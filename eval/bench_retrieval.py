@@ -77,7 +77,7 @@ def action_call(question: str, lang: str) -> dict:
         "tracker": {
             "sender_id": "bench",
             "slots": {"language": lang},
-            "latest_message": {"text": question, "intent": {"name": "ask_pph"}, "entities": []},
+            "latest_message": {"text": question, "intent": {"name": "ask_question"}, "entities": []},
             "events": [],
             "paused": False,
             "followup_action": None,

@@ -25,7 +25,7 @@ class BrokenProvider(IndexProvider):
         raise FileNotFoundError("no index")
 
 
-def tracker(text: str, intent: str = "ask_pph", language: str | None = None) -> Tracker:
+def tracker(text: str, intent: str = "ask_question", language: str | None = None) -> Tracker:
     return Tracker(
         sender_id="t1",
         slots={"language": language},

@@ -200,7 +200,7 @@ def test_the_answer_action_adds_the_alert_note(fixture_index):
     from actions.actions import ActionAnswerQuestion
     from tests.test_actions import ReadyProvider
 
-    t = tracker("What should we prepare for a trade fair in Germany?", intent="ask_dispute")
+    t = tracker("What should we prepare for a trade fair in Germany?", intent="ask_question")
     messages, _ = run(ActionAnswerQuestion(ReadyProvider(fixture_index)), t)
     assert "custom" in messages[0]  # the answer first, then the note (then any case offer)
     assert messages[1]["text"].startswith("📢 Active alerts that may concern you:\n· [Sample] Exhibiting in Germany")

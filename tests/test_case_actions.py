@@ -160,7 +160,7 @@ def test_validation_returns_only_the_forms_own_slots():
     t = Tracker(
         sender_id="s1",
         slots={"language": "en", "requested_slot": "case_country", "action_server_reply": "pending"},
-        latest_message={"text": "What does RCEP say?", "intent": {"name": "ask_rcep"}, "entities": []},
+        latest_message={"text": "What does RCEP say?", "intent": {"name": "ask_question"}, "entities": []},
         events=[
             {"event": "user", "text": "What does RCEP say?"},
             {"event": "slot", "name": "language", "value": "en"},

@@ -55,7 +55,7 @@ def reply(*messages: dict, **kw: Any) -> Reply:
     )
 
 
-ZH_ANSWER = reply(ANSWER, OFFER, tracker=tracker("ask_pph", ["action_answer_question"]))
+ZH_ANSWER = reply(ANSWER, OFFER, tracker=tracker("ask_question", ["action_answer_question"]))
 
 
 def outcome(expect: dict, r: Reply = ZH_ANSWER, before: Reply | None = None) -> dict[str, tuple[bool, str]]:
@@ -76,7 +76,7 @@ def outcome(expect: dict, r: Reply = ZH_ANSWER, before: Reply | None = None) -> 
         ({"cites_any": ["rcep-overview", "pph-jpo-kipo-request"]}, "cites_any"),
         ({"answered": True}, "answered"),
         ({"buttons": ["开案件", "/deny"]}, "buttons"),
-        ({"intent": ["ask_rcep", "ask_pph"]}, "intent"),
+        ({"intent": ["check_case", "ask_question"]}, "intent"),
         ({"actions": "action_answer_question"}, "actions"),
         ({"not_actions": "utter_service_unavailable"}, "not_actions"),
         ({"slots": {"language": "zh", "case_id": None}}, "slots"),
@@ -103,7 +103,7 @@ def test_an_expectation_that_matches_the_reply_passes(expect, key):
         ({"answered": False}, "answered", "it answered from the knowledge files"),
         ({"buttons": "Open a case"}, "buttons", "buttons offered: 开案件 (/affirm), 不用 (/deny)"),
         ({"no_buttons": True}, "no_buttons", "buttons offered: 开案件"),
-        ({"intent": "ask_rcep"}, "intent", "NLU said ask_pph (0.97)"),
+        ({"intent": "check_case"}, "intent", "NLU said ask_question (0.97)"),
         ({"actions": "utter_greet"}, "actions", "did not run ['utter_greet']; ran ['action_answer_question']"),
         ({"not_actions": "action_answer_question"}, "not_actions", "ran ['action_answer_question']"),
         ({"slots": {"language": "en"}}, "slots", "language is 'zh', not 'en'"),
@@ -130,7 +130,7 @@ def test_answered_fails_when_the_answer_action_did_not_run():
 
 
 def test_tracker_expectations_fail_clearly_without_the_http_api():
-    ok, detail = outcome({"intent": "ask_pph"}, reply(ANSWER))["intent"]
+    ok, detail = outcome({"intent": "ask_question"}, reply(ANSWER))["intent"]
     assert not ok and "--enable-api" in detail
 
 

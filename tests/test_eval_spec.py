@@ -11,7 +11,7 @@ from eval.toolkit.answers import load_answer_set
 from eval.toolkit.spec import Vocabulary, load_conversations, load_vocabulary, select
 
 VOCAB = Vocabulary(
-    intents=frozenset({"greet", "ask_pph", "affirm", "nlu_fallback"}),
+    intents=frozenset({"greet", "ask_question", "affirm", "nlu_fallback"}),
     slots=frozenset({"language", "case_id"}),
     actions=frozenset({"utter_greet", "action_answer_question", "action_listen"}),
     documents=frozenset({"pph-cn-jp", "pph-cn-jp#overview"}),
