@@ -113,7 +113,7 @@ def load_answer_set(
 
     vocab = vocab or load_vocabulary(DOMAIN_PATH, knowledge_dir)
     texts = _passages(knowledge_dir)
-    files = sorted(ANSWERS_DIR.glob("*.yml")) if paths is None else list(paths)
+    files = sorted(ANSWERS_DIR.glob("**/*.yml")) if paths is None else list(paths)
     items: list[AnswerItem] = []
     errors: list[SpecError] = []
     seen: dict[str, str] = {}
