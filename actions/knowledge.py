@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -73,6 +73,45 @@ class Tags(BaseModel):
         return value
 
 
+MAX_ASK_CHARS = 200
+PPH_OFFICE = r"^([A-Z]{2}|any)$"
+
+
+class Asks(BaseModel):
+    """Questions a section answers, as users ask them, in each language."""
+
+    model_config = ConfigDict(extra="forbid")
+    zh: list[str] = Field(default_factory=list)
+    en: list[str] = Field(default_factory=list)
+
+    @field_validator("zh", "en")
+    @classmethod
+    def _questions(cls, value: list[str]) -> list[str]:
+        for question in value:
+            if not isinstance(question, str) or not question.strip():
+                raise ValueError("a question must be non-empty text")
+            if len(question) > MAX_ASK_CHARS:
+                raise ValueError(f"a question is at most {MAX_ASK_CHARS} characters: {question[:40]!r}…")
+        return [q.strip() for q in value]
+
+
+class PphDirection(BaseModel):
+    """The one PPH direction a section is about: whose result is used (office of earlier
+    examination) and where the request is filed (office of later examination)."""
+
+    model_config = ConfigDict(extra="forbid")
+    oee: str = Field(pattern=PPH_OFFICE)
+    ole: str = Field(pattern=PPH_OFFICE)
+
+
+class SectionMeta(BaseModel):
+    """What staff say about one section in the front matter: the questions it answers, its PPH direction."""
+
+    model_config = ConfigDict(extra="forbid")
+    asks: Asks = Field(default_factory=Asks)
+    pph: PphDirection | None = None
+
+
 class DocumentMeta(BaseModel):
     """The front matter every knowledge document must have."""
 
@@ -82,6 +121,7 @@ class DocumentMeta(BaseModel):
     sources: list[HttpUrl] = Field(min_length=1)
     last_reviewed: date
     tags: Tags
+    sections: dict[str, SectionMeta] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -94,6 +134,13 @@ class Section:
     text_zh: str
     text_en: str
     line: int
+    asks_zh: tuple[str, ...] = ()
+    asks_en: tuple[str, ...] = ()
+    pph: tuple[str, str] | None = None  # (office of earlier examination, office of later examination)
+
+    def asks(self, lang: str) -> tuple[str, ...]:
+        """The questions this section answers, in one language."""
+        return self.asks_zh if lang == "zh" else self.asks_en
 
 
 @dataclass(frozen=True)
@@ -119,7 +166,7 @@ def yaml_key_lines(text: str, first_line: int = 1) -> dict[str, int]:
     """
     lines: dict[str, int] = {}
     try:
-        root = yaml.compose(text)
+        root = yaml.compose(text, Loader=_YAML_LOADER)  # the loader that reads the file
     except yaml.YAMLError:
         return lines
 
@@ -315,9 +362,38 @@ def _parse_document(
                 Problem(rel, line, "last_reviewed", f"older than {max_age_days} days: review it", "warning")
             )
 
+    if meta is not None and meta.sections:
+        sections = _with_section_meta(meta, sections, front, rel, problems)
+
     if meta is None or any(p.severity == "error" for p in problems):
         return None, problems
     return KnowledgeDocument(meta, rel, digest, tuple(sections)), problems
+
+
+def _with_section_meta(
+    meta: DocumentMeta, sections: list[Section], front: str, rel: str, problems: list[Problem]
+) -> list[Section]:
+    """Sections with the asks and PPH direction the front matter gives them; a key naming no
+    section of the document is an error at its line."""
+    known = {s.id for s in sections}
+    key_lines = yaml_key_lines(front, first_line=2)
+    for sid in meta.sections:
+        if sid not in known:
+            where = line_of(key_lines, f"sections.{sid}", 2)
+            ids = ", ".join(sorted(known))
+            problems.append(Problem(rel, where, f"sections.{sid}", f"no section has this id; the ids are: {ids}"))
+    out = []
+    for section in sections:
+        extra = meta.sections.get(section.id)
+        if extra is None:
+            out.append(section)
+            continue
+        pph = (extra.pph.oee, extra.pph.ole) if extra.pph else None
+        if pph and pph[0] == pph[1]:
+            where = line_of(key_lines, f"sections.{section.id}.pph", 2)
+            problems.append(Problem(rel, where, f"sections.{section.id}.pph", "oee and ole must differ"))
+        out.append(replace(section, asks_zh=tuple(extra.asks.zh), asks_en=tuple(extra.asks.en), pph=pph))
+    return out
 
 
 def load_knowledge(
@@ -346,7 +422,8 @@ def load_knowledge(
 
 
 def to_chunks(documents: list[KnowledgeDocument]) -> list[Document]:
-    """LangChain documents to index: one per language per section, long passages split further."""
+    """LangChain documents to index: one per language per section, long passages split further,
+    and one per question the section answers (metadata `kind: ask`)."""
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=MAX_CHUNK_CHARS,
         chunk_overlap=80,
@@ -367,6 +444,22 @@ def to_chunks(documents: list[KnowledgeDocument]) -> list[Document]:
                                 "section_id": section.id,
                                 "lang": lang,
                                 "part": i,
+                                "path": doc.path,
+                                "line": section.line,
+                                "doc_sha256": doc.sha256,
+                            },
+                        )
+                    )
+                for n, question in enumerate(section.asks(lang)):
+                    chunks.append(
+                        Document(
+                            page_content=question,
+                            metadata={
+                                "doc_id": meta.id,
+                                "section_id": section.id,
+                                "lang": lang,
+                                "part": f"ask-{n}",
+                                "kind": "ask",
                                 "path": doc.path,
                                 "line": section.line,
                                 "doc_sha256": doc.sha256,

@@ -19,18 +19,20 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from actions.glossary import Glossary, load_glossary
 from actions.knowledge import KnowledgeDocument, Problem, load_knowledge, to_chunks
 from actions.settings import Settings
 from actions.text import Tokenizer
 
 logger = logging.getLogger(__name__)
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2  # 2: chunks of kind `ask` (the questions a section answers)
 METRIC = "inner_product"
 POINTER = "CURRENT"
 KEEP_BUILDS = 2
@@ -56,6 +58,8 @@ class Passage:
     dense: float  # best cosine similarity of the question to a chunk of this section
     lexical: float  # IDF-weighted share of the question's terms found in this section
     answerable: bool  # passed the relevance gate
+    ask: float = 0.0  # best cosine similarity of the question to a question this section answers (`asks`)
+    pph: tuple[str, str] | None = None  # the PPH direction the section is about (oee, ole)
 
     @property
     def key(self) -> str:
@@ -106,7 +110,14 @@ def _catalog(documents: list[KnowledgeDocument]) -> dict[str, Any]:
             "path": doc.path,
             "tags": doc.meta.tags.model_dump(),
             "sections": {
-                s.id: {"zh": s.title_zh, "en": s.title_en, "text_zh": s.text_zh, "text_en": s.text_en, "line": s.line}
+                s.id: {
+                    "zh": s.title_zh,
+                    "en": s.title_en,
+                    "text_zh": s.text_zh,
+                    "text_en": s.text_en,
+                    "line": s.line,
+                    "pph": list(s.pph) if s.pph else None,
+                }
                 for s in doc.sections
             },
         }
@@ -177,7 +188,10 @@ def build_index(
             meta = chunk.metadata
             lang = meta["lang"]
             section = catalog[meta["doc_id"]]["sections"][meta["section_id"]]
-            text = embedding_text(catalog[meta["doc_id"]]["title"][lang], section[lang], chunk.page_content)
+            if meta.get("kind") == "ask":  # a question is embedded and matched as a question
+                text = chunk.page_content
+            else:
+                text = embedding_text(catalog[meta["doc_id"]]["title"][lang], section[lang], chunk.page_content)
             meta["tokens"] = tokenizer.tokens(text)
             todo.append(len(texts))
             texts.append(text)
@@ -186,11 +200,14 @@ def build_index(
 
     batch = 64
     bar = tqdm(total=len(todo), desc="embedding", unit="chunk", disable=not progress or not todo)
-    for start in range(0, len(todo), batch):
-        positions = todo[start : start + batch]
-        for position, vector in zip(positions, base.embed_documents([texts[i] for i in positions]), strict=True):
-            vectors[position] = vector
-        bar.update(len(positions))
+    for kind in ("passage", "ask"):
+        wanted = [i for i in todo if (metadatas[i].get("kind") == "ask") == (kind == "ask")]
+        embed = base.embed_documents if kind == "passage" else partial(embed_questions, base)
+        for start in range(0, len(wanted), batch):
+            positions = wanted[start : start + batch]
+            for position, vector in zip(positions, embed([texts[i] for i in positions]), strict=True):
+                vectors[position] = vector
+            bar.update(len(positions))
     bar.close()
 
     store = _faiss_store(base, texts, metadatas, np.asarray(vectors, dtype=np.float32))
@@ -221,6 +238,14 @@ def build_index(
         f"{manifest['seconds']} s → {build_dir}"
     )
     return manifest
+
+
+def embed_questions(embeddings: Any, texts: list[str]) -> list[list[float]]:
+    """Embeds questions the way user questions are embedded (e5's "query: " side), so a user's
+    question is compared with the questions a section answers like with like."""
+    if hasattr(embeddings, "embed_questions"):
+        return embeddings.embed_questions(texts)
+    return [embeddings.embed_query(t) for t in texts]
 
 
 def _faiss_store(embeddings: Any, texts: list[str], metadatas: list[dict[str, Any]], matrix: np.ndarray) -> Any:
@@ -307,16 +332,25 @@ def _read_manifest_or_none(index_dir: Path) -> dict[str, Any] | None:
 class KnowledgeIndex:
     """A loaded index: answers `search(query, k)` with gated, fused passages."""
 
-    def __init__(self, store: Any, catalog: dict[str, Any], manifest: dict[str, Any], settings: Settings):
+    def __init__(
+        self,
+        store: Any,
+        catalog: dict[str, Any],
+        manifest: dict[str, Any],
+        settings: Settings,
+        glossary: Glossary | None = None,
+    ):
         self.store = store
         self.catalog = catalog
         self.manifest = manifest
         self.settings = settings
+        self.glossary = glossary or Glossary()
         self.build = manifest.get("build", "")
         self.tokenizer = Tokenizer(settings.jieba_dict_dir)
         ids = store.index_to_docstore_id
         self.chunks = [store.docstore.search(ids[i]) for i in range(len(ids))]
         self._chunk_keys = [(c.metadata["doc_id"], c.metadata["section_id"]) for c in self.chunks]
+        self._is_ask = np.array([c.metadata.get("kind") == "ask" for c in self.chunks], dtype=bool)
         self._positions: dict[tuple[str, str], list[int]] = defaultdict(list)  # section → its chunks
         for i, key in enumerate(self._chunk_keys):
             self._positions[key].append(i)
@@ -359,7 +393,10 @@ class KnowledgeIndex:
         )
         catalog = json.loads((build / "catalog.json").read_text(encoding="utf-8"))
         manifest["build"] = build.name
-        return cls(store, catalog, manifest, settings)
+        glossary, problems = load_glossary(settings.knowledge_dir)
+        for problem in problems:
+            logger.error("glossary not used: %s", problem)
+        return cls(store, catalog, manifest, settings, glossary)
 
     def lexical_coverage(self, query_terms: Iterable[str], key: tuple[str, str]) -> float:
         """IDF-weighted share of the query's terms that occur in the section (0 to 1)."""
@@ -370,27 +407,45 @@ class KnowledgeIndex:
         found = sum(w for t, w in weights.items() if t in self._section_terms.get(key, ()))
         return found / sum(weights.values())
 
-    def passes_gate(self, dense: float, lexical: float, lang: str) -> bool:
-        """The relevance gate: enough semantic similarity or enough of the question's terms."""
+    def passes_gate(self, dense: float, lexical: float, lang: str, ask: float = 0.0) -> bool:
+        """The relevance gate: enough semantic similarity to the text or to a question the section
+        answers, or enough of the question's terms."""
         dense_min = self.settings.tuned("gate_dense_zh" if lang == "zh" else "gate_dense_en")
-        return dense >= dense_min or lexical >= self.settings.tuned("gate_lexical")
+        return (
+            dense >= dense_min
+            or ask >= self.settings.tuned("gate_ask")
+            or lexical >= self.settings.tuned("gate_lexical")
+        )
 
-    def search(self, query: str, k: int | None = None, lang: str = "en", mode: str = "hybrid") -> list[Passage]:
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        lang: str = "en",
+        mode: str = "hybrid",
+        direction: tuple[str | None, str | None] | None = None,
+    ) -> list[Passage]:
         """The k best sections for a question, best first, each marked answerable or not.
 
-        mode "hybrid" fuses the dense and the BM25 rankings; "dense" and "bm25" use one of them
-        (for evaluation).
+        mode "hybrid" fuses the dense rankings (section texts, and the questions sections answer)
+        with BM25 over the question expanded by the glossary; "dense" and "bm25" use one of them
+        (for evaluation). `direction` (office of earlier examination, office of later examination),
+        when the question states one, moves PPH sections of that direction up and makes sections of
+        another direction unanswerable.
         """
         k = k or self.settings.top_k
         query_vector = self.store.embedding_function.embed_query(query)
-        dense_order, dense_best = self._dense_ranking(query_vector)
+        dense_order, dense_best, ask_order, ask_best = self._dense_ranking(query_vector)
+        expansion = self.glossary.expansion(query, lang)
         terms = self.tokenizer.tokens(query)
-        lexical_order = self._lexical_ranking(terms)
+        lexical_terms = terms + [t for term in expansion for t in self.tokenizer.tokens(term)]
+        lexical_order = self._lexical_ranking(lexical_terms)
 
         dense_weight = self.settings.tuned("dense_weight_zh" if lang == "zh" else "dense_weight_en")
+        ask_weight = self.settings.tuned("ask_weight")
         rankings = {
-            "hybrid": ((dense_weight, dense_order), (1.0, lexical_order)),
-            "dense": ((1.0, dense_order),),
+            "hybrid": ((dense_weight, dense_order), (ask_weight, ask_order), (1.0, lexical_order)),
+            "dense": ((1.0, dense_order), (ask_weight, ask_order)),
             "bm25": ((1.0, lexical_order),),
         }[mode]
         fused: dict[tuple[str, str], float] = defaultdict(float)
@@ -401,26 +456,65 @@ class KnowledgeIndex:
         scored = []
         for key, score in fused.items():
             dense = dense_best.get(key)
-            if dense is None:  # found only lexically: score it against its best chunk
+            if dense is None:  # not among the nearest chunks: score it against its best chunk
                 dense = self._dense_for(query_vector, key)
-            scored.append((score, self.lexical_coverage(terms, key), dense, key))
-        scored.sort(key=lambda t: (-t[0], -t[1], -t[2]))  # ties: more of the question's terms first
+            fit = self._direction_fit(key, direction)
+            score += fit / (self.settings.rrf_k + 1)  # a matching direction counts like one more first rank
+            scored.append(
+                (fit >= 0, score, self._coverage(terms, lexical_terms, key), dense, ask_best.get(key, 0.0), key)
+            )
+        # ties: more of the question's terms first; sections of another PPH direction last
+        scored.sort(key=lambda t: (not t[0], -t[1], -t[2], -t[3]))
         return [
-            self._passage(key, score, dense, lexical, self.passes_gate(dense, lexical, lang))
-            for score, lexical, dense, key in scored[:k]
+            self._passage(key, score, dense, lexical, ok and self.passes_gate(dense, lexical, lang, ask), ask)
+            for ok, score, lexical, dense, ask, key in scored[:k]
         ]
 
-    def _dense_ranking(self, query_vector: list[float]) -> tuple[list[tuple[str, str]], dict[tuple[str, str], float]]:
-        """Sections in order of their best chunk's cosine similarity, and that similarity."""
+    def _coverage(self, terms: list[str], expanded: list[str], key: tuple[str, str]) -> float:
+        """Lexical coverage of the question as asked, or as expanded by the glossary if that finds more."""
+        plain = self.lexical_coverage(terms, key)
+        return plain if len(expanded) == len(terms) else max(plain, self.lexical_coverage(expanded, key))
+
+    def _direction_fit(self, key: tuple[str, str], direction: tuple[str | None, str | None] | None) -> int:
+        """+1 when a PPH section is about the direction the question states, -1 when about another, else 0."""
+        if not direction or not any(direction):
+            return 0
+        stated = self.catalog[key[0]]["sections"][key[1]].get("pph")
+        if not stated:
+            return 0
+        for asked, about in zip(direction, stated, strict=True):
+            if asked and about != "any" and asked != about:
+                return -1
+        return 1
+
+    def _dense_ranking(
+        self, query_vector: list[float]
+    ) -> tuple[
+        list[tuple[str, str]], dict[tuple[str, str], float], list[tuple[str, str]], dict[tuple[str, str], float]
+    ]:
+        """Sections in order of their best text chunk's cosine similarity, and that similarity; the
+        same for the questions sections answer."""
         best: dict[tuple[str, str], float] = {}
         order: list[tuple[str, str]] = []
-        hits = self.store.similarity_search_with_score_by_vector(query_vector, k=self.settings.candidates)
-        for doc, score in hits:
-            key = (doc.metadata["doc_id"], doc.metadata["section_id"])
-            if key not in best:
-                order.append(key)
-                best[key] = float(score)
-        return order, best
+        ask_best: dict[tuple[str, str], float] = {}
+        ask_order: list[tuple[str, str]] = []
+        query = np.asarray([query_vector], dtype=np.float32)
+        n = min(self.store.index.ntotal, 2 * self.settings.candidates + int(self._is_ask.sum()))
+        scores, positions = self.store.index.search(query, n)
+        taken = [0, 0]
+        for score, i in zip(scores[0], positions[0], strict=True):
+            if i < 0:
+                continue
+            is_ask = bool(self._is_ask[i])
+            if taken[is_ask] >= self.settings.candidates:
+                continue
+            taken[is_ask] += 1
+            key = self._chunk_keys[i]
+            seen, ranking = (ask_best, ask_order) if is_ask else (best, order)
+            if key not in seen:
+                ranking.append(key)
+                seen[key] = float(score)
+        return order, best, ask_order, ask_best
 
     def _lexical_ranking(self, terms: list[str]) -> list[tuple[str, str]]:
         """Sections in order of their best chunk's BM25 score (only chunks sharing a term)."""
@@ -437,10 +531,20 @@ class KnowledgeIndex:
         return order
 
     def _dense_for(self, query_vector: list[float], key: tuple[str, str]) -> float:
-        vectors = np.vstack([self.store.index.reconstruct(i) for i in self._positions[key]])
+        positions = [i for i in self._positions[key] if not self._is_ask[i]]
+        vectors = np.vstack([self.store.index.reconstruct(i) for i in positions])
         return float(np.max(vectors @ np.asarray(query_vector, dtype=np.float32)))
 
-    def _passage(self, key: tuple[str, str], score: float, dense: float, lexical: float, ok: bool) -> Passage:
+    def section(self, key: str) -> Passage | None:
+        """The section a `document-id#section-id` names (as cited by staff files), or None."""
+        doc_id, _, section_id = key.partition("#")
+        if section_id not in self.catalog.get(doc_id, {}).get("sections", {}):
+            return None
+        return self._passage((doc_id, section_id), 0.0, 1.0, 1.0, True)
+
+    def _passage(
+        self, key: tuple[str, str], score: float, dense: float, lexical: float, ok: bool, ask: float = 0.0
+    ) -> Passage:
         entry = self.catalog[key[0]]
         section = entry["sections"][key[1]]
         return Passage(
@@ -460,6 +564,8 @@ class KnowledgeIndex:
             dense=dense,
             lexical=lexical,
             answerable=ok,
+            ask=ask,
+            pph=tuple(section["pph"]) if section.get("pph") else None,
         )
 
 

@@ -41,6 +41,8 @@ CALIBRATED: dict[str, dict[str, float]] = {
         "gate_dense_en": 0.88,
         "gate_dense_zh": 0.88,
         "gate_lexical": 0.6,
+        "ask_weight": 1.0,
+        "gate_ask": 0.92,
     },
     # all-MiniLM-L6-v2 has an English vocabulary: its Chinese similarities are noise.
     "sentence-transformers": {
@@ -49,6 +51,8 @@ CALIBRATED: dict[str, dict[str, float]] = {
         "gate_dense_en": 0.46,
         "gate_dense_zh": 1.01,
         "gate_lexical": 0.6,
+        "ask_weight": 1.0,
+        "gate_ask": 0.75,
     },
 }
 
@@ -79,6 +83,10 @@ class Settings(BaseSettings):
     gate_dense_en: float | None = None
     gate_dense_zh: float | None = None
     gate_lexical: float | None = None
+    # The same for the questions a section answers (its `asks`): their ranking's weight in the
+    # fusion, and the similarity of the user's question to one of them that passes the gate.
+    ask_weight: float | None = None
+    gate_ask: float | None = None
     # The action server re-indexes by itself when a knowledge file changes (polling, in seconds).
     watch_knowledge: bool = True
     watch_interval: float = 2.0
@@ -108,6 +116,11 @@ class Settings(BaseSettings):
     def experts_file(self) -> Path:
         """The expert list."""
         return self.knowledge_dir / "experts.yml"
+
+    @property
+    def requests_file(self) -> Path:
+        """The requests the bot declines: improper, drafting, out of scope."""
+        return self.knowledge_dir / "requests.yml"
 
     @property
     def alerts_dir(self) -> Path:

