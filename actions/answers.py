@@ -1,14 +1,27 @@
-"""Turns retrieved passages into the reply an enterprise reads: a short extract in its language,
-numbered citations (title, section, file, source, last reviewed) and the not-legal-advice line.
+"""Turns retrieved passages into the reply an enterprise reads: the sentences of the best section that
+answer its question (a date, a deadline, a fee, a document list), in its language, then numbered
+sources a person can follow (title › section, link, review date) and the not-legal-advice line.
+
+The extract is query-focused: the section is split into sentences (list items stay whole), each is
+scored against the question by a `SentenceScorer` (by default `LexicalSentenceScorer`, BM25 over the
+project's jieba / stemmed-English terms) plus a bonus for the kind of fact the question asks for, and
+the best ones are quoted in their original order, the best answer first. Without a question the
+start of the section is quoted.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from actions.retrieval import Passage
+
+if TYPE_CHECKING:
+    from actions.text import Tokenizer
 
 DISCLAIMER = {
     "zh": "以上为一线参考信息，不构成法律意见；具体案件请咨询专业律师或专利代理师。",
@@ -23,7 +36,18 @@ NO_ANSWER = {
 }
 SOURCES_HEADING = {"zh": "来源：", "en": "Sources:"}
 REVIEWED = {"zh": "审核于", "en": "reviewed"}
-_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<=\.)\s")
+SOURCE_LINE = {
+    "zh": "[{n}] {title} › {section}{link}（" + REVIEWED["zh"] + " {reviewed}）",
+    "en": "[{n}] {title} › {section}{link} (" + REVIEWED["en"] + " {reviewed})",
+}
+ELLIPSIS = {"zh": "……", "en": " …"}
+UNVERIFIED = ("（未核实）", "(unverified)")
+
+SUPPORT_SHARE = 0.5  # the supporting passage gets this share of the budget
+FACT_WEIGHT = 1.5  # bonus for holding the kind of fact asked for: it outranks any relevance (0 to 1) alone
+TERM_WEIGHT = 0.5  # bonus for saying when something starts or ends, when that is asked
+POSITION_WEIGHT = 0.05  # a slight preference for earlier sentences: staff put the answer first
+CUT_FACTOR = 1.5  # a single sentence is cut only when it alone exceeds this multiple of the budget
 
 
 @dataclass(frozen=True)
@@ -35,47 +59,515 @@ class Answer:
     answered: bool
 
 
+# ---- scoring sentences against the question ------------------------------------------------------------
+
+
+class SentenceScorer(Protocol):
+    """How well each sentence of a section answers the question: one score per sentence, higher is
+    better, 0 or less is unrelated (only the ratio to the best score matters). An embedding-based
+    scorer can be injected wherever the lexical one is the default."""
+
+    def score(self, question: str, sentences: list[str], lang: str) -> list[float]: ...
+
+
+class LexicalSentenceScorer:
+    """Scores sentences by the question's words they contain, words rare in the section counting more
+    (BM25 over the same jieba / stemmed-English terms the retriever uses)."""
+
+    def __init__(self, dict_dir: Path | None = None, tokenizer: Tokenizer | None = None):
+        self.dict_dir = dict_dir
+        self._tokenizer = tokenizer
+
+    def warm_up(self) -> None:
+        """Loads the word segmenter (jieba with the project's IP terms) now rather than at the first question."""
+        if self._tokenizer is None:
+            from actions.text import Tokenizer
+
+            self._tokenizer = Tokenizer(self.dict_dir)
+
+    def score(self, question: str, sentences: list[str], lang: str) -> list[float]:
+        """BM25 score of each sentence for the question's terms (each term counted once)."""
+        import bm25s
+
+        self.warm_up()
+        assert self._tokenizer is not None
+        terms = list(dict.fromkeys(self._tokenizer.tokens(question)))
+        if not terms or not sentences:
+            return [0.0] * len(sentences)
+        bm25 = bm25s.BM25()
+        bm25.index([self._tokenizer.tokens(s) or ["∅"] for s in sentences], show_progress=False)
+        return [float(s) for s in bm25.get_scores(terms)]
+
+
+@lru_cache(maxsize=1)
+def default_scorer() -> LexicalSentenceScorer:
+    """The process-wide lexical scorer, with the jieba dictionary the settings name."""
+    from actions.settings import get_settings
+
+    return LexicalSentenceScorer(get_settings().jieba_dict_dir)
+
+
+# ---- what kind of fact the question asks for, and which sentences hold one ---------------------------------
+# Every pattern below is a flat alternation of literals or bounded classes, anchored by \b or a
+# look-behind, so a match attempt does constant work: linear time on any input.
+
+_MONTHS = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sept?(?:ember)?"
+    r"|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+)
+_ASKS = {
+    "date": re.compile(
+        r"哪年|哪一年|哪个月|哪天|什么时候|什么时间|何时|几时|期限|到期|截止|截至|日期|几号|起止|有效期"
+        r"|\b(?:when|what year|which year|what date|which date|deadline|until|expire[sd]?|expiry|due|start date|end date)\b",
+        re.IGNORECASE,
+    ),
+    "duration": re.compile(
+        r"多久|多长时间|多长|几个月|几天|几年|几周|多少天|多少个月|多少年|多快|期限|时限"
+        r"|\b(?:how (?:long|soon|quickly|fast)|how many (?:days|weeks|months|years)|deadline|time limit)\b",
+        re.IGNORECASE,
+    ),
+    "amount": re.compile(
+        r"多少|费用|收费|官费|金额|价格|比例|几件|赔偿额"
+        r"|\b(?:how (?:much|many)|fees?|costs?|price|charges?|amount|damages)\b",
+        re.IGNORECASE,
+    ),
+    "documents": re.compile(
+        r"哪些材料|什么材料|哪些文件|什么文件|材料清单|提交什么|准备什么|交什么|需要哪些"
+        r"|\b(?:what|which) (?:documents|papers|materials|files)\b|\bdocuments? (?:to|do|should|must|are)\b"
+        r"|\bwhat (?:do|should|must) (?:i|we) (?:file|submit|provide|prepare)\b",
+        re.IGNORECASE,
+    ),
+}
+_HOLDS = {
+    "date": re.compile(
+        r"(?<!\d)\d{4}\s?年|(?<!\d)\d{1,2}\s?月(?:\d{1,2}\s?日)?|\b(?:19|20)\d{2}\b|\b" + _MONTHS + r"\b"
+    ),
+    "duration": re.compile(
+        r"(?<![\d.])\d{1,9}(?:\.\d{1,3})?\s?(?:个月|个工作日|天|日内|周|小时)|(?<![\d.])\d{1,2}\s?年"
+        r"|[一二两三四五六七八九十半百]{1,4}(?:个月|个工作日|天|周|年|小时)"
+        r"|\b\d{1,9}(?:\.\d{1,3})?\s?(?:days?|weeks?|months?|years?|hours?|working days)\b"
+        r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|eighteen|twenty|thirty|sixty|ninety)"
+        r"[ -](?:days?|weeks?|months?|years?|working days)\b",
+        re.IGNORECASE,
+    ),
+    "amount": re.compile(
+        r"(?<![\d.])\d{1,9}(?:[.,]\d{1,3})?\s?(?:%|％|元|美元|欧元|日元|韩元|万|件|倍)"
+        r"|\b\d{1,9}(?:[.,]\d{1,3})?\s?(?:%|percent|per cent|yuan|dollars|euros|yen|won)\b"
+        r"|(?:USD|US\$|\$|€|EUR|CNY|RMB|¥|JPY|KRW|₩)\s?\d|(?:约|超过|多达|about |around |approximately |over |up to )\d",
+        re.IGNORECASE,
+    ),
+    "documents": re.compile(
+        r"请求表|申请表|副本|译文|翻译|说明书|证明|对应表|审查意见|通知书|文件|材料|委托书"
+        r"|\b(?:forms?|cop(?:y|ies)|translations?|documents?|tables?|certificates?|statements?|declarations?"
+        r"|office actions?|power of attorney)\b",
+        re.IGNORECASE,
+    ),
+}
+
+
+# Whether a question asks when something starts or ends, and which sentences say so.
+_ASKS_TERM = {
+    "start": re.compile(
+        r"开始|启动|起始|开通|生效|\b(?:start\w{0,3}|begin\w{0,3}|began|launch\w{0,2}|since)\b", re.IGNORECASE
+    ),
+    "end": re.compile(
+        r"到期|截止|截至|结束|终止|届满|有效期|到什么时候|\b(?:ends?|ending|expire\w{0,2}|expiry|until|run out|deadline)\b",
+        re.IGNORECASE,
+    ),
+}
+_HOLDS_TERM = {
+    "start": re.compile(
+        r"启动|开始|起施行|生效|(?:年|月|日)起|\b(?:start\w{0,2}|began|begun|launched|since|from|effective)\b",
+        re.IGNORECASE,
+    ),
+    "end": re.compile(
+        r"(?:至|到|截至|截止|止于)\s?(?:\d{4}\s?年|\d{1,2}\s?月)|到期|届满"
+        r"|\b(?:until|till|to|through|expires?|ends?|ending)\s(?:\d{1,2}\s)?(?:" + _MONTHS + r"|(?:19|20)\d{2})\b",
+        re.IGNORECASE,
+    ),
+}
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+
+
+def asked_kinds(question: str) -> set[str]:
+    """The kinds of fact a question asks for: "date", "duration", "amount", "documents", and whether
+    it asks when something "start"s or "end"s."""
+    asked = {kind for kind, pattern in _ASKS.items() if pattern.search(question)}
+    return asked | {term for term, pattern in _ASKS_TERM.items() if pattern.search(question)}
+
+
+def _holds(kind: str, unit: _Unit) -> bool:
+    """Whether a sentence holds a fact of that kind (a document list: a list item or two document words)."""
+    if kind == "documents":
+        return unit.list_id is not None or len(_HOLDS["documents"].findall(unit.text)) >= 2
+    return _HOLDS[kind].search(unit.text) is not None
+
+
+# ---- splitting a section into sentences ---------------------------------------------------------------------
+
+_ENDER = re.compile(r"[。！？；.!?;][”’\"'」』）)\]]{0,3}")
+_ZH_FULL, _ZH_HALF, _EN_FULL = "。！？", "；", ".!?"
+_OPEN, _CLOSE = "（(【[", "）)】]"
+_WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]{0,10})$")
+_ABBREVIATED = (  # a "." after these words does not end a sentence
+    "e.g i.e al cf vs v viz approx ca no nos art arts para paras sec secs ch chap fig figs vol pp p dr mr mrs ms "
+    "prof inc ltd co corp jan feb mar apr jun jul aug sep sept oct nov dec st rev reg regs"
+)
+_ABBREVIATIONS = frozenset(_ABBREVIATED.split())
+_MARKER = re.compile(
+    r"(?:^|(?<=[\s：:。；;，,）)]))(?:([一二三四五六七八九十]{1,3})、|(\d{1,2})(?:\.(?=\s)|、|）|\))|[（(](\d{1,2})[）)])"
+)
+_BULLET = re.compile(r"^\s{0,8}[-*•·]\s")
+_ZH_DIGITS = {c: i for i, c in enumerate("一二三四五六七八九", start=1)}
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """A sentence or a whole list item; `list_id` says which list an item belongs to."""
+
+    text: str
+    list_id: int | None = None
+
+
+def _zh_number(numeral: str) -> int:
+    """一 … 九十九 as an int (0 when it is not a plain numeral)."""
+    if numeral == "十":
+        return 10
+    if "十" in numeral:
+        tens, _, ones = numeral.partition("十")
+        return _ZH_DIGITS.get(tens, 1 if not tens else 0) * 10 + _ZH_DIGITS.get(ones, 0)
+    return _ZH_DIGITS.get(numeral, 0) if len(numeral) == 1 else 0
+
+
+def _sentence_ends(text: str, start: int, stop: int, full_only: bool = False) -> list[int]:
+    """Where sentences end between start and stop (the index after the end mark and its closing quotes).
+
+    Not inside brackets, not after an abbreviation ("e.g.", "U.S.", "No.", "Art."), an initial or before a
+    lower-case word; "." "!" "?" ";" count only before a space, so "3.5" and "11.27" never split.
+    `full_only` leaves out semicolons (used to find where the last list item ends).
+    """
+    ends: list[int] = []
+    depth, seen = 0, start
+    for m in _ENDER.finditer(text, start, stop):
+        chunk = text[seen : m.start()]
+        depth = max(0, depth + sum(chunk.count(c) for c in _OPEN) - sum(chunk.count(c) for c in _CLOSE))
+        seen = m.start()
+        mark, end = text[m.start()], m.end()
+        if depth > 0 and not (m.group().endswith(tuple(_CLOSE)) and depth == 1 and mark in _ZH_FULL + _EN_FULL):
+            continue
+        if mark in _ZH_HALF + ";" and full_only:
+            continue
+        if mark in _EN_FULL + ";":
+            if end < len(text) and not text[end].isspace():
+                continue
+            if mark == ".":
+                word = _WORD_BEFORE.search(text, max(0, m.start() - 12), m.start())
+                if word and (
+                    word.group(1).lower() in _ABBREVIATIONS
+                    or "." in word.group(1)
+                    or (len(word.group(1)) == 1 and word.group(1).isupper())
+                ):
+                    continue
+                following = text[end : end + 3].lstrip()
+                if following[:1].islower():
+                    continue
+        ends.append(end)
+    return ends
+
+
+def _sentences(text: str, start: int, stop: int) -> list[str]:
+    """The sentences of a stretch of prose, stripped, empty ones left out."""
+    pieces, prev = [], start
+    for end in [*_sentence_ends(text, start, stop), stop]:
+        if text[prev:end].strip():
+            pieces.append(text[prev:end].strip())
+        prev = end
+    return pieces
+
+
+def _list_markers(line: str) -> list[tuple[int, int, bool]]:
+    """Each list item in a line: where its marker starts, where its text starts, and whether the next
+    item continues the same list.
+
+    A marker counts when it starts a list ("一、", "1.") or continues the one before with the next
+    number, so "统一、" or a stray "2." in prose is not an item.
+    """
+    accepted: list[tuple[int, int, str, int]] = []
+    for m in _MARKER.finditer(line):
+        if m.group(1):
+            kind, value = "zh", _zh_number(m.group(1))
+        else:
+            kind, value = ("ar", int(m.group(2))) if m.group(2) else ("paren", int(m.group(3)))
+        if value == 1 or (accepted and accepted[-1][2] == kind and accepted[-1][3] == value - 1):
+            accepted.append((m.start(), m.end(), kind, value))
+    return [
+        (start, body, i + 1 < len(accepted) and accepted[i + 1][2:] == (kind, value + 1))
+        for i, (start, body, kind, value) in enumerate(accepted)
+    ]
+
+
+def _ends_sentence(piece: str) -> bool:
+    """Whether a piece of prose ends with a sentence end (else it leads into what follows, like "需要提交：")."""
+    ends = _sentence_ends(piece, 0, len(piece))
+    return bool(ends) and ends[-1] == len(piece)
+
+
+def _split_line(line: str, next_list: int) -> tuple[list[_Unit], int]:
+    """The units of one line of a section, and the next free list number."""
+    if _BULLET.match(line):
+        return [_Unit(line.strip(), next_list)], next_list + 1
+    units: list[_Unit] = []
+    markers = _list_markers(line)
+    pos, list_id = 0, None
+    for i, (start, body_start, continues) in enumerate(markers):
+        if start < pos:
+            continue
+        prose = _sentences(line, pos, start)
+        lead_in = prose.pop() if prose and not _ends_sentence(prose[-1]) else ""
+        units += [_Unit(s) for s in prose]
+        if list_id is None:
+            list_id, next_list = next_list, next_list + 1
+        following = markers[i + 1][0] if i + 1 < len(markers) else len(line)
+        if continues:
+            stop = following
+        else:  # the last item runs to its first full stop
+            ends = _sentence_ends(line, body_start, following, full_only=True)
+            stop = ends[0] if ends else following
+        body = line[start:stop].strip()
+        space = " " if lead_in and lead_in[-1].isascii() else ""
+        units.append(_Unit(f"{lead_in}{space}{body}", list_id))
+        if not continues:
+            list_id = None
+        pos = stop
+    units += [_Unit(s) for s in _sentences(line, pos, len(line))]
+    return units, next_list
+
+
+def _units(text: str) -> list[_Unit]:
+    """The sentences and list items of a section, in order; an "(unverified)" mark stays with its sentence."""
+    units: list[_Unit] = []
+    next_list = 0
+    for line in text.split("\n"):
+        if line.strip():
+            found, next_list = _split_line(line, next_list)
+            units += found
+    merged: list[_Unit] = []
+    for unit in units:
+        marker = next((m for m in UNVERIFIED if unit.text.startswith(m)), None)
+        if marker and merged:
+            last = merged.pop()
+            merged.append(_Unit(last.text + marker, last.list_id))
+            rest = unit.text[len(marker) :].strip()
+            if rest:
+                merged.append(_Unit(rest, unit.list_id))
+        else:
+            merged.append(unit)
+    return merged
+
+
+def split_sentences(text: str) -> list[str]:
+    """A section's sentences in order, each list item ("一、…", "1. …", "- …") whole.
+
+    Hand-written because no installed library does this: the sentence splitters (pysbd, NLTK punkt)
+    know English abbreviations but not Chinese list items, mixed Chinese/English text or our rule
+    that "(unverified)" stays with its sentence.
+    """
+    return [u.text for u in _units(text)]
+
+
+# ---- choosing and quoting sentences ---------------------------------------------------------------------
+
+_PROTECTED = re.compile(
+    r"(?<![\d.])\d{1,4}(?:[.,:/-]\d{1,4}){0,3}\s?(?:年(?:\d{1,2}月(?:\d{1,2}日)?)?|月\d{1,2}日|月|日|%|％|个月|个工作日|天|周|小时|元|美元|件|倍)?"
+    r"(?:\s?(?:" + _MONTHS + r"|days?|weeks?|months?|years?|hours?|percent|working days)\b(?:\s\d{1,4}\b)?)?"
+    r"|\b" + _MONTHS + r"\s\d{1,2}(?:,\s\d{4})?"
+    r"|[A-Za-z][A-Za-z0-9'’-]{0,40}"
+)
+_CLAUSE_END = re.compile(r"[，、；：,;:](?!\d)")  # not the "," of "1,000" or the ":" of "10:30"
+
+
+def _cost(text: str, lang: str) -> int:
+    """Length against the budget: characters for Chinese, words for English."""
+    return len(text) if lang == "zh" else len(text.split())
+
+
+def _cut(text: str, lang: str, budget: int) -> str:
+    """A sentence too long to quote whole, cut to the budget at its last clause end (，, ;) outside
+    brackets, else at a word boundary; never inside a number, a date or a word. An "(unverified)" mark
+    it had is kept."""
+    word_starts = [m.start() for m in re.finditer(r"\S+", text)] if lang == "en" else []
+
+    def cost_to(position: int) -> int:
+        return position if lang == "zh" else bisect_left(word_starts, position)
+
+    spans = [(m.start(), m.end()) for m in _PROTECTED.finditer(text) if m.end() - m.start() > 1]
+    span_starts = [start for start, _ in spans]
+
+    def span_around(position: int) -> tuple[int, int] | None:
+        i = bisect_left(span_starts, position) - 1
+        return spans[i] if i >= 0 and spans[i][0] < position < spans[i][1] else None
+
+    cut, depth, seen = 0, 0, 0
+    for m in _CLAUSE_END.finditer(text):
+        if cost_to(m.end()) > budget:
+            break
+        chunk = text[seen : m.end()]
+        depth = max(0, depth + sum(chunk.count(c) for c in _OPEN) - sum(chunk.count(c) for c in _CLOSE))
+        seen = m.end()
+        if depth == 0 and span_around(m.end()) is None:
+            cut = m.end()
+    if cost_to(cut) < budget // 3:  # no clause end late enough: the last word that fits
+        cut = budget if lang == "zh" else (word_starts[budget] if budget < len(word_starts) else len(text))
+        while (span := span_around(cut)) is not None and span[0] > 0:
+            cut = span[0]
+    kept = text[:cut].rstrip(" ，、；：,;:")
+    marker = next((m for m in UNVERIFIED if m in text and m not in kept), "")
+    return kept + marker
+
+
+def _quote(units: list[_Unit], chosen: list[int], lang: str, cut: bool) -> str:
+    """The chosen units in order, with an ellipsis where something was skipped between or after them."""
+    out: list[str] = []
+    for k, i in enumerate(chosen):
+        text = units[i].text
+        following = chosen[k + 1] if k + 1 < len(chosen) else len(units)
+        if following != i + 1 or (k == 0 and cut):
+            text = text.rstrip(" ，、；：,;:") + ELLIPSIS[lang]
+        out.append(text)
+    return ("" if lang == "zh" else " ").join(out)
+
+
+def _select(units: list[_Unit], scores: list[float] | None, lang: str, budget: int) -> tuple[list[int], bool]:
+    """Which units to quote and whether the first one had to be cut.
+
+    Without scores, the start of the section; with scores, the best unit leads and the best of the
+    ones after it fill the budget.
+    """
+    if scores is None or not any(s > 0 for s in scores):
+        lead, order = 0, list(range(1, len(units)))
+        contiguous = True
+    else:
+        lead = max(range(len(units)), key=lambda i: (scores[i], -i))
+        order = sorted(range(lead + 1, len(units)), key=lambda i: (-scores[i], i))
+        contiguous = False
+    chosen = [lead]
+    used = _cost(units[lead].text, lang)
+    if used > budget * CUT_FACTOR:
+        return chosen, True
+    for i in order:
+        cost = _cost(units[i].text, lang)
+        if used + cost > budget:
+            if contiguous:
+                break
+            continue
+        chosen.append(i)
+        used += cost
+    return sorted(chosen), False
+
+
+def _bonuses(units: list[_Unit], kinds: set[str]) -> list[float]:
+    """What each unit gains for holding the kind of fact asked for, and, when the question asks when
+    something starts or ends, for saying so (the earliest start or the latest end most)."""
+    facts = kinds & set(_HOLDS)
+    bonuses = [FACT_WEIGHT if any(_holds(kind, u) for kind in facts) else 0.0 for u in units]
+    for term, latest in (("start", False), ("end", True)):
+        if term not in kinds:
+            continue
+        saying = [i for i, u in enumerate(units) if _HOLDS_TERM[term].search(u.text)]
+        years = {i: [int(y) for y in _YEAR.findall(units[i].text)] for i in saying}
+        for i in saying:
+            bonuses[i] += TERM_WEIGHT
+        dated = [i for i in saying if years[i]]
+        if dated:
+            pick = max if latest else min
+            extreme = pick(pick(years[i]) for i in dated)
+            for i in dated:
+                if extreme in years[i]:
+                    bonuses[i] += TERM_WEIGHT / 2
+    return bonuses
+
+
+def _relevance(units: list[_Unit], question: str, lang: str, scorer: SentenceScorer) -> list[float]:
+    """Each unit's score: the scorer's relevance scaled to the best (0–1), the bonus for the kind of
+    fact asked for, and a slight preference for earlier units."""
+    raw = [max(0.0, s) for s in scorer.score(question, [u.text for u in units], lang)]
+    best = max(raw, default=0.0)
+    kinds = asked_kinds(question)
+    n = len(units)
+    scores = []
+    for i, bonus in enumerate(_bonuses(units, kinds)):
+        relevance = raw[i] / best if best > 0 else 0.0
+        scores.append(relevance + bonus + (POSITION_WEIGHT * (n - i) / n if relevance + bonus > 0 else 0.0))
+    if "documents" in kinds and scores:  # a document list is quoted from its first item
+        lead = max(range(n), key=lambda i: (scores[i], -i))
+        if units[lead].list_id is not None:
+            first = next(i for i, u in enumerate(units) if u.list_id == units[lead].list_id)
+            scores[first] = scores[lead] + POSITION_WEIGHT
+    return scores
+
+
+def focused_extract(text: str, lang: str, budget: int, question: str = "", scorer: SentenceScorer | None = None) -> str:
+    """The sentences of a section that answer the question, within the budget (characters for Chinese,
+    words for English), in their order, the best answer first; without a question, its start."""
+    units = _units(text)
+    if not units:
+        return ""
+    scores = _relevance(units, question, lang, scorer or default_scorer()) if question.strip() else None
+    chosen, cut = _select(units, scores, lang, budget)
+    if cut:
+        units = [*units[: chosen[0]], _Unit(_cut(units[chosen[0]].text, lang, budget)), *units[chosen[0] + 1 :]]
+    return _quote(units, chosen, lang, cut)
+
+
 def extract(text: str, lang: str, budget: int) -> str:
     """The start of a passage, cut at a sentence end within the budget (characters for Chinese,
     words for English), with an ellipsis when something was left out."""
-    paragraphs = [p.strip() for p in text.split("\n") if p.strip()]
-    flat = " ".join(paragraphs) if lang == "en" else "".join(paragraphs)
-    size = len(flat) if lang == "zh" else len(flat.split())
-    if size <= budget:
-        return flat
-    sentences = [s for s in _SENTENCE_END.split(flat) if s and s.strip()]
-    kept: list[str] = []
-    used = 0
-    for sentence in sentences:
-        cost = len(sentence) if lang == "zh" else len(sentence.split())
-        if kept and used + cost > budget:
-            break
-        kept.append(sentence.strip())
-        used += cost
-    joined = (" " if lang == "en" else "").join(kept)
-    if lang == "zh" and len(joined) > budget * 1.5:
-        joined = joined[:budget]
-    elif lang == "en" and len(joined.split()) > budget * 1.5:
-        joined = " ".join(joined.split()[:budget])
-    return joined + ("……" if lang == "zh" else " …")
+    return focused_extract(text, lang, budget)
 
 
-def citation(p: Passage, lang: str) -> dict[str, Any]:
-    """The citation of a passage as data."""
+# ---- citations and the reply --------------------------------------------------------------------------
+
+
+def citation(p: Passage, lang: str, n: int = 1) -> dict[str, Any]:
+    """The citation of a passage as data: where it comes from, the link shown and its number."""
+    source = p.sources[0] if p.sources else ""
     return {
+        "n": n,
         "doc_id": p.doc_id,
         "section_id": p.section_id,
         "title": p.title(lang),
         "section": p.section(lang),
         "path": p.path,
         "line": p.line,
-        "source": p.sources[0],
+        "source": source,
+        "url": source,
         "last_reviewed": p.last_reviewed,
     }
 
 
-def compose(passages: list[Passage], lang: str, chars_zh: int = 220, words_en: int = 90) -> Answer:
-    """The reply for a question: up to two gated passages with numbered citations, or "no answer"."""
+def source_line(c: dict[str, Any], lang: str) -> str:
+    """One numbered source as a person reads it: title › section — link (reviewed date)."""
+    link = f" — {c['url']}" if c.get("url") else ""
+    return SOURCE_LINE[lang].format(
+        n=c["n"], title=c["title"], section=c["section"], link=link, reviewed=c["last_reviewed"]
+    )
+
+
+def compose(
+    passages: list[Passage],
+    lang: str,
+    chars_zh: int = 220,
+    words_en: int = 90,
+    question: str = "",
+    scorer: SentenceScorer | None = None,
+) -> Answer:
+    """The reply for a question: the sentences of the best gated section that answer it, at most one
+    supporting passage from the second (half the budget), numbered sources, or "no answer" when
+    nothing passed the gate.
+
+    `question` is the user's message (empty: the start of each section is quoted, as before);
+    `scorer` rates sentences against it (default: the lexical scorer).
+    """
     chosen: list[Passage] = []
     for p in passages:
         if p.answerable and p.key not in {c.key for c in chosen}:
@@ -87,13 +579,9 @@ def compose(passages: list[Passage], lang: str, chars_zh: int = 220, words_en: i
     budget = chars_zh if lang == "zh" else words_en
     parts = []
     for n, p in enumerate(chosen, start=1):
-        share = budget if n == 1 else budget // 2
-        parts.append(f"{extract(p.text(lang), lang, share)} [{n}]")
-    cites = [citation(p, lang) for p in chosen]
-    lines = [SOURCES_HEADING[lang]]
-    for n, c in enumerate(cites, start=1):
-        sep = "，" if lang == "zh" else ", "
-        where = f"{c['title']} › {c['section']}"
-        lines.append(f"[{n}] {where} — {c['path']}{sep}{c['source']}{sep}{REVIEWED[lang]} {c['last_reviewed']}")
-    text = "\n\n".join(parts) + "\n\n" + "\n".join(lines) + "\n\nℹ️ " + DISCLAIMER[lang]
+        share = budget if n == 1 else int(budget * SUPPORT_SHARE)
+        parts.append(f"{focused_extract(p.text(lang), lang, share, question, scorer)} [{n}]")
+    cites = [citation(p, lang, n) for n, p in enumerate(chosen, start=1)]
+    sources = "\n".join([SOURCES_HEADING[lang], *(source_line(c, lang) for c in cites)])
+    text = "\n\n".join(parts) + "\n\n" + sources + "\n\nℹ️ " + DISCLAIMER[lang]
     return Answer(text, cites, answered=True)

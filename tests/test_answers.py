@@ -1,9 +1,66 @@
-from actions.answers import DISCLAIMER, NO_ANSWER, compose, extract
+import re
+import time
+from dataclasses import replace
+
+import pytest
+
+from actions.answers import (
+    DISCLAIMER,
+    NO_ANSWER,
+    SOURCES_HEADING,
+    LexicalSentenceScorer,
+    asked_kinds,
+    compose,
+    extract,
+    focused_extract,
+    split_sentences,
+)
 from actions.retrieval import Passage
+from actions.settings import PROJECT_ROOT
+
+# Two sections of knowledge/pph, copied so that staff edits there cannot change these tests.
+CN_KR_TERM_ZH = (
+    "据KIPO当时发布的新闻稿，中韩PPH试点于2012年3月1日启动，此前两局局长于2011年11月达成一致。试点原定至2016年2月29日。"
+    "据中国专利代理（香港）有限公司的报道，自2016年3月1日起，中韩PPH试点被无限期延长，除非一方书面通知终止，请求条件和程序不变。"
+    "我们未找到此后终止的公告。同时，中韩两局之间还可以通过IP5 PPH提出请求；KIPO官网将IP5 PPH列为“2014年1月6日起”的项目"
+    "（未写明截止日期）。请求前请在CNIPA或KIPO网站确认项目状态。"
+)
+CN_JP_TERM_ZH = (
+    "两局于2011年5月先开展了只涉及限定数量申请的“预试点”。正式试点于2011年11月1日启动，原定为期一年，之后于2012年11月1日、"
+    "2013年11月1日和2015年11月1日多次延长。2018年两局决定再延长五年，至2023年10月31日。据CNIPA公告（经代理机构转载），"
+    "两局又决定从2023年11月1日起再延长五年，至2028年10月31日，请求的条件和程序继续适用已公布的《中日PPH请求指南》。"
+    "试点名义上仍是“试点”，两局可在请求量过大等情况下终止或调整。提出请求前，请在CNIPA或JPO网站确认项目仍有效。"
+)
+CN_JP_TERM_EN = (
+    'The two offices first ran a "pre-pilot" in May 2011 limited to a set number of applications. The pilot proper '
+    "started on 1 November 2011 for one year and was then extended on 1 November 2012, 1 November 2013 and "
+    "1 November 2015. In 2018 the offices extended it by five years to 31 October 2023. According to a CNIPA notice "
+    "(as reported by a law firm), they then extended it by another five years from 1 November 2023 to 31 October 2028, "
+    "with requests still governed by the published CNIPA–JPO PPH guideline. It is still formally a pilot, and the "
+    "offices may end or change it, for example if request volumes become unmanageable. Before filing, check on the "
+    "CNIPA or JPO website that the programme is still running."
+)
+TIMING_EN = (
+    "CNIPA sets three timing conditions: 1. the Chinese application has been published at or before the time of the "
+    "PPH request; 2. the application has entered substantive examination, or the PPH request is filed together with "
+    "the request for substantive examination; 3. CNIPA has not yet begun examination, meaning no notice of any kind "
+    "from the substantive examination department has been received when the request is filed. If the PPH request is "
+    "filed together with the examination request, CNIPA only reviews it after the application enters substantive "
+    "examination. For requests filed after entry into substantive examination, practitioners report a decision on "
+    "the PPH request usually within about 20 days."
+)
+DOCUMENTS_ZH = (
+    "据CNIPA指南及代理机构说明，通常需要提交：一、《参与专利审查高速路（PPH）项目请求表》；二、在先审查局针对对应申请发出的全部"
+    "审查意见副本及其中文或英文译文；三、在先局认定可授权的全部权利要求副本及译文；四、在先局审查员引用的文献副本（代理机构指出，"
+    "通常只需提交非专利文献，以现行指南为准）；五、权利要求对应表。PCT-PPH时，审查意见换成WO/ISA、WO/IPEA或IPER。"
+    "某些文件若CNIPA能够通过电子系统获取，可能可以省略（未核实，以现行指南为准）。"
+)
 
 
-def passage(ok=True, doc="pph-cn-jp", section="documents-to-file", zh="第一句。第二句。", en="First. Second."):
-    return Passage(
+def passage(
+    ok=True, doc="pph-cn-jp", section="documents-to-file", zh="第一句。第二句。", en="First. Second.", **changes
+):
+    p = Passage(
         doc_id=doc,
         section_id=section,
         title_zh="中日PPH",
@@ -21,15 +78,59 @@ def passage(ok=True, doc="pph-cn-jp", section="documents-to-file", zh="第一句
         lexical=0.7,
         answerable=ok,
     )
+    return replace(p, **changes)
+
+
+def cn_kr_term(**changes):
+    values = {
+        "doc_id": "pph-cn-kr",
+        "section_id": "start-date-and-current-term",
+        "title_zh": "中韩专利审查高速路（PPH）",
+        "title_en": "China–Korea Patent Prosecution Highway (PPH)",
+        "section_zh": "起止时间与当前期限",
+        "section_en": "Start date and current term",
+        "zh": CN_KR_TERM_ZH,
+        "sources": ("https://www.kipo.go.kr/en/HtmlApp?c=100016", "https://www.jpo.go.jp/e/toppage/pph-portal/"),
+        "path": "knowledge/pph/cn-kr-pph.md",
+        "line": 23,
+    }
+    return passage(**{**values, **changes})
+
+
+@pytest.fixture(scope="module")
+def scorer():
+    """The default lexical scorer with the project's jieba dictionary, built once for these tests."""
+    built = LexicalSentenceScorer(PROJECT_ROOT / "bot" / "jieba")
+    built.warm_up()
+    return built
+
+
+class FixedScorer:
+    """A scorer that gives the sentences the scores it was made with (stands in for an embedding scorer)."""
+
+    def __init__(self, scores):
+        self.scores = scores
+
+    def score(self, question, sentences, lang):
+        assert len(sentences) == len(self.scores)
+        return list(self.scores)
+
+
+def body(answer_text: str, n: int = 1) -> str:
+    """The quoted extract of passage n in a reply, without its citation mark."""
+    part = answer_text.split("\n\n")[n - 1]
+    assert part.endswith(f" [{n}]")
+    return part[: -len(f" [{n}]")]
+
+
+# ---- the reply and its citations ---------------------------------------------------------------------------
 
 
 def test_chinese_answer_has_extract_numbered_citation_and_disclaimer():
     answer = compose([passage()], "zh")
     assert answer.answered
     assert answer.text.startswith("第一句。第二句。 [1]")
-    assert (
-        "[1] 中日PPH › 申请材料 — knowledge/pph/cn-jp-pph.md，https://example.org/pph，审核于 2026-11-24" in answer.text
-    )
+    assert "来源：\n[1] 中日PPH › 申请材料 — https://example.org/pph（审核于 2026-11-24）" in answer.text
     assert answer.text.endswith(DISCLAIMER["zh"])
     assert answer.citations[0]["doc_id"] == "pph-cn-jp" and answer.citations[0]["path"] == "knowledge/pph/cn-jp-pph.md"
 
@@ -37,11 +138,8 @@ def test_chinese_answer_has_extract_numbered_citation_and_disclaimer():
 def test_english_answer_uses_english_passage_and_titles():
     answer = compose([passage(), passage(section="fees", en="Fees text.")], "en")
     assert "First. Second. [1]" in answer.text and "Fees text. [2]" in answer.text
-    assert (
-        "[2] China–Japan PPH › Documents to file — knowledge/pph/cn-jp-pph.md, https://example.org/pph, reviewed"
-        in answer.text
-    )
-    assert len(answer.citations) == 2
+    assert "\n[2] China–Japan PPH › Documents to file — https://example.org/pph (reviewed 2026-11-24)" in answer.text
+    assert [c["n"] for c in answer.citations] == [1, 2]
 
 
 def test_nothing_past_the_gate_means_no_answer():
@@ -49,8 +147,216 @@ def test_nothing_past_the_gate_means_no_answer():
     assert not answer.answered and answer.text == NO_ANSWER["en"] and answer.citations == []
 
 
+def test_citations_show_title_section_link_and_review_date_but_no_repository_path():
+    zh = compose([cn_kr_term()], "zh", question="中韩PPH是哪年开始的？")
+    en = compose([cn_kr_term(en=CN_JP_TERM_EN)], "en", question="When did it start?")
+    assert (
+        "[1] 中韩专利审查高速路（PPH） › 起止时间与当前期限 — https://www.kipo.go.kr/en/HtmlApp?c=100016（审核于 2026-11-24）"
+        in zh.text
+    )
+    assert (
+        "[1] China–Korea Patent Prosecution Highway (PPH) › Start date and current term — "
+        "https://www.kipo.go.kr/en/HtmlApp?c=100016 (reviewed 2026-11-24)" in en.text
+    )
+    for answer, lang in ((zh, "zh"), (en, "en")):
+        assert SOURCES_HEADING[lang] + "\n[1] " in answer.text
+        assert "knowledge/" not in answer.text and "cn-kr-pph.md" not in answer.text
+        cited = answer.citations[0]
+        assert cited["path"] == "knowledge/pph/cn-kr-pph.md" and cited["line"] == 23
+        assert cited["url"] == cited["source"] == "https://www.kipo.go.kr/en/HtmlApp?c=100016" and cited["n"] == 1
+        assert {"doc_id", "section_id", "title", "section", "last_reviewed"} <= cited.keys()
+
+
+def test_the_first_source_the_staff_listed_is_the_link_shown():
+    answer = compose([cn_kr_term()], "zh")
+    assert "https://www.kipo.go.kr/en/HtmlApp?c=100016" in answer.text
+    assert "https://www.jpo.go.jp/" not in answer.text
+
+
+# ---- query-focused extracts --------------------------------------------------------------------------------
+
+
+def test_the_asked_date_is_quoted_when_it_sits_late_in_the_english_section(scorer):
+    p = passage(en=CN_JP_TERM_EN)
+    assert "31 October 2028" not in body(compose([p], "en", words_en=40).text)  # the start does not reach it
+    quoted = body(
+        compose([p], "en", words_en=40, question="When does the China–Japan PPH pilot end?", scorer=scorer).text
+    )
+    assert "31 October 2028" in quoted
+
+
+def test_the_asked_date_is_quoted_when_it_sits_late_in_the_chinese_section(scorer):
+    p = passage(zh=CN_JP_TERM_ZH)
+    assert "2028年10月31日" not in body(compose([p], "zh", chars_zh=100).text)
+    quoted = body(compose([p], "zh", chars_zh=100, question="中日PPH什么时候到期？", scorer=scorer).text)
+    assert "2028年10月31日" in quoted
+
+
+def test_the_direct_answer_leads(scorer):
+    zh = body(compose([cn_kr_term()], "zh", question="中韩PPH是哪年开始的？", scorer=scorer).text)
+    assert zh.startswith("据KIPO当时发布的新闻稿，中韩PPH试点于2012年3月1日启动")
+    en = body(
+        compose([passage(en=TIMING_EN)], "en", question="How long does CNIPA take to decide?", scorer=scorer).text
+    )
+    assert en.startswith("For requests filed after entry into substantive examination") and "20 days" in en
+
+
+def test_the_default_scorer_is_used_when_none_is_given():
+    quoted = body(compose([passage(en=TIMING_EN)], "en", question="How long does CNIPA take to decide?").text)
+    assert quoted.startswith("For requests filed after entry")
+
+
+def test_an_injected_scorer_decides_what_leads():
+    text = "Alpha one. Beta two. Gamma three."
+    assert focused_extract(text, "en", 90, "anything", FixedScorer([0.1, 0.9, 0.2])) == "Beta two. Gamma three."
+
+
+def test_selected_sentences_keep_their_original_order_with_an_ellipsis_for_what_was_skipped():
+    text = "S0 zero zero. S1 one one. S2 two two. S3 three three. S4 four four."
+    quoted = focused_extract(text, "en", 9, "q", FixedScorer([0, 5, 1, 0, 3]))
+    assert quoted == "S1 one one. S2 two two. … S4 four four."
+    zh = focused_extract("甲甲。乙乙。丙丙。丁丁。戊戊。", "zh", 9, "问", FixedScorer([0, 5, 1, 0, 3]))
+    assert zh == "乙乙。丙丙。……戊戊。"
+
+
+def test_without_a_question_the_start_of_the_section_is_quoted(scorer):
+    p = passage(en=CN_JP_TERM_EN)
+    quoted = body(compose([p], "en", words_en=40, question="", scorer=scorer).text)
+    assert quoted == extract(CN_JP_TERM_EN, "en", 40)
+    assert quoted.startswith('The two offices first ran a "pre-pilot"') and quoted.endswith(" …")
+
+
 def test_extract_cuts_at_a_sentence_end():
     text = "One two three. Four five six. Seven eight nine."
     assert extract(text, "en", 7) == "One two three. Four five six. …"
     assert extract("甲乙丙。丁戊己。庚辛壬。", "zh", 8) == "甲乙丙。丁戊己。……"
     assert extract("short", "en", 10) == "short"
+
+
+def test_the_supporting_passage_is_shorter_and_also_focused(scorer):
+    passages = [passage(en=TIMING_EN, section="timing"), passage(en=CN_JP_TERM_EN, section="term")]
+    answer = compose(
+        passages, "en", words_en=80, question="When does the pilot end, and how long does it take?", scorer=scorer
+    )
+    support = body(answer.text, 2)
+    assert len(support.replace(" …", "").split()) <= 40 and "31 October 2028" in support
+    assert [c["section_id"] for c in answer.citations] == ["timing", "term"]
+
+
+# ---- sentences, list items, numbers ----------------------------------------------------------------------
+
+
+def test_sentences_are_not_split_inside_numbers_abbreviations_or_dates():
+    text = (
+        "Fees rose 3.5% in the U.S. and the EU, e.g. for filings under Art. 11.27 of RCEP. "
+        "See No. 5 of the list. The pilot began on 1 March 2012. 它于2012年3月1日启动。费用为3.5万元！"
+    )
+    assert split_sentences(text) == [
+        "Fees rose 3.5% in the U.S. and the EU, e.g. for filings under Art. 11.27 of RCEP.",
+        "See No. 5 of the list.",
+        "The pilot began on 1 March 2012.",
+        "它于2012年3月1日启动。",
+        "费用为3.5万元！",
+    ]
+
+
+def test_list_items_are_units_kept_whole_or_dropped_whole(scorer):
+    assert split_sentences(DOCUMENTS_ZH)[:5] == [
+        "据CNIPA指南及代理机构说明，通常需要提交：一、《参与专利审查高速路（PPH）项目请求表》；",
+        "二、在先审查局针对对应申请发出的全部审查意见副本及其中文或英文译文；",
+        "三、在先局认定可授权的全部权利要求副本及译文；",
+        "四、在先局审查员引用的文献副本（代理机构指出，通常只需提交非专利文献，以现行指南为准）；",
+        "五、权利要求对应表。",
+    ]
+    assert split_sentences(TIMING_EN)[1] == (
+        "2. the application has entered substantive examination, or the PPH request is filed together with the "
+        "request for substantive examination;"
+    )
+    assert split_sentences("Steps:\n- File the request. Then wait.\n- Answer the office action.") == [
+        "Steps:",
+        "- File the request. Then wait.",
+        "- Answer the office action.",
+    ]
+    items = split_sentences(DOCUMENTS_ZH)[1:5]
+    for budget in (60, 90, 120):
+        quoted = focused_extract(DOCUMENTS_ZH, "zh", budget, "需要提交哪些材料？", scorer)
+        assert quoted.startswith("据CNIPA指南及代理机构说明，通常需要提交：一、")
+        for item in items:
+            head = item[:8]
+            assert head not in quoted or item.rstrip("；。") in quoted  # an item is there whole or not at all
+
+
+def test_a_number_or_date_is_never_split_when_a_long_sentence_is_cut():
+    en = " ".join(["the pilot ran from 1 March 2012 to 31 October 2028 with 60 days to answer and 3.5% fees"] * 6)
+    zh = "".join(["试点于2012年3月1日启动并延长至2028年10月31日答复期限为60天费用约3.5%"] * 8)
+    for lang, text, budgets in (("en", f"Note {en}.", range(8, 40)), ("zh", f"注意{zh}。", range(30, 130, 7))):
+        facts = (
+            ["1 March 2012", "31 October 2028", "60 days", "3.5%"]
+            if lang == "en"
+            else ["2012年3月1日", "2028年10月31日", "60天", "3.5%"]
+        )
+        for budget in budgets:
+            kept = focused_extract(text, lang, budget).removesuffix("……" if lang == "zh" else " …")
+            assert len(kept) < len(text)
+            for fact in facts:
+                for m in re.finditer(re.escape(fact), text):
+                    assert not m.start() < len(kept) < m.end(), (budget, kept[-30:])
+
+
+def test_a_long_single_sentence_is_cut_at_a_clause_end():
+    clauses = [f"第{i}项条件须在提出请求前满足" for i in range(1, 30)]
+    text = "，".join(clauses) + "。"
+    quoted = focused_extract(text, "zh", 100)
+    assert quoted.endswith("……") and len(quoted) <= 102
+    kept = quoted.removesuffix("……")
+    assert text.startswith(kept) and text[len(kept)] == "，"
+    short = focused_extract(text[:140], "zh", 100)  # within 1.5× the budget: quoted whole
+    assert short == text[:140]
+
+
+def test_the_unverified_marker_stays_with_its_sentence(scorer):
+    quoted = focused_extract(DOCUMENTS_ZH, "zh", 60, "能通过电子系统获取的可以省略吗？", scorer)
+    assert quoted.startswith("某些文件若CNIPA能够通过电子系统获取") and "（未核实，以现行指南为准）" in quoted
+    after = "官方费用尚未公布。（未核实）另见指南。"
+    assert split_sentences(after) == ["官方费用尚未公布。（未核实）", "另见指南。"]
+    long = "The fee is " + ", ".join(f"item {i} costs more" for i in range(40)) + " (unverified)."
+    cut = focused_extract(long, "en", 20)
+    assert "(unverified)" in cut and cut.endswith(" …")
+
+
+def test_questions_name_the_kind_of_fact_they_ask_for():
+    assert asked_kinds("中韩PPH是哪年开始的？") == {"date", "start"}
+    assert asked_kinds("When does the China–Japan PPH pilot end?") == {"date", "end"}
+    assert asked_kinds("PPH审查要多久，费用多少？") == {"duration", "amount"}
+    assert asked_kinds("How long does it take?") == {"duration"}
+    assert asked_kinds("What documents do I need to file?") == {"documents"}
+    assert asked_kinds("中日PPH需要提交哪些材料？") == {"documents"}
+    assert asked_kinds("什么是PPH？") == set()
+
+
+def test_a_huge_section_and_question_return_promptly(scorer):
+    section = ("据代理机构介绍，请求通常在提出后约20天内审核完毕，费用为3.5万元。" * 400)[:20_000]
+    question = ("中日PPH请求什么时候截止，需要多久，费用多少？" * 1000)[:20_000]
+    hostile = {
+        "en": ["1. " * 7000, "a. " * 7000, "e.g. " * 4000, "(1) " * 5000, "9 " * 10_000, "- x\n" * 5000],
+        "zh": [
+            "。" * 20_000,
+            "一、" * 10_000,
+            "9" * 20_000,
+            "（" * 20_000,
+            "." * 20_000,
+            "a" * 20_000,
+            "2012年" * 4000,
+        ],
+    }
+    started = time.perf_counter()
+    answer = compose([passage(zh=section)], "zh", question=question, scorer=scorer)
+    timings = {"section+question": time.perf_counter() - started}
+    assert answer.answered and len(body(answer.text)) <= 220 + 2
+    for lang, texts in hostile.items():
+        for text in texts:
+            started = time.perf_counter()
+            quoted = focused_extract(text, lang, 90, text, scorer)
+            timings[repr(text[:6])] = time.perf_counter() - started
+            assert 0 < len(quoted) < len(text)
+    print("\n" + ", ".join(f"{name}: {seconds * 1000:.0f} ms" for name, seconds in timings.items()))
