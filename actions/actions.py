@@ -8,18 +8,27 @@ from functools import lru_cache
 from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.alert_actions import current_alerts, mention_alerts, named_markets
-from actions.answers import compose
+from actions.answers import Answer, LexicalSentenceScorer, compose
 from actions.base import BaseAction, language_of
 from actions.case_actions import offer_case, should_offer
-from actions.retrieval import IndexProvider
+from actions.question import Resolved, Topic, mentions, resolve
+from actions.requests import RequestDecision, policy_for
+from actions.retrieval import IndexProvider, KnowledgeIndex, Passage
 from actions.settings import get_settings
 from actions.vocab import industry_code
 
 logger = logging.getLogger(__name__)
+
+SLOT_TOPIC = "answer_topic"
+MAX_QUESTION_CHARS = 1000  # a longer message is answered from its start
+# Intents that outside a form mean "ok" / "no" / "never mind"; a longer message with one of them
+# is a question the NLU misread, and is answered like one.
+BARE_INTENTS = frozenset({"affirm", "deny", "cancel", "correct_field"})
+BARE = {"zh": 6, "en": 3}  # at most this many characters (zh) or words (en) is a bare "ok"/"no"
 
 
 @lru_cache(maxsize=1)
@@ -29,39 +38,132 @@ def default_index_provider() -> IndexProvider:
     return IndexProvider(get_settings())
 
 
+def is_bare(text: str, lang: str) -> bool:
+    """A reply such as "好的", "不用了", "no thanks": too short to be a question."""
+    stripped = text.strip(" ?？!！。.，,")
+    return len(stripped) <= BARE["zh"] if lang == "zh" else len(stripped.split()) <= BARE["en"]
+
+
+def payload(answer: Answer | None, lang: str, kind: str, **extra: Any) -> dict[str, Any]:
+    """What channels, logs and the evaluation read about a reply (sent as the message's `custom`)."""
+    return {
+        "citations": answer.citations if answer else [],
+        "answered": bool(answer and answer.answered),
+        "language": lang,
+        "kind": kind,
+        **extra,
+    }
+
+
 class ActionAnswerQuestion(BaseAction):
-    """Answers a PPH, RCEP or dispute question from the knowledge files, with citations."""
+    """Answers a free-text message: refuses what the bot must not help with, answers PPH, RCEP and
+    dispute questions from the knowledge files with citations (follow-ups in the conversation's
+    topic), says when it has no reliable answer, and offers an expert for an incident."""
 
     def __init__(self, provider: IndexProvider | None = None) -> None:
         self.provider = provider or default_index_provider()
         self.settings = self.provider.settings
+        self.scorer = LexicalSentenceScorer(self.settings.jieba_dict_dir)  # cheap: jieba loads at first use
 
     def name(self) -> str:
         return "action_answer_question"
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         lang = language_of(tracker)
-        question = (tracker.latest_message.get("text") or "").strip()
+        text = (tracker.latest_message.get("text") or "").strip()[:MAX_QUESTION_CHARS]
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        decision = self._request_decision(text)
+        if decision is None and intent in BARE_INTENTS and is_bare(text, lang):
+            dispatcher.utter_message(response="utter_anything_else", json_message=payload(None, lang, "anything_else"))
+            return []
         try:
             index = await asyncio.to_thread(self.provider.get)
-            passages = await asyncio.to_thread(index.search, question, None, lang)
+            if decision is not None:
+                return self._decline(dispatcher, tracker, index, decision, text, lang)
+            resolved = resolve(text, Topic.from_slot(tracker.get_slot(SLOT_TOPIC)), lang)
+            passages = await asyncio.to_thread(index.search, resolved.query, None, lang, "hybrid", resolved.direction)
         except Exception:
-            logger.exception("retrieval failed for %r", question)
+            logger.exception("retrieval failed (intent %s, %s characters)", intent, len(text))
             dispatcher.utter_message(response="utter_service_unavailable")
             return offer_case(dispatcher, tracker, lang) if should_offer(tracker) else []
-        answer = compose(passages, lang, self.settings.answer_chars_zh, self.settings.answer_words_en)
-        dispatcher.utter_message(
-            text=answer.text,
-            json_message={"citations": answer.citations, "answered": answer.answered, "language": lang},
-        )
+        if intent == "out_of_scope" and not any(self._asked_here(p) for p in passages):
+            dispatcher.utter_message(response="utter_out_of_scope", json_message=payload(None, lang, "out_of_scope"))
+            return []
+        answer = self._compose(passages, lang, resolved.query)
+        kind = "answer" if answer.answered else "no_answer"
+        dispatcher.utter_message(text=answer.text, json_message=payload(answer, lang, kind, followup=resolved.followup))
         logger.info(
-            "answered=%s lang=%s top=%s",
+            "answered=%s lang=%s intent=%s followup=%s direction=%s top=%s",
             answer.answered,
             lang,
-            [(p.key, round(p.dense, 3), round(p.lexical, 3)) for p in passages],
+            intent,
+            resolved.followup,
+            resolved.direction,
+            [(p.key, round(p.dense, 3), round(p.ask, 3), round(p.lexical, 3)) for p in passages],
         )
-        self._mention_alerts(dispatcher, tracker, question, lang)
-        return offer_case(dispatcher, tracker, lang) if should_offer(tracker) else []
+        events: list[EventType] = []
+        if answer.answered:
+            events.append(SlotSet(SLOT_TOPIC, self._topic(resolved, passages).as_slot()))
+        self._mention_alerts(dispatcher, tracker, text, lang)
+        if should_offer(tracker):
+            events += offer_case(dispatcher, tracker, lang)
+        return events
+
+    def _asked_here(self, passage: Passage) -> bool:
+        """Whether a passage answers the question as closely as one of the questions staff listed
+        for it (so an out-of-scope guess by the NLU does not hide a real answer)."""
+        return passage.answerable and passage.ask >= self.settings.tuned("gate_ask")
+
+    def _request_decision(self, text: str) -> RequestDecision | None:
+        """The request policy's verdict on the message (knowledge/requests.yml); None when it has none."""
+        try:
+            policy = policy_for(self.settings.requests_file, self.settings.knowledge_dir.parent)
+            return policy.classify(text) if policy else None
+        except Exception:
+            logger.exception("request policy not applied")
+            return None
+
+    def _decline(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        index: KnowledgeIndex,
+        decision: RequestDecision,
+        text: str,
+        lang: str,
+    ) -> list[EventType]:
+        """Refuses an improper request plainly, says what the bot cannot do (drafting: what such a
+        document usually contains, cited, and the expert offer) or that a request is out of scope."""
+        extra = {"request": decision.category}
+        if decision.kind == "drafting":
+            passages = [p for key in decision.cite if (p := index.section(key)) is not None]
+            answer = self._compose(passages, lang, text)
+            body = decision.text(lang) + ("\n\n" + answer.text if answer.answered else "")
+            dispatcher.utter_message(text=body, json_message=payload(answer, lang, "drafting", **extra))
+        else:
+            kind = "refusal" if decision.kind == "improper" else "out_of_scope"
+            dispatcher.utter_message(text=decision.text(lang), json_message=payload(None, lang, kind, **extra))
+        logger.info("request %s (%s) declined, lang=%s", decision.category, decision.kind, lang)
+        return offer_case(dispatcher, tracker, lang) if decision.offer_case else []
+
+    def _compose(self, passages: list[Passage], lang: str, question: str) -> Answer:
+        """The extract that answers the question, with its citations."""
+        settings = self.settings
+        return compose(passages, lang, settings.answer_chars_zh, settings.answer_words_en, question, self.scorer)
+
+    @staticmethod
+    def _topic(resolved: Resolved, passages: list[Passage]) -> Topic:
+        """The conversation's topic after this answer."""
+        first = next(p for p in passages if p.answerable)
+        countries = tuple(dict.fromkeys(m.code for m in mentions(resolved.query)))
+        return Topic(
+            question=resolved.query,
+            doc_id=first.doc_id,
+            section_id=first.section_id,
+            title={"zh": first.title_zh, "en": first.title_en},
+            countries=countries,
+            direction=resolved.direction or (first.pph if first.pph else None),
+        )
 
     @staticmethod
     def _mention_alerts(dispatcher: CollectingDispatcher, tracker: Tracker, question: str, lang: str) -> None:
@@ -69,7 +171,7 @@ class ActionAnswerQuestion(BaseAction):
         try:
             note = mention_alerts(current_alerts(), named_markets(tracker), industry_code(question), lang)
         except Exception:
-            logger.exception("could not look up alerts for %r", question)
+            logger.exception("could not look up alerts for a question")
             return
         if note:
             dispatcher.utter_message(text=note)

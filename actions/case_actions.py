@@ -204,7 +204,7 @@ def should_offer(tracker: Tracker) -> bool:
         return False
     entities = [e for e in tracker.latest_message.get("entities", []) if e.get("entity") == "incident_type"]
     named = bool(entities) or incident_code(tracker.latest_message.get("text") or "") is not None
-    return named and intent in ("ask_question", "inform")
+    return named and intent in ("ask_question", "inform", "nlu_fallback")
 
 
 def previous_value(tracker: Tracker, slot: str) -> Any:

@@ -26,7 +26,9 @@ import sys
 def _check(args: argparse.Namespace) -> int:
     from actions.alerts import load_alerts
     from actions.experts import load_experts
+    from actions.glossary import load_glossary
     from actions.knowledge import load_knowledge
+    from actions.requests import known_citations, load_request_policy, missing_citations
     from actions.selfcheck import load_rules
     from actions.settings import PROJECT_ROOT, get_settings
 
@@ -41,6 +43,12 @@ def _check(args: argparse.Namespace) -> int:
         problems += rule_problems
     alerts, alert_problems = load_alerts(settings.alerts_dir, PROJECT_ROOT)
     problems += alert_problems
+    glossary, glossary_problems = load_glossary(settings.knowledge_dir, PROJECT_ROOT)
+    problems += glossary_problems
+    policy, request_problems = load_request_policy(settings.requests_file, PROJECT_ROOT)
+    problems += request_problems
+    if policy is not None:
+        problems += missing_citations(policy, known_citations(documents))
     for problem in problems:
         print(problem)
     errors = sum(p.severity == "error" for p in problems)
@@ -48,7 +56,8 @@ def _check(args: argparse.Namespace) -> int:
     sections = sum(len(d.sections) for d in documents)
     risk = f"{len(rules.factors)} risk factors" if rules else "no valid risk rules"
     print(
-        f"{len(documents)} documents, {sections} sections, {len(experts)} experts, {risk}, {len(alerts)} alerts: "
+        f"{len(documents)} documents, {sections} sections, {len(experts)} experts, {risk}, {len(alerts)} alerts, "
+        f"{len(glossary.groups)} glossary groups, {len(policy.categories) if policy else 'no valid'} request categories: "
         f"{errors} errors, {warnings} warnings",
         file=sys.stderr,
     )

@@ -87,6 +87,7 @@ RESULT_AFTER = (
     "examination report",
 )
 TARGET_BEFORE = (
+    "去",
     "在",
     "向",
     "到",
@@ -103,6 +104,9 @@ TARGET_BEFORE = (
     "apply in",
 )
 TARGET_AFTER = (
+    "快点",
+    "快些",
+    "那边审",
     "申请",
     "加快",
     "加速",

@@ -25,10 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from actions.experts import EU_MEMBERS
 from actions.glossary import Glossary, load_glossary
 from actions.knowledge import KnowledgeDocument, Problem, load_knowledge, to_chunks
 from actions.settings import Settings
 from actions.text import Tokenizer
+from actions.vocab import market_codes
 
 logger = logging.getLogger(__name__)
 
@@ -465,10 +467,31 @@ class KnowledgeIndex:
             )
         # ties: more of the question's terms first; sections of another PPH direction last
         scored.sort(key=lambda t: (not t[0], -t[1], -t[2], -t[3]))
+        markets = [c for c in market_codes(query) if c != "CN"]
         return [
-            self._passage(key, score, dense, lexical, ok and self.passes_gate(dense, lexical, lang, ask), ask)
+            self._passage(
+                key,
+                score,
+                dense,
+                lexical,
+                ok and self.passes_gate(dense, lexical, lang, ask) and self._covers_markets(key, markets, ask),
+                ask,
+            )
             for ok, score, lexical, dense, ask, key in scored[:k]
         ]
+
+    def _covers_markets(self, key: tuple[str, str], markets: list[str], ask: float) -> bool:
+        """Whether a PPH section can answer for the markets a question names: a PPH document is about
+        the offices it is tagged with ("the PPH fee in Brazil" is not answered from CNIPA's fees),
+        unless the question is as close to one of the section's listed questions as the gate asks."""
+        entry = self.catalog[key[0]]
+        tags = entry.get("tags") or {}
+        countries = set(tags.get("countries") or ())
+        if not markets or "pph" not in (tags.get("topics") or ()) or not countries:
+            return True
+        if ask >= self.settings.tuned("gate_ask"):
+            return True
+        return any(m in countries or (m in EU_MEMBERS and "EU" in countries) for m in markets)
 
     def _coverage(self, terms: list[str], expanded: list[str], key: tuple[str, str]) -> float:
         """Lexical coverage of the question as asked, or as expanded by the glossary if that finds more."""
@@ -482,10 +505,14 @@ class KnowledgeIndex:
         stated = self.catalog[key[0]]["sections"][key[1]].get("pph")
         if not stated:
             return 0
-        for asked, about in zip(direction, stated, strict=True):
+        (asked_oee, asked_ole), (about_oee, about_ole) = direction, stated
+        for asked, about in ((asked_oee, about_oee), (asked_ole, about_ole)):
             if asked and about != "any" and asked != about:
                 return -1
-        return 1
+        # A result is never used at the office that made it: "any → CN" is not about a Chinese result.
+        if (asked_oee and asked_oee == about_ole) or (asked_ole and asked_ole == about_oee):
+            return -1
+        return 1 if (asked_oee and asked_oee == about_oee) or (asked_ole and asked_ole == about_ole) else 0
 
     def _dense_ranking(
         self, query_vector: list[float]

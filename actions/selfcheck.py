@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from actions.answers import source_line
 from actions.deadlines import parse_deadline
 from actions.experts import EU_MEMBERS
 from actions.knowledge import (
@@ -381,28 +382,25 @@ def render(
     citations = []
     if numbers:
         lines += ["", TEXT["sources"][lang]]
-        sep = "，" if lang == "zh" else ", "
         for cite, n in numbers.items():
             c = cites.get(cite)
             if c is None:  # the rules were validated against an older set of documents
                 lines.append(f"[{n}] {cite}")
                 continue
             title, section = getattr(c.title, lang), getattr(c.section, lang)
-            lines.append(
-                f"[{n}] {title} › {section} — {c.path}{sep}{c.source}{sep}{TEXT['reviewed'][lang]} {c.last_reviewed}"
-            )
-            citations.append(
-                {
-                    "n": n,
-                    "doc_id": c.doc_id,
-                    "section_id": c.section_id,
-                    "title": title,
-                    "section": section,
-                    "path": c.path,
-                    "source": c.source,
-                    "last_reviewed": c.last_reviewed,
-                }
-            )
+            citation = {
+                "n": n,
+                "doc_id": c.doc_id,
+                "section_id": c.section_id,
+                "title": title,
+                "section": section,
+                "path": c.path,
+                "source": c.source,
+                "url": c.source,
+                "last_reviewed": c.last_reviewed,
+            }
+            lines.append(source_line(citation, lang))  # as answers cite: title › section — link (reviewed)
+            citations.append(citation)
     lines += ["", TEXT["disclaimer"][lang]]
     data = {
         "selfcheck": [

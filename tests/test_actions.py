@@ -1,5 +1,7 @@
 import asyncio
 
+import pytest
+
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -25,6 +27,19 @@ class BrokenProvider(IndexProvider):
         raise FileNotFoundError("no index")
 
 
+@pytest.fixture
+def policy_provider(fixture_index, tmp_path):
+    """The fixture index, with the shipped request policy (knowledge/requests.yml) beside it."""
+    import shutil
+
+    from actions.settings import PROJECT_ROOT
+
+    shutil.copy(PROJECT_ROOT / "knowledge" / "requests.yml", tmp_path / "requests.yml")
+    provider = ReadyProvider(fixture_index)
+    provider.settings = fixture_index.settings.model_copy(update={"knowledge_dir": tmp_path})
+    return provider
+
+
 def tracker(text: str, intent: str = "ask_question", language: str | None = None) -> Tracker:
     return Tracker(
         sender_id="t1",
@@ -48,11 +63,13 @@ def test_answers_in_chinese_with_citations(fixture_index):
     messages, events = run(
         ActionAnswerQuestion(ReadyProvider(fixture_index)), tracker("中日PPH需要提交哪些材料？", language="zh")
     )
-    assert events == [SlotSet("action_server_reply", "received")]
+    assert events[-1] == SlotSet("action_server_reply", "received")
+    [topic] = [e for e in events if e["name"] == "answer_topic"]
+    assert topic["value"]["doc_id"] == "fx-pph-basics" and topic["value"]["question"] == "中日PPH需要提交哪些材料？"
     [message] = messages
     assert "权利要求对应表" in message["text"] and DISCLAIMER["zh"] in message["text"]
     custom = message["custom"]
-    assert custom["answered"] and custom["language"] == "zh"
+    assert custom["answered"] and custom["language"] == "zh" and custom["kind"] == "answer"
     assert custom["citations"][0]["doc_id"] == "fx-pph-basics"
 
 
@@ -65,9 +82,12 @@ def test_language_falls_back_to_detection_when_slot_is_empty(fixture_index):
 
 
 def test_unanswerable_question_gets_no_answer_offer(fixture_index):
-    messages, _ = run(ActionAnswerQuestion(ReadyProvider(fixture_index)), tracker("今天天气怎么样", language="zh"))
-    assert not messages[0]["custom"]["answered"]
+    messages, events = run(
+        ActionAnswerQuestion(ReadyProvider(fixture_index)), tracker("马德里体系的续展费用怎么交", language="zh")
+    )
+    assert not messages[0]["custom"]["answered"] and messages[0]["custom"]["kind"] == "no_answer"
     assert "没有找到可靠的答案" in messages[0]["text"]
+    assert not [e for e in events if e["name"] == "answer_topic"]  # no answer, no topic
 
 
 def test_a_reported_incident_gets_the_answer_and_an_offer_to_open_a_case(fixture_index):
@@ -103,3 +123,58 @@ def test_every_action_survives_the_trip_to_rasa_sdks_worker_process(monkeypatch)
     assert {"action_answer_question", "validate_case_form", "action_submit_case", "action_ask_case_consent"} <= names
     clone = pickle.loads(pickle.dumps(executor))
     assert set(clone.actions) == names
+
+
+def with_slots(t: Tracker, **slots) -> Tracker:
+    t.slots.update(slots)
+    return t
+
+
+def test_a_follow_up_is_answered_in_the_topic_of_the_previous_answer(fixture_index):
+    action = ActionAnswerQuestion(ReadyProvider(fixture_index))
+    _, events = run(action, tracker("What does the Patent Prosecution Highway do?", language="en"))
+    [topic] = [e["value"] for e in events if e["name"] == "answer_topic"]
+    messages, _ = run(action, with_slots(tracker("which papers do I need?", language="en"), answer_topic=topic))
+    custom = messages[0]["custom"]
+    assert custom["followup"] and custom["answered"]
+    assert custom["citations"][0]["section_id"] == "documents-to-file"
+
+
+def test_a_stated_direction_picks_the_section_of_that_direction(fixture_index):
+    messages, _ = run(
+        ActionAnswerQuestion(ReadyProvider(fixture_index)),
+        tracker("韩国那边的专利已经授权了，我们在中国的申请能加快审查吗？", language="zh"),
+    )
+    assert messages[0]["custom"]["citations"][0]["section_id"] == "using-a-korean-result-in-china"
+
+
+def test_a_bare_no_outside_a_form_asks_what_else_and_a_long_one_is_answered(fixture_index):
+    action = ActionAnswerQuestion(ReadyProvider(fixture_index))
+    messages, _ = run(action, tracker("不用了", intent="deny", language="zh"))
+    assert messages[0]["response"] == "utter_anything_else"
+    messages, _ = run(action, tracker("不是这个，我想问PPH要交哪些文件", intent="deny", language="zh"))
+    assert messages[0]["custom"]["answered"]
+
+
+def test_an_out_of_scope_guess_of_the_nlu_gets_the_out_of_scope_reply(fixture_index):
+    messages, events = run(
+        ActionAnswerQuestion(ReadyProvider(fixture_index)), tracker("推荐一本好看的小说", intent="out_of_scope")
+    )
+    assert messages[0]["response"] == "utter_out_of_scope" and messages[0]["custom"]["kind"] == "out_of_scope"
+    assert not any(e["name"] == "case_offered" for e in events)
+
+
+def test_improper_requests_are_refused_without_a_case_offer(fixture_index, policy_provider):
+    messages, events = run(
+        ActionAnswerQuestion(policy_provider),
+        tracker("How can we relabel the shipment so Rotterdam customs won't notice the logo?", language="en"),
+    )
+    [message] = messages
+    assert message["custom"]["kind"] == "refusal" and message["custom"]["citations"] == []
+    assert not message.get("buttons") and not any(e["name"] == "case_offered" for e in events)
+
+
+def test_a_drafting_request_gets_what_the_document_contains_and_the_offer(fixture_index, policy_provider):
+    messages, events = run(ActionAnswerQuestion(policy_provider), tracker("帮我写一封律师函", language="zh"))
+    assert messages[0]["custom"]["kind"] == "drafting"
+    assert SlotSet("case_offered", True) in events

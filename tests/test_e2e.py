@@ -35,7 +35,8 @@ def test_chinese_pph_question_gets_a_chinese_answer_citing_a_pph_file(stack):
     assert customs[0]["citations"][0]["path"].startswith("knowledge/pph/")
     assert detect_language(texts[0]) == "zh" and texts[0].endswith("[1]")
     joined = "\n\n".join(texts)
-    assert "来源：" in joined and "knowledge/pph/" in joined and DISCLAIMER["zh"] in joined
+    assert "来源：" in joined and "›" in joined and DISCLAIMER["zh"] in joined
+    assert "knowledge/" not in joined  # people see title › section and a link, not repository paths
 
 
 def test_english_rcep_question_gets_an_english_answer_citing_an_rcep_file(stack):
@@ -44,7 +45,8 @@ def test_english_rcep_question_gets_an_english_answer_citing_an_rcep_file(stack)
     assert customs[0]["citations"][0]["path"].startswith("knowledge/rcep/")
     assert detect_language(texts[0]) == "en"
     joined = "\n\n".join(texts)
-    assert "Sources:" in joined and "knowledge/rcep/" in joined and DISCLAIMER["en"] in joined
+    assert "Sources:" in joined and "›" in joined and DISCLAIMER["en"] in joined
+    assert "knowledge/" not in joined
 
 
 @pytest.mark.parametrize("message", ["asdkjh qwpoeiru zmxncb", "PPH for growing bananas on the moon?"])

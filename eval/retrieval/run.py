@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 from tqdm import tqdm
 
+from actions.question import pph_direction
 from actions.retrieval import KnowledgeIndex, build_index
 from actions.settings import PROJECT_ROOT, get_settings
 
@@ -76,7 +77,9 @@ def evaluate(index: KnowledgeIndex, questions: list[Question], negatives: list[d
     for q in tqdm(questions, desc=desc, unit="q", leave=False):
         for mode in MODES:
             started = time.perf_counter()
-            passages = index.search(q.question, k=K, lang=q.lang, mode=mode)
+            passages = index.search(
+                q.question, k=K, lang=q.lang, mode=mode, direction=pph_direction(q.question, q.lang)
+            )
             if mode == "hybrid":
                 latencies.append(time.perf_counter() - started)
                 answered[f"{q.lang}:answerable"].append(any(p.answerable for p in passages))
