@@ -6,8 +6,9 @@
     python -m eval.run --stages conversations,answers eval/conversations/cases.yml --names 'zh-*'
     python -m eval.run --rasa-url http://127.0.0.1:5005 [--database-url sqlite:///.data/ipbot.db]
 
-Stages, in order: conversations and answers (against the live bot: a private stack on free ports
-with its own copies of knowledge/, the index and the case database, or the bot at --rasa-url),
+Stages, in order: conversations and answers (eval/answers/dev/ and eval/answers/test/, reported
+apart), both against the live bot (a private stack on free ports with its own copies of
+knowledge/, the index and the case database, or the bot at --rasa-url),
 stories (`rasa test core` on bot/tests), nlu (`rasa test nlu` cross-validation), retrieval
 (eval/retrieval's labelled questions). The exit code is 1 when a conversation or a test story
 fails, 2 when a test file is malformed (every problem printed as file:line: where: message).
@@ -31,7 +32,7 @@ from typing import Any
 from tqdm import tqdm
 
 from bot.stack import ROOT
-from eval.toolkit.answers import ask_all, load_answer_set, load_signals
+from eval.toolkit.answers import SPLITS, ask_all, load_answer_set, load_signals
 from eval.toolkit.bot import Bot, RestBot, private_stack
 from eval.toolkit.conversations import ConversationResult, render_transcript, run_conversation
 from eval.toolkit.nlu import cross_validate, diet_epochs, load_predictions, rasa_summary, run_stories
@@ -178,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(errors) + len(answer_errors)} problem(s) in the test files; nothing was run.", file=sys.stderr)
         return 2
     conversations = select(conversations, args.tags, args.names)
-    print(f"{len(conversations)} conversations, {len(items)} labelled answers: the files are valid.")
+    parts = ", ".join(f"{part} {sum(i.split == part for i in items)}" for part in SPLITS)
+    print(f"{len(conversations)} conversations, {len(items)} labelled answers ({parts}): the files are valid.")
     if args.check:
         return 0
     stages = [s for s in STAGES if s in args.stages]
@@ -239,13 +241,14 @@ def summary(r: Results) -> int:
     if r.answers:
         from eval.toolkit.answers import summarise
 
-        t = summarise(r.answers, lambda s: s.item.lang)
-        for lang in ("zh", "en"):
-            if lang in t:
-                s = t[lang]
+        t = summarise(r.answers, lambda s: f"{s.item.split} {s.item.lang}")
+        for group in (f"{part} {lang}" for part in SPLITS for lang in ("zh", "en")):
+            if group in t:
+                s = t[group]
                 print(
-                    f"answers {lang}: behaviour {s['behaviour']:.0%}, right doc {s['right_doc'] or 0:.0%}, "
-                    f"facts {s['coverage'] or 0:.0%} (n={s['n']})"
+                    f"answers {group}: behaviour {s['behaviour']:.0%}, right doc {s['right_doc'] or 0:.0%}, "
+                    f"facts {s['coverage'] or 0:.0%}, refusals {s['refusals'] or 0:.0%}, "
+                    f"{s['failed']} failing (n={s['n']})"
                 )
     if r.nlu:
         from eval.toolkit.nlu import by_language

@@ -140,6 +140,60 @@ def test_the_report_has_headline_tables_plots_and_transcript_links(tmp_path):
     assert "[zh-hi](transcripts/zh-hi.txt)" in text and "not in the reply: ['不存在']" in text
     assert "never seen: goodbye" in text
     assert "| NLU intent macro F1 (3-fold CV) | 1.000 | 0.333 | 0.400 |" in text
-    assert "| answers: right behaviour | – | 100% | 100% |" in text
+    assert "| dev/en | 1 | 100% | – | – | – | – | 100% | 100% |" in text
     for png in ("answer-quality.png", "nlu-confusion.png", "latency.png"):
         assert f"]({png})" in text and (tmp_path / png).stat().st_size > 5_000
+
+
+def scored(item_id: str, split: str, reply: Reply, **kw) -> object:
+    signals = load_signals()
+    base = {"id": item_id, "lang": "en", "topic": "dispute", "question": f"question {item_id}", "behaviour": "answer"}
+    item = AnswerItem.model_validate({**base, **kw})
+    item._split, item._file, item._line = split, f"eval/answers/{split}/x.yml", 1
+    return score(item, reply, signals)
+
+
+def test_the_answer_section_shows_dev_and_test_apart_with_one_cause_per_failing_item(tmp_path):
+    signals = load_signals()
+    cited = {
+        "doc_id": "dispute-warning-letter",
+        "section_id": "first-steps",
+        "path": "knowledge/disputes/warning-letter.md",
+    }
+    answer = Reply(
+        "q",
+        [{"text": "Do not ignore it."}, {"custom": {"answered": True, "citations": [cited], "kind": "answer"}}],
+        0.1,
+    )
+    no_answer = Reply(
+        "q", [{"text": "Sorry"}, {"custom": {"answered": False, "citations": [], "kind": "no_answer"}}], 0.1
+    )
+    refusal = Reply("q", [{"text": "No."}, {"custom": {"answered": False, "citations": [], "kind": "refusal"}}], 0.1)
+    out_of_scope = Reply("q", [{"text": signals.out_of_scope[1]}], 0.1)
+    scores = [
+        scored("d1", "dev", answer, doc="dispute-warning-letter"),
+        scored("d2", "dev", no_answer, doc="dispute-warning-letter"),
+        scored("t1", "test", answer, doc="dispute-warning-letter", context=["we got a letter"]),
+        scored("t2", "test", answer, doc="dispute-section-337"),
+        scored("t3", "test", refusal, behaviour="improper"),
+        scored("t4", "test", answer, behaviour="out_of_scope", topic="other"),
+        scored("t5", "test", out_of_scope, behaviour="out_of_scope", topic="other"),
+    ]
+    results = Results(command="python -m eval.run", started="2026-11-25 00:00 UTC", seconds=60, answers=scores)
+    text = write_report(results, tmp_path).read_text(encoding="utf-8")
+    head = text[text.index("## Headline") : text.index("## Answer quality")]
+    assert "dev n=2 (tuned on), test n=5 (held out: never tune on it)" in head
+    assert "| dev/en | 2 | 50% | 50% | 50% | – | – | – | 100% |" in head
+    assert "| test/en | 5 | 80% | 100% | 50% | – | – | 67% | 100% |" in head
+    section = text[text.index("## Answer quality") :]
+    causes = section[section.index("Failure causes") : section.index("![answer quality]")]
+    assert "| part / language | n | failing | gate false negative | refusal missing | wrong section |" in causes
+    assert "| dev/en | 2 | 1 | 1 |  |  |" in causes and "| test/en | 5 | 2 |  | 1 | 1 |" in causes
+    dev = section[section.index("### dev (tuned on, n=2)") : section.index("### test")]
+    test = section[section.index("### test (held out: never tune on it, n=5)") :]
+    assert "| `eval/answers/dev/x.yml:1` | gate false negative | question d2 |" in dev and "question t" not in dev
+    assert "| `eval/answers/test/x.yml:1` | wrong section | question t2 |" in test
+    assert "| `eval/answers/test/x.yml:1` | refusal missing | question t4 |" in test
+    assert "question t1" not in test and "question t3" not in test and "question t5" not in test
+    assert "Failing items (2 of 5)" in test
+    assert (tmp_path / "answer-quality.png").stat().st_size > 5_000

@@ -87,6 +87,10 @@ def test_yes_and_numbers_stay_text(tmp_path):
             "- name: a\n  turns:\n    - user: hi\n      expect: {cites: pph-cn-jpp}\n",
             "'pph-cn-jpp' is no knowledge document",
         ),
+        (
+            "- name: a\n  turns:\n    - user: hi\n      expect: {not_cites: pph-cn-jpp}\n",
+            "t.yml:4: a: not_cites: 'pph-cn-jpp' is no knowledge document",
+        ),
         ("- name: a\n  turns:\n    - press: ok\n", "t.yml:3: a: the first turn cannot press a button"),
         ("- name: a\n  turns:\n    - user: hi\n  - oops\n", "t.yml:4: YAML syntax"),
         ("name: a\n", "t.yml:1: a conversation file is a YAML list"),

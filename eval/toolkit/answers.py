@@ -1,11 +1,14 @@
-"""Answer quality: a labelled question set (eval/answers/*.yml) sent to the live bot and scored.
+"""Answer quality: a labelled question set (eval/answers/{dev,test}/*.yml) sent to the live bot and scored.
 
-Each item names the behaviour a right reply shows (answer, handoff, clarify, refuse), optionally
+Each item names the behaviour a right reply shows (answer, handoff, drafting, clarify, refuse,
+improper, out_of_scope), optionally the earlier user turns of the same conversation (`context`),
 the knowledge documents or sections a right answer cites, and the facts it must contain (phrases
-from those sections, in the question's language; a list gives alternatives). The reply's behaviour
-is classified from what the bot sent — the answer's citation payload and the bot's own reference
-texts (domain responses, the "no reliable answer" text, the case offer and the form's first
-question), read from the bot's sources, never copied here.
+from those sections, in the question's language; a list gives alternatives). The folder names the
+part: `dev` (tuned on) or `test` (held out). The reply's behaviour is classified from what the bot
+sent — the answer's payload (`kind`, `answered`, `citations`) and the bot's own reference texts
+(domain responses, the "no reliable answer" text, the case offer with its buttons and the form's
+first question), read from the bot's sources, never copied here. Every failing item gets one
+failure cause (see `failure_cause`).
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
@@ -27,17 +30,88 @@ from eval.toolkit.bot import Bot, Reply, turn
 from eval.toolkit.spec import DOMAIN_PATH, KNOWLEDGE_DIR, ROOT, SpecError, Vocabulary, _as_text
 
 ANSWERS_DIR = ROOT / "eval" / "answers"
-Behaviour = Literal["answer", "handoff", "clarify", "refuse"]
+ANSWER_ACTION = "action_answer_question"
+SPLITS = ("dev", "test")  # dev: the team tunes on it; test: held out, never tuned on
+Behaviour = Literal["answer", "handoff", "drafting", "clarify", "refuse", "improper", "out_of_scope"]
+BEHAVIOURS: tuple[str, ...] = get_args(Behaviour)
+# Behaviours whose right reply declines (the "refusals" measure).
+REFUSALS = ("refuse", "improper", "out_of_scope")
+# Behaviours whose items may name documents and facts.
+CITING = ("answer", "handoff", "drafting")
 # What a reply can show, in the order that names its main behaviour.
-KINDS = ("case_offer", "cited_answer", "no_answer", "rephrase", "out_of_scope", "unavailable", "other")
-# Which observed kinds satisfy each expected behaviour. "No reliable answer" declines and asks to
-# rephrase, so it counts as clarifying and as refusing; a case offer may come with a cited answer.
-ACCEPTS: dict[str, frozenset[str]] = {
-    "answer": frozenset({"cited_answer"}),
-    "handoff": frozenset({"case_offer"}),
-    "clarify": frozenset({"rephrase", "no_answer"}),
-    "refuse": frozenset({"out_of_scope", "no_answer"}),
+KINDS = (
+    "refusal",
+    "case_offer",
+    "drafting",
+    "cited_answer",
+    "no_answer",
+    "out_of_scope",
+    "rephrase",
+    "anything_else",
+    "unavailable",
+    "other",
+)
+# The answer payload's `kind` → the observed kind (an "answer" counts only with citations).
+PAYLOAD_KINDS = {
+    "answer": "cited_answer",
+    "no_answer": "no_answer",
+    "refusal": "refusal",
+    "drafting": "drafting",
+    "out_of_scope": "out_of_scope",
+    "anything_else": "anything_else",
 }
+# Replies that show the message took another path than the knowledge base (even when the answer
+# action sent them): for an item that needed an answer, they are a misroute.
+MISROUTED = frozenset({"rephrase", "out_of_scope", "anything_else", "refusal"})
+# One failure cause per failing item, in the order they are tried (see failure_cause).
+CAUSES = (
+    "misroute",
+    "gate false negative",
+    "refusal missing",
+    "offer missing",
+    "wrong language",
+    "wrong section",
+    "fact missing",
+    "other",
+)
+
+
+@dataclass(frozen=True)
+class Accepts:
+    """The observed kinds that meet an expected behaviour: one of `any_of`, every one of `all_of`,
+    none of `none_of`."""
+
+    any_of: frozenset[str]
+    all_of: frozenset[str] = frozenset()
+    none_of: frozenset[str] = frozenset()
+
+    def met_by(self, kinds: Iterable[str]) -> bool:
+        """True when the reply's kinds meet the behaviour."""
+        found = set(kinds)
+        return bool(self.any_of & found) and self.all_of <= found and not self.none_of & found
+
+
+# "No reliable answer" declines and asks to rephrase, so it counts as clarifying and as refusing;
+# a case offer may come with a cited answer; a refusal or out-of-scope reply must not come with an
+# answer or a case offer; drafting needs the cited playbook (or a drafting reply) and the offer.
+ACCEPTS: dict[str, Accepts] = {
+    "answer": Accepts(frozenset({"cited_answer"})),
+    "handoff": Accepts(frozenset({"case_offer"})),
+    "drafting": Accepts(frozenset({"drafting", "cited_answer"}), all_of=frozenset({"case_offer"})),
+    "clarify": Accepts(frozenset({"rephrase", "no_answer"})),
+    "refuse": Accepts(frozenset({"out_of_scope", "no_answer"}), none_of=frozenset({"cited_answer", "case_offer"})),
+    "improper": Accepts(frozenset({"refusal"}), none_of=frozenset({"cited_answer", "case_offer", "drafting"})),
+    "out_of_scope": Accepts(frozenset({"out_of_scope"}), none_of=frozenset({"cited_answer", "case_offer", "drafting"})),
+}
+
+
+def split_of(path: Path, answers_dir: Path = ANSWERS_DIR) -> str | None:
+    """The part a file belongs to, from its folder: eval/answers/dev/… → dev, eval/answers/test/… →
+    test (outside eval/answers: the name of the file's own folder); None for any other folder."""
+    if path.is_relative_to(answers_dir):
+        parts = path.relative_to(answers_dir).parts
+        return parts[0] if len(parts) > 1 and parts[0] in SPLITS else None
+    return path.parent.name if path.parent.name in SPLITS else None
 
 
 class AnswerItem(BaseModel):
@@ -49,17 +123,32 @@ class AnswerItem(BaseModel):
     topic: Literal["pph", "rcep", "dispute", "other"]
     question: str = Field(min_length=1)
     behaviour: Behaviour
+    context: list[str] = []  # earlier user turns of the same conversation, sent before the question
     doc: list[str] = []  # a right answer cites one of these (doc id, doc-id#section-id or path)
     facts: list[list[str]] = []  # each fact: one phrase, or alternatives
     note: str = ""
 
     _file: str = PrivateAttr(default="")
     _line: int = PrivateAttr(default=0)
+    _split: str = PrivateAttr(default="dev")
 
     @field_validator("question", mode="before")
     @classmethod
     def _text(cls, value: Any) -> Any:
         return _as_text(value)
+
+    @field_validator("context", mode="before")
+    @classmethod
+    def _context(cls, value: Any) -> Any:
+        value = [value] if isinstance(value, str) else value
+        return [_as_text(v) for v in value] if isinstance(value, list) else value
+
+    @field_validator("context")
+    @classmethod
+    def _no_empty_turns(cls, value: list[str]) -> list[str]:
+        if any(not v.strip() for v in value):
+            raise ValueError("an earlier turn cannot be empty")
+        return value
 
     @field_validator("doc", mode="before")
     @classmethod
@@ -77,6 +166,16 @@ class AnswerItem(BaseModel):
     def where(self) -> str:
         """`file:line` of the item."""
         return f"{self._file}:{self._line}"
+
+    @property
+    def split(self) -> str:
+        """The part it belongs to: dev (tuned on) or test (held out), from its folder."""
+        return self._split
+
+    @property
+    def expects_citation(self) -> bool:
+        """A right reply cites a passage: answers, drafting, and handoffs with a labelled playbook."""
+        return self.behaviour in ("answer", "drafting") or (self.behaviour == "handoff" and bool(self.doc))
 
 
 def normalise(text: str) -> str:
@@ -107,8 +206,8 @@ def load_answer_set(
     knowledge_dir: Path = KNOWLEDGE_DIR,
     root: Path = ROOT,
 ) -> tuple[list[AnswerItem], list[SpecError]]:
-    """Reads the labelled items and checks them: known documents, and every fact found in the
-    labelled documents' text in the item's language (so no fact is invented)."""
+    """Reads the labelled items and checks them: a file in dev/ or test/, known documents, and every
+    fact found in the labelled documents' text in the item's language (so no fact is invented)."""
     from eval.toolkit.spec import load_vocabulary
 
     vocab = vocab or load_vocabulary(DOMAIN_PATH, knowledge_dir)
@@ -128,6 +227,16 @@ def load_answer_set(
             errors.append(SpecError(rel, mark.line + 1 if mark else 1, "", f"YAML syntax: {exc.problem}"))
             continue
         lines = yaml_key_lines(text)
+        split = split_of(path)
+        if split is None:
+            errors.append(
+                SpecError(
+                    rel,
+                    1,
+                    "",
+                    "an answer file belongs in eval/answers/dev/ (tuned on) or eval/answers/test/ (held out)",
+                )
+            )
         for i, raw in enumerate(data if isinstance(data, list) else []):
             start = line_of(lines, str(i), 1)
             try:
@@ -138,7 +247,7 @@ def load_answer_set(
                     where = f"{raw.get('id', i + 1) if isinstance(raw, dict) else i + 1}: {dotted}"
                     errors.append(SpecError(rel, line_of(lines, f"{i}.{dotted}", start), where, e["msg"]))
                 continue
-            item._file, item._line = rel, start
+            item._file, item._line, item._split = rel, start, split or "dev"
             errors.extend(
                 _check_item(item, vocab, texts, lambda key, i=i, s=start, ls=lines: line_of(ls, f"{i}.{key}", s))
             )
@@ -159,18 +268,24 @@ def _check_item(item: AnswerItem, vocab: Vocabulary, texts: dict[tuple[str, str]
             errors.append(
                 SpecError(item._file, line("doc"), f"{item.id}: doc", f"{doc!r} is no knowledge document or section")
             )
-    if item.facts and item.behaviour not in ("answer", "handoff"):
+    for key in ("doc", "facts"):
+        if getattr(item, key) and item.behaviour not in CITING:
+            errors.append(
+                SpecError(
+                    item._file,
+                    line(key),
+                    f"{item.id}: {key}",
+                    f"a {item.behaviour} item has no {key}: only answer, handoff and drafting items cite",
+                )
+            )
+    if item.behaviour in ("answer", "drafting") and item.topic == "other":
         errors.append(
             SpecError(
                 item._file,
-                line("facts"),
-                f"{item.id}: facts",
-                f"facts need behaviour answer or handoff, not {item.behaviour}",
+                line("topic"),
+                f"{item.id}: topic",
+                f"{item.behaviour} needs its topic: pph, rcep or dispute",
             )
-        )
-    if item.behaviour == "answer" and item.topic == "other":
-        errors.append(
-            SpecError(item._file, line("topic"), f"{item.id}: topic", "an answer needs its topic: pph, rcep or dispute")
         )
     sources = [normalise(texts[(d, item.lang)]) for d in item.doc if (d, item.lang) in texts]
     for n, fact in enumerate(item.facts):
@@ -188,7 +303,7 @@ def _check_item(item: AnswerItem, vocab: Vocabulary, texts: dict[tuple[str, str]
 
 @dataclass(frozen=True)
 class Signals:
-    """The bot's own texts that mark a behaviour, per language."""
+    """The bot's own texts that mark a behaviour, per language, and the case offer's button titles."""
 
     rephrase: tuple[str, ...]
     out_of_scope: tuple[str, ...]
@@ -196,6 +311,35 @@ class Signals:
     no_answer: tuple[str, ...]
     case_offer: tuple[str, ...]
     sources_heading: tuple[str, ...]
+    anything_else: tuple[str, ...] = ()
+    offer_buttons: tuple[str, ...] = ()
+
+
+def _offer_buttons() -> tuple[str, ...]:
+    """The titles of the case offer's "open a case" button, from actions/case_actions.offer_case."""
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.case_actions import offer_case
+
+    titles = []
+    for lang in ("zh", "en"):
+        dispatcher = CollectingDispatcher()
+        tracker = Tracker(
+            sender_id="eval-signals",
+            slots={"language": lang},
+            latest_message={"text": "", "intent": {}, "entities": []},
+            events=[],
+            paused=False,
+            followup_action=None,
+            active_loop={},
+            latest_action_name="action_listen",
+        )
+        offer_case(dispatcher, tracker, lang)
+        titles += [
+            b["title"] for m in dispatcher.messages for b in m.get("buttons") or [] if b.get("payload") == "/affirm"
+        ]
+    return tuple(titles)
 
 
 def load_signals(domain: Path = DOMAIN_PATH) -> Signals:
@@ -216,21 +360,35 @@ def load_signals(domain: Path = DOMAIN_PATH) -> Signals:
         no_answer=tuple(NO_ANSWER.values()),
         case_offer=(*T["offer"].values(), first_question[0], first_question[1]),
         sources_heading=tuple(SOURCES_HEADING.values()),
+        anything_else=texts("utter_anything_else"),
+        offer_buttons=_offer_buttons(),
     )
 
 
+def answer_payloads(reply: Reply) -> list[dict[str, Any]]:
+    """The answer action's payloads in the reply (they carry `answered`, or `kind`)."""
+    return [c for c in reply.customs if "answered" in c or "kind" in c]
+
+
 def observed_kinds(reply: Reply, signals: Signals) -> list[str]:
-    """What the reply shows, main behaviour first (see KINDS)."""
+    """What the reply shows, main behaviour first (see KINDS): the payload's `kind` where it has one
+    (older payloads: `answered` and `citations`), the bot's reference texts, the case offer's button."""
     found = set()
-    answers = [c for c in reply.customs if "answered" in c]
-    if any(c.get("answered") and c.get("citations") for c in answers):
-        found.add("cited_answer")
-    if any(not c.get("answered") for c in answers):
-        found.add("no_answer")
+    for c in answer_payloads(reply):
+        kind = c.get("kind")
+        if kind is None:
+            kind = ("answer" if c.get("citations") else "other") if c.get("answered") else "no_answer"
+        if kind == "answer" and not c.get("citations"):
+            kind = "other"  # "answered" with nothing to cite is no cited answer
+        found.add(PAYLOAD_KINDS.get(kind, "other"))
     for text in reply.texts:
-        for kind in ("rephrase", "out_of_scope", "unavailable", "no_answer", "case_offer"):
+        for kind in ("rephrase", "out_of_scope", "unavailable", "no_answer", "case_offer", "anything_else"):
             if any(ref and ref in text for ref in getattr(signals, kind)):
                 found.add(kind)
+    if any(b.get("title") in signals.offer_buttons for b in reply.buttons):
+        found.add("case_offer")
+    if len(found) > 1:
+        found.discard("other")
     return [k for k in KINDS if k in found] or ["other"]
 
 
@@ -252,6 +410,14 @@ def _cites(citations: list[dict[str, Any]], wanted: str) -> bool:
     )
 
 
+def answer_action_ran(reply: Reply) -> bool:
+    """Whether the answer action ran for the question: the tracker's actions when Rasa's HTTP API is
+    on, otherwise whether the reply carries an answer payload."""
+    if reply.tracker is not None:
+        return ANSWER_ACTION in reply.actions
+    return bool(answer_payloads(reply))
+
+
 @dataclass
 class AnswerScore:
     """How one reply did on one labelled question."""
@@ -264,6 +430,8 @@ class AnswerScore:
     right_doc: bool | None  # None: no document labelled
     language_ok: bool
     facts_found: list[bool]
+    answer_ran: bool = True  # the answer action ran for the question
+    context_replies: list[Reply] = field(default_factory=list)  # replies to the earlier turns
 
     @property
     def coverage(self) -> float | None:
@@ -275,8 +443,68 @@ class AnswerScore:
         """The reply's main behaviour."""
         return self.kinds[0]
 
+    @property
+    def ok(self) -> bool:
+        """Right behaviour, language, document (when labelled) and every fact."""
+        return self.behaviour_ok and self.language_ok and self.right_doc is not False and self.coverage in (None, 1.0)
 
-def score(item: AnswerItem, reply: Reply, signals: Signals) -> AnswerScore:
+    @property
+    def cause(self) -> str | None:
+        """Why the item failed (one of CAUSES), None when it passed."""
+        return None if self.ok else failure_cause(self)
+
+    @property
+    def missing_facts(self) -> list[str]:
+        """The labelled facts (first alternative) the answer lacks."""
+        return [f[0] for f, ok in zip(self.item.facts, self.facts_found, strict=True) if not ok]
+
+
+def _no_citation_cause(s: AnswerScore) -> str | None:
+    """Why a reply that needed a citation has none: the answer action did not run, or it had no answer."""
+    if not s.answer_ran:
+        return "misroute"
+    if "no_answer" in s.kinds:
+        return "gate false negative"
+    return None
+
+
+def failure_cause(s: AnswerScore) -> str:
+    """The one failure cause of a failing item, from the observed reply (rules in eval/README.md):
+
+    1. the behaviour was not met —
+       answer / handoff / drafting: "no reliable answer" → gate false negative; the answer action
+       did not run (a form or chit-chat instead), or the reply was a rephrase request, the
+       out-of-scope reply, "anything else?" or a refusal (MISROUTED) → misroute; a cited answer
+       without the case offer (handoff, drafting) → offer missing; otherwise other;
+       refuse / improper / out_of_scope → refusal missing; clarify → other;
+    2. a message in the other language → wrong language;
+    3. no labelled document cited → wrong section (misroute or gate false negative when nothing
+       is cited because the answer action did not run or had no answer);
+    4. a labelled fact not in the extract → fact missing.
+    """
+    item, kinds = s.item, set(s.kinds)
+    if not s.behaviour_ok:
+        if item.behaviour in REFUSALS:
+            return "refusal missing"
+        if item.behaviour == "clarify":
+            return "other"
+        if "no_answer" in kinds:
+            return "gate false negative"
+        if not s.answer_ran or kinds & MISROUTED:
+            return "misroute"
+        if item.behaviour != "answer" and "case_offer" not in kinds and kinds & {"cited_answer", "drafting"}:
+            return "offer missing"
+        return "other"
+    if not s.language_ok:
+        return "wrong language"
+    if s.right_doc is False:
+        return (None if s.cited else _no_citation_cause(s)) or "wrong section"
+    if s.coverage is not None and s.coverage < 1:
+        return "fact missing"
+    return "other"
+
+
+def score(item: AnswerItem, reply: Reply, signals: Signals, context_replies: list[Reply] | None = None) -> AnswerScore:
     """Scores one reply: behaviour, citation, right document, language, fact coverage."""
     kinds = observed_kinds(reply, signals)
     text = normalise(answer_text(reply, signals))
@@ -285,22 +513,27 @@ def score(item: AnswerItem, reply: Reply, signals: Signals) -> AnswerScore:
         item=item,
         reply=reply,
         kinds=kinds,
-        behaviour_ok=bool(ACCEPTS[item.behaviour] & set(kinds)),
+        behaviour_ok=ACCEPTS[item.behaviour].met_by(kinds),
         cited=bool(reply.citations),
         right_doc=any(_cites(reply.citations, d) for d in item.doc) if item.doc else None,
         language_ok=bool(reply.texts) and all(lang in (None, item.lang) for lang in langs),
         facts_found=[any(normalise(alt) in text for alt in fact) for fact in item.facts],
+        answer_ran=answer_action_ran(reply),
+        context_replies=list(context_replies or []),
     )
 
 
 def ask_all(items: list[AnswerItem], bot: Bot, signals: Signals, progress: Any = None) -> list[AnswerScore]:
-    """Sends each question as a new conversation and scores the reply."""
+    """Sends each item as a new conversation — its earlier turns (`context`), then the question —
+    and scores the reply to the question."""
     import uuid
 
     scores = []
     for item in items:
-        reply = turn(bot, f"eval-answer-{item.id}-{uuid.uuid4().hex[:6]}", item.question, with_cases=False)
-        scores.append(score(item, reply, signals))
+        sender = f"eval-answer-{item.id}-{uuid.uuid4().hex[:6]}"
+        earlier = [turn(bot, sender, text, with_cases=False) for text in item.context]
+        reply = turn(bot, sender, item.question, with_cases=False)
+        scores.append(score(item, reply, signals, earlier))
         if progress is not None:
             progress.update(1)
     return scores
@@ -311,24 +544,40 @@ def _mean(values: list[float]) -> float | None:
 
 
 def summarise(scores: list[AnswerScore], key: Any) -> dict[str, dict[str, Any]]:
-    """Rates per group (key(score) → group name): behaviour, citation (where an answer is expected),
-    right document (where labelled), language, mean fact coverage and all-facts rate."""
+    """Rates per group (key(score) → group name): behaviour, citation (where a citation is expected),
+    right document (where labelled), language, mean fact coverage, all-facts rate, and refusals
+    (right behaviour where a refusal is expected: refuse, improper, out_of_scope)."""
     groups: dict[str, list[AnswerScore]] = defaultdict(list)
     for s in scores:
         groups[key(s)].append(s)
         groups["all"].append(s)
     out = {}
     for name, group in groups.items():
-        expects_answer = [s for s in group if s.item.behaviour == "answer"]
-        labelled = [s for s in group if s.right_doc is not None and s.item.behaviour in ("answer", "handoff")]
+        expects_citation = [s for s in group if s.item.expects_citation]
+        labelled = [s for s in group if s.right_doc is not None and s.item.behaviour in CITING]
         with_facts = [s for s in group if s.coverage is not None]
+        refusals = [s for s in group if s.item.behaviour in REFUSALS]
         out[name] = {
             "n": len(group),
             "behaviour": _mean([float(s.behaviour_ok) for s in group]),
-            "cited": _mean([float(s.cited) for s in expects_answer]),
+            "cited": _mean([float(s.cited) for s in expects_citation]),
             "right_doc": _mean([float(bool(s.right_doc)) for s in labelled]),
             "language": _mean([float(s.language_ok) for s in group]),
             "coverage": _mean([s.coverage for s in with_facts if s.coverage is not None]),
             "all_facts": _mean([float(s.coverage == 1.0) for s in with_facts]),
+            "refusals": _mean([float(s.behaviour_ok) for s in refusals]),
+            "failed": sum(not s.ok for s in group),
         }
     return out
+
+
+def cause_counts(scores: list[AnswerScore], key: Any) -> dict[str, dict[str, int]]:
+    """Failure causes per group (key(score) → group name): cause → number of failing items."""
+    table: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CAUSES, 0))
+    for s in scores:
+        table[key(s)]  # every group gets a row, failing or not
+        table["all"]
+        if (cause := s.cause) is not None:
+            table[key(s)][cause] += 1
+            table["all"][cause] += 1
+    return dict(table)

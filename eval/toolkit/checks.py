@@ -106,6 +106,13 @@ def check_cites_any(e: Expect, r: Reply) -> Check:
     return Check("cites_any", ok, f"cites any of {e.cites_any}", "" if ok else f"the reply cites {_citation_names(r)}")
 
 
+def check_not_cites(e: Expect, r: Reply) -> Check:
+    """No `not_cites` document, section, path or folder is cited."""
+    found = [w for w in e.not_cites if any(_cited(c, w) for c in r.citations)]
+    detail = f"cited: {found}; the reply cites {_citation_names(r)}" if found else ""
+    return Check("not_cites", not found, f"does not cite {e.not_cites}", detail)
+
+
 def check_no_citations(e: Expect, r: Reply) -> Check:
     """Nothing is cited."""
     ok = not e.no_citations or not r.citations
@@ -246,6 +253,7 @@ SIMPLE: dict[str, Callable[[Expect, Reply], Check]] = {
     "language": check_language,
     "cites": check_cites,
     "cites_any": check_cites_any,
+    "not_cites": check_not_cites,
     "no_citations": check_no_citations,
     "answered": check_answered,
     "buttons": check_buttons,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval.toolkit.answers import KINDS, AnswerScore, summarise
+from eval.toolkit.answers import BEHAVIOURS, CAUSES, KINDS, SPLITS, AnswerScore, cause_counts, summarise
 from eval.toolkit.conversations import ConversationResult
 from eval.toolkit.nlu import Prediction, StoriesResult, by_language, confusion, worst_errors
 
@@ -66,7 +66,7 @@ def latencies(results: Results) -> dict[str, list[float]]:
     """Seconds per bot reply: turns whose reply carried an answer payload, and all the others."""
     groups: dict[str, list[float]] = {"answer action": [], "other replies": []}
     replies = [t.reply for c in results.conversations or [] for t in c.turns if t.reply is not None]
-    replies += [s.reply for s in results.answers or []]
+    replies += [r for s in results.answers or [] for r in (*s.context_replies, s.reply)]
     for r in replies:
         groups["answer action" if any("answered" in c for c in r.customs) else "other replies"].append(r.seconds)
     return groups
@@ -174,26 +174,38 @@ def plot_latency(groups: dict[str, list[float]], path: Path) -> None:
 
 
 def plot_answers(scores: list[AnswerScore], path: Path) -> None:
-    """Answer quality per topic and language: behaviour, right document, fact coverage."""
+    """Answer quality per topic and language, one panel per part (dev, test): behaviour, right
+    document, fact coverage, refusals."""
     plt = _pyplot()
-    table = summarise(scores, lambda s: f"{s.item.lang}/{s.item.topic}")
-    groups = [
-        g for g in (f"{lang}/{t}" for t in ("pph", "rcep", "dispute", "other") for lang in ("zh", "en")) if g in table
-    ]
-    measures = (("behaviour", "right behaviour"), ("right_doc", "right document cited"), ("coverage", "fact coverage"))
-    fig, ax = plt.subplots(figsize=(11, 4))
-    width = 0.26
-    for m, (key, label) in enumerate(measures):
-        values = [table[g][key] if table[g][key] is not None else 0 for g in groups]
-        bars = ax.bar([i + (m - 1) * width for i in range(len(groups))], values, width, label=label)
-        ax.bar_label(bars, labels=[_fmt(table[g][key]) for g in groups], fontsize=7, padding=1)
-    ax.set_xticks(range(len(groups)), [f"{g}\n(n={table[g]['n']})" for g in groups])
-    ax.set_ylim(0, 1.12)
-    ax.set_ylabel("share")
-    ax.set_title("Answer quality on eval/answers (live bot)")
-    ax.legend(fontsize=8, loc="lower left")
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
+    parts = [p for p in SPLITS if any(s.item.split == p for s in scores)]
+    measures = (
+        ("behaviour", "right behaviour"),
+        ("right_doc", "right document cited"),
+        ("coverage", "fact coverage"),
+        ("refusals", "refusals where expected"),
+    )
+    fig, axes = plt.subplots(len(parts), 1, figsize=(12, 3.8 * len(parts)), squeeze=False)
+    width = 0.2
+    for ax, part in zip(axes[:, 0], parts, strict=True):
+        subset = [s for s in scores if s.item.split == part]
+        table = summarise(subset, lambda s: f"{s.item.lang}/{s.item.topic}")
+        order = (f"{lang}/{t}" for t in ("pph", "rcep", "dispute", "other") for lang in ("zh", "en"))
+        groups = [g for g in order if g in table]
+        for m, (key, label) in enumerate(measures):
+            values = [table[g][key] if table[g][key] is not None else 0 for g in groups]
+            offsets = [i + (m - 1.5) * width for i in range(len(groups))]
+            bars = ax.bar(offsets, values, width, label=label)
+            ax.bar_label(bars, labels=[_fmt(table[g][key]) for g in groups], fontsize=6, padding=1)
+        ax.set_xticks(range(len(groups)), [f"{g}\n(n={table[g]['n']})" for g in groups])
+        ax.set_ylim(0, 1.15)
+        ax.set_ylabel("share")
+        held = "held out, never tuned on" if part == "test" else "tuned on"
+        ax.set_title(f"{part} ({held}): {len(subset)} items")
+        ax.grid(axis="y", alpha=0.3)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.suptitle("Answer quality on eval/answers (live bot)", fontsize=12)
+    fig.legend(handles, labels, loc="upper center", ncols=4, fontsize=8, bbox_to_anchor=(0.5, 0.965), frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
@@ -228,75 +240,122 @@ def _conversation_section(r: Results, lines: list[str]) -> None:
     lines.append("")
 
 
-def _answer_section(r: Results, lines: list[str]) -> None:
-    scores = r.answers or []
-    lines += ["## Answer quality", ""]
-    lines.append(
-        f"{len(scores)} labelled questions (eval/answers/*.yml), each sent to the live bot as a new conversation. "
-        "*behaviour*: the reply shows what the label expects (answer → a cited answer; handoff → a case offer "
-        "or the case form; clarify → a rephrase request or “no reliable answer”; refuse → the out-of-scope reply "
-        "or “no reliable answer”). *cited*: answer items with any citation. *right doc*: items whose reply cites "
-        "a labelled document. *facts*: mean share of labelled facts found in the answer's extract (before its "
-        "sources); *all facts*: items with every fact. *language*: every message in the question's language."
-    )
-    header = [
-        "| group | n | behaviour | cited | right doc | facts | all facts | language |",
-        "|---|---|---|---|---|---|---|---|",
+PART_NOTE = {"dev": "tuned on", "test": "held out: never tune on it"}
+MEASURES = ("behaviour", "cited", "right_doc", "coverage", "all_facts", "refusals", "language")
+HEADER = (
+    "| {g} | n | behaviour | cited | right doc | facts | all facts | refusals | language |",
+    "|---|---|---|---|---|---|---|---|---|",
+)
+
+
+def _rows(table: dict[str, dict[str, Any]], order: list[str], label: Any = str) -> list[str]:
+    out = []
+    for g in order:
+        if g in table:
+            t = table[g]
+            out.append(f"| {label(g)} | {t['n']} | " + " | ".join(_pct(t[m]) for m in MEASURES) + " |")
+    return out
+
+
+def _parts(scores: list[AnswerScore]) -> list[str]:
+    return [p for p in SPLITS if any(s.item.split == p for s in scores)]
+
+
+def answer_headline(scores: list[AnswerScore]) -> list[str]:
+    """The answer-quality headline: one row per part × language, with n."""
+    table = summarise(scores, lambda s: f"{s.item.split}/{s.item.lang}")
+    parts = summarise(scores, lambda s: s.item.split)
+    counts = ", ".join(f"{p} n={parts[p]['n']} ({PART_NOTE[p]})" for p in _parts(scores))
+    lines = [f"Answer quality by part — {counts}:", "", HEADER[0].format(g="part / language"), HEADER[1]]
+    for p in _parts(scores):
+        lines += _rows(table, [f"{p}/{lang}" for lang in ("zh", "en")])
+        lines += _rows(parts, [p], lambda g: f"**{g}/all**")
+    return lines
+
+
+def _cause_table(scores: list[AnswerScore]) -> list[str]:
+    table = cause_counts(scores, lambda s: f"{s.item.split}/{s.item.lang}")
+    order = [f"{p}/{lang}" for p in _parts(scores) for lang in ("zh", "en")]
+    causes = [c for c in CAUSES if any(table[g][c] for g in order if g in table)] or list(CAUSES[:1])
+    n = summarise(scores, lambda s: f"{s.item.split}/{s.item.lang}")
+    lines = [
+        "| part / language | n | failing | " + " | ".join(causes) + " |",
+        "|---|---|---|" + "---|" * len(causes),
     ]
+    for g in order:
+        if g in table:
+            row = table[g]
+            lines.append(
+                f"| {g} | {n[g]['n']} | {n[g]['failed']} | " + " | ".join(str(row[c] or "") for c in causes) + " |"
+            )
+    return lines
 
-    def rows(table: dict[str, dict[str, Any]], order: list[str]) -> list[str]:
-        out = []
-        for g in order:
-            if g in table:
-                t = table[g]
-                out.append(
-                    f"| {g} | {t['n']} | {_pct(t['behaviour'])} | {_pct(t['cited'])} | {_pct(t['right_doc'])} | "
-                    f"{_pct(t['coverage'])} | {_pct(t['all_facts'])} | {_pct(t['language'])} |"
-                )
-        return out
 
-    by_lang = summarise(scores, lambda s: s.item.lang)
-    lines += ["", "By language:", "", *header, *rows(by_lang, ["zh", "en", "all"])]
+def _part_section(part: str, scores: list[AnswerScore], lines: list[str]) -> None:
+    lines += [f"### {part} ({PART_NOTE[part]}, n={len(scores)})", ""]
     by_topic = summarise(scores, lambda s: f"{s.item.topic}/{s.item.lang}")
     order = [f"{t}/{lang}" for t in ("pph", "rcep", "dispute", "other") for lang in ("zh", "en")]
-    lines += [
-        "",
-        "By topic (handoff items are disputes; clarify and refuse items are *other*):",
-        "",
-        *header,
-        *rows(by_topic, order),
-    ]
+    lines += ["By topic:", "", HEADER[0].format(g="topic"), HEADER[1], *_rows(by_topic, order), ""]
     by_behaviour = summarise(scores, lambda s: f"{s.item.behaviour}/{s.item.lang}")
-    order = [f"{b}/{lang}" for b in ("answer", "handoff", "clarify", "refuse") for lang in ("zh", "en")]
-    lines += ["", "By expected behaviour:", "", *header, *rows(by_behaviour, order)]
+    order = [f"{b}/{lang}" for b in BEHAVIOURS for lang in ("zh", "en")]
+    lines += ["By expected behaviour:", "", HEADER[0].format(g="behaviour"), HEADER[1], *_rows(by_behaviour, order)]
     matrix = Counter((s.item.behaviour, s.primary) for s in scores)
     kinds = [k for k in KINDS if any(m[1] == k for m in matrix)]
     lines += ["", "Expected behaviour × what the reply mainly showed:", ""]
     lines += ["| expected \\ observed | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
-    for b in ("answer", "handoff", "clarify", "refuse"):
-        lines.append(f"| {b} | " + " | ".join(str(matrix[(b, k)] or "") for k in kinds) + " |")
-    lines += ["", "![answer quality](answer-quality.png)", ""]
-    misses = [
-        s for s in scores if not s.behaviour_ok or (s.coverage is not None and s.coverage < 1) or s.right_doc is False
-    ]
-    if misses:
+    for b in BEHAVIOURS:
+        if any(m[0] == b for m in matrix):
+            lines.append(f"| {b} | " + " | ".join(str(matrix[(b, k)] or "") for k in kinds) + " |")
+    failing = [s for s in scores if not s.ok]
+    lines += ["", f"Failing items ({len(failing)} of {len(scores)}), each with its one cause:", ""]
+    if failing:
         lines += [
-            "### Misses",
-            "",
-            "Items whose behaviour, cited document or facts were wrong (the reply's first words; NLU's intent).",
-            "",
-            "| item | question | expected | got | NLU | reply starts | cites | facts missing |",
-            "|---|---|---|---|---|---|---|---|",
+            "| item | cause | question | expected | got | NLU | reply starts | cites | facts missing |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
-        for s in misses:
-            missing = [f[0] for f, ok in zip(s.item.facts, s.facts_found, strict=True) if not ok]
+        for s in failing:
             cites = "<br>".join(f"{c.get('doc_id')}#{c.get('section_id')}" for c in s.reply.citations) or "–"
             start = _cell(s.reply.texts[0] if s.reply.texts else "(nothing)", 60)
+            question = " → ".join([*(f"({_cell(c, 40)})" for c in s.item.context), _cell(s.item.question, 80)])
             lines.append(
-                f"| `{s.item.where}` | {_cell(s.item.question, 80)} | {s.item.behaviour} | {'+'.join(s.kinds)} | "
-                f"{s.reply.intent[0] or '–'} | {start} | {cites} | {', '.join(missing) or '–'} |"
+                f"| `{s.item.where}` | {s.cause} | {question} | {s.item.behaviour} | {'+'.join(s.kinds)} | "
+                f"{s.reply.intent[0] or '–'} | {start} | {cites} | {', '.join(s.missing_facts) or '–'} |"
             )
-        lines.append("")
+    lines.append("")
+
+
+def _answer_section(r: Results, lines: list[str]) -> None:
+    scores = r.answers or []
+    lines += ["## Answer quality", ""]
+    lines.append(
+        f"{len(scores)} labelled questions in two parts: eval/answers/dev/ (the part the team tunes on) and "
+        "eval/answers/test/ (held out: written from the user's side, never tuned on). Each item is sent to the "
+        "live bot as a new conversation — its earlier turns (`context`) first, then the question, whose reply is "
+        "scored. *behaviour*: the reply shows what the label expects (answer → a cited answer; handoff → a case "
+        "offer or the case form; drafting → a drafting reply or a cited answer, and a case offer; clarify → a "
+        "rephrase request or “no reliable answer”; refuse → the out-of-scope reply or “no reliable answer”; "
+        "improper → a refusal, no case offer; out_of_scope → the out-of-scope reply). *cited*: items that need a "
+        "citation (answer, drafting, handoff with a labelled playbook) with any. *right doc*: items whose reply "
+        "cites a labelled document. *facts*: mean share of labelled facts found in the answer's extract (before "
+        "its sources); *all facts*: items with every fact. *refusals*: right behaviour where a refusal is "
+        "expected (refuse, improper, out_of_scope). *language*: every message in the question's language."
+    )
+    lines += [
+        "",
+        "The headline gives these measures per part × language. Per part below: by topic, by behaviour, "
+        "the expected × observed matrix and every failing item with its cause.",
+        "",
+    ]
+    lines += [
+        "Failure causes (one per failing item, derived from the reply; rules in eval/README.md):",
+        "",
+        *_cause_table(scores),
+        "",
+        "![answer quality](answer-quality.png)",
+        "",
+    ]
+    for part in _parts(scores):
+        _part_section(part, [s for s in scores if s.item.split == part], lines)
 
 
 def _nlu_section(r: Results, lines: list[str]) -> None:
@@ -434,12 +493,6 @@ def write_report(r: Results, reports: Path = REPORTS) -> Path:
             f"| NLU intent accuracy | {_fmt(stats.get('zh', {}).get('accuracy'), 3)} | "
             f"{_fmt(stats.get('en', {}).get('accuracy'), 3)} | {_fmt(stats['all']['accuracy'], 3)} |"
         )
-    if r.answers:
-        t = summarise(r.answers, lambda s: s.item.lang)
-        for key, label in (("behaviour", "answers: right behaviour"), ("right_doc", "answers: right document cited"),
-                           ("coverage", "answers: fact coverage")):  # fmt: skip
-            cells = [_pct(t.get(g, {}).get(key)) for g in ("zh", "en", "all")]
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
     if r.retrieval:
         m = r.retrieval["metrics"]
         lines.append(
@@ -456,6 +509,8 @@ def write_report(r: Results, reports: Path = REPORTS) -> Path:
         )
     if r.stack_start_seconds is not None:
         lines.append(f"| stack start-up (Rasa + action server healthy) | | | {r.stack_start_seconds:.0f} s |")
+    if r.answers:
+        lines += ["", *answer_headline(r.answers), "", "(Measures defined under *Answer quality* below.)"]
     if r.stage_errors:
         lines += ["", "**Stages that failed to run:**", ""] + [f"- {k}: {v}" for k, v in r.stage_errors.items()]
     lines.append("")

@@ -104,6 +104,7 @@ class Expect(BaseModel):
     language: Literal["zh", "en"] | None = None  # every bot message with a language signal is in it
     cites: list[str] = []  # every one is cited: doc id, doc-id#section-id, path or folder/
     cites_any: list[str] = []  # at least one is cited
+    not_cites: list[str] = []  # none of these is cited
     no_citations: bool = False  # nothing is cited
     answered: bool | None = None  # the answer action found (true) or did not find (false) an answer
     buttons: list[str] = []  # every one is offered (title or payload)
@@ -124,6 +125,7 @@ class Expect(BaseModel):
         "not_contains",
         "cites",
         "cites_any",
+        "not_cites",
         "buttons",
         "intent",
         "actions",
@@ -139,7 +141,7 @@ class Expect(BaseModel):
     def _case(cls, value: Any) -> Any:
         return {"created": value} if isinstance(value, bool) else value
 
-    @field_validator("contains", "contains_any", "not_contains", "cites", "cites_any", "buttons")
+    @field_validator("contains", "contains_any", "not_contains", "cites", "cites_any", "not_cites", "buttons")
     @classmethod
     def _no_empty_strings(cls, value: list[str]) -> list[str]:
         if any(not v.strip() for v in value):
@@ -368,7 +370,7 @@ def _check_names(conv: Conversation, vocab: Vocabulary) -> list[SpecError]:
         for slot in e.slots:
             if slot not in vocab.slots:
                 bad(turn, "slots", f"no slot {slot!r} in the domain{_hint(slot, vocab.slots)}")
-        for key in ("cites", "cites_any"):
+        for key in ("cites", "cites_any", "not_cites"):
             for value in getattr(e, key):
                 if not vocab.knows_citation(value):
                     bad(
