@@ -29,6 +29,18 @@ MAX_QUESTION_CHARS = 1000  # a longer message is answered from its start
 # is a question the NLU misread, and is answered like one.
 BARE_INTENTS = frozenset({"affirm", "deny", "cancel", "correct_field"})
 BARE = {"zh": 6, "en": 3}  # at most this many characters (zh) or words (en) is a bare "ok"/"no"
+# Glossary concepts (knowledge/glossary.yml) that name an incident, as the case form's incident codes.
+INCIDENT_CONCEPTS = {
+    "warning-letter": "warning_letter",
+    "customs-detention": "customs_detention",
+    "platform-takedown": "platform_takedown",
+    "account-frozen": "platform_takedown",
+    "schedule-a": "lawsuit",
+    "trademark-squatting": "trademark_squatting",
+    "preliminary-injunction": "trade_fair_action",
+    "lawsuit": "lawsuit",
+    "section-337": "section_337",
+}
 
 
 @lru_cache(maxsize=1)
@@ -105,8 +117,9 @@ class ActionAnswerQuestion(BaseAction):
         if answer.answered:
             events.append(SlotSet(SLOT_TOPIC, self._topic(resolved, passages).as_slot()))
         self._mention_alerts(dispatcher, tracker, text, lang)
-        if should_offer(tracker):
-            events += offer_case(dispatcher, tracker, lang)
+        incident = next((INCIDENT_CONCEPTS[c] for c in index.glossary.concepts(text) if c in INCIDENT_CONCEPTS), None)
+        if should_offer(tracker, incident):
+            events += offer_case(dispatcher, tracker, lang, incident)
         return events
 
     def _asked_here(self, passage: Passage) -> bool:

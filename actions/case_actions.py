@@ -160,8 +160,11 @@ def _migrated(url: str) -> bool:
     return True
 
 
-def offer_case(dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> list[EventType]:
-    """Offers to open a case, pre-filling what the message already told (country, IP, incident)."""
+def offer_case(
+    dispatcher: CollectingDispatcher, tracker: Tracker, lang: str, incident: str | None = None
+) -> list[EventType]:
+    """Offers to open a case, pre-filling what the message already told (country, IP, incident;
+    `incident` when the caller recognised one the vocabulary does not name)."""
     dispatcher.utter_message(
         text=t("offer", lang),
         buttons=[
@@ -174,7 +177,7 @@ def offer_case(dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) ->
     found = {
         "case_country": _first_code(tracker, "country", market_code) or market_code(text),
         "case_ip_type": _first_code(tracker, "ip_type", ip_type_code),
-        "case_incident": _first_code(tracker, "incident_type", incident_code) or incident_code(text),
+        "case_incident": _first_code(tracker, "incident_type", incident_code) or incident_code(text) or incident,
     }
     events += [SlotSet(slot, value) for slot, value in found.items() if value]
     return events
@@ -195,16 +198,19 @@ def _as_code(entity: str, value: Any) -> str | None:
     return value if value in codes.get(entity, ()) else None
 
 
-def should_offer(tracker: Tracker) -> bool:
-    """A reported incident, or a question that names one (警告函, customs, lawsuit …)."""
+def should_offer(tracker: Tracker, incident: str | None = None) -> bool:
+    """A reported incident, or a question that names one (警告函, customs, lawsuit …; `incident`
+    when the caller recognised one in other words, e.g. through the glossary)."""
     intent = (tracker.latest_message.get("intent") or {}).get("name")
     if intent == "report_case":
         return True
     if tracker.get_slot(SLOT_OFFERED) or tracker.active_loop.get("name"):
         return False
     entities = [e for e in tracker.latest_message.get("entities", []) if e.get("entity") == "incident_type"]
-    named = bool(entities) or incident_code(tracker.latest_message.get("text") or "") is not None
-    return named and intent in ("ask_question", "inform", "nlu_fallback")
+    named = (
+        bool(entities) or incident is not None or incident_code(tracker.latest_message.get("text") or "") is not None
+    )
+    return named and intent in ("ask_question", "inform", "nlu_fallback", "affirm", "deny", "cancel", "correct_field")
 
 
 def previous_value(tracker: Tracker, slot: str) -> Any:

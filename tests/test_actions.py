@@ -178,3 +178,11 @@ def test_a_drafting_request_gets_what_the_document_contains_and_the_offer(fixtur
     messages, events = run(ActionAnswerQuestion(policy_provider), tracker("帮我写一封律师函", language="zh"))
     assert messages[0]["custom"]["kind"] == "drafting"
     assert SlotSet("case_offered", True) in events
+
+
+def test_an_incident_named_in_other_words_gets_the_expert_offer(fixture_index):
+    messages, events = run(
+        ActionAnswerQuestion(ReadyProvider(fixture_index)), tracker("got a C&D from a US co., what now", language="en")
+    )
+    assert SlotSet("case_offered", True) in events and SlotSet("case_incident", "warning_letter") in events
+    assert [b["payload"] for b in messages[-1]["buttons"]] == ["/affirm", "/deny"]
