@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -12,7 +13,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.alert_actions import current_alerts, mention_alerts, named_markets
-from actions.answers import Answer, LexicalSentenceScorer, compose
+from actions.answers import Answer, LexicalSentenceScorer, compose, holds_asked_fact
 from actions.base import BaseAction, language_of
 from actions.case_actions import offer_case, should_offer
 from actions.question import Resolved, Topic, mentions, resolve
@@ -94,6 +95,7 @@ class ActionAnswerQuestion(BaseAction):
                 return self._decline(dispatcher, tracker, index, decision, text, lang)
             resolved = resolve(text, Topic.from_slot(tracker.get_slot(SLOT_TOPIC)), lang)
             passages = await asyncio.to_thread(index.search, resolved.query, None, lang, "hybrid", resolved.direction)
+            passages = [self._if_it_holds_the_fact(p, resolved.query, lang) for p in passages]
         except Exception:
             logger.exception("retrieval failed (intent %s, %s characters)", intent, len(text))
             dispatcher.utter_message(response="utter_service_unavailable")
@@ -121,6 +123,14 @@ class ActionAnswerQuestion(BaseAction):
         if should_offer(tracker, incident):
             events += offer_case(dispatcher, tracker, lang, incident)
         return events
+
+    @staticmethod
+    def _if_it_holds_the_fact(passage: Passage, question: str, lang: str) -> Passage:
+        """The passage, no longer answerable when it cannot hold the kind of fact asked for (a price,
+        a duration): better "no reliable answer" than a passage on the same subject that misses the point."""
+        if passage.answerable and not holds_asked_fact(question, passage.text(lang)):
+            return replace(passage, answerable=False)
+        return passage
 
     def _asked_here(self, passage: Passage) -> bool:
         """Whether a passage answers the question as closely as one of the questions staff listed

@@ -585,3 +585,34 @@ def compose(
     sources = "\n".join([SOURCES_HEADING[lang], *(source_line(c, lang) for c in cites)])
     text = "\n\n".join(parts) + "\n\n" + sources + "\n\nℹ️ " + DISCLAIMER[lang]
     return Answer(text, cites, answered=True)
+
+
+_ASKS_PRICE = re.compile(
+    r"多少钱|费用|收费|官费|代理费|价格|报价|\b(?:fees?|costs?|price|charges?|how much (?:is|does|do|will|would))\b",
+    re.IGNORECASE,
+)
+_MONEY = re.compile(
+    r"(?<![\d.])\d{1,9}(?:[.,]\d{1,3})?\s?(?:万|千)?(?:元|美元|欧元|日元|韩元|英镑|块)"
+    r"|\b\d{1,9}(?:[.,]\d{1,3})?\s?(?:yuan|dollars|euros|yen|won|pounds|usd|eur|cny|rmb|jpy|krw)\b"
+    r"|(?:USD|US\$|\$|€|EUR|CNY|RMB|¥|JPY|KRW|₩|£)\s?\d",
+    re.IGNORECASE,
+)
+_NO_FEE = re.compile(
+    r"免费|不收|无需缴纳|不需缴纳|不需要缴纳|无官费|不另收费|\b(?:no (?:official )?fees?|free of charge|charges no|without (?:a |an )?fee)\b",
+    re.IGNORECASE,
+)
+
+
+_ASKS_HOW_LONG = re.compile(r"多久|多长时间|几个月|多少天|\bhow (?:long|soon|quickly|fast)\b", re.IGNORECASE)
+
+
+def holds_asked_fact(question: str, text: str) -> bool:
+    """Whether a passage can answer what kind of fact the question asks for: a price question
+    needs an amount (or "no fee"), a how-long question a duration. Questions of other kinds pass.
+    (A section about PPH timing does not answer "what does the Japanese attorney charge?")"""
+    question = question[:2000]
+    if _ASKS_PRICE.search(question) and not (_MONEY.search(text) or _NO_FEE.search(text)):
+        return False
+    if _ASKS_HOW_LONG.search(question):
+        return bool(_HOLDS["duration"].search(text) or _HOLDS["date"].search(text))
+    return True

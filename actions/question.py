@@ -83,8 +83,6 @@ RESULT_AFTER = (
     "results",
     "patent",
     "patents",
-    "office action",
-    "examination report",
 )
 TARGET_BEFORE = (
     "去",

@@ -441,12 +441,19 @@ class KnowledgeIndex:
         expansion = self.glossary.expansion(query, lang)
         terms = self.tokenizer.tokens(query)
         lexical_terms = terms + [t for term in expansion for t in self.tokenizer.tokens(term)]
-        lexical_order = self._lexical_ranking(lexical_terms)
+        lexical_order = self._lexical_ranking(terms)
+        # The synonyms rank on their own, so a concept with many names does not drown the question's own words.
+        expanded_order = self._lexical_ranking(lexical_terms) if expansion else []
 
         dense_weight = self.settings.tuned("dense_weight_zh" if lang == "zh" else "dense_weight_en")
         ask_weight = self.settings.tuned("ask_weight")
         rankings = {
-            "hybrid": ((dense_weight, dense_order), (ask_weight, ask_order), (1.0, lexical_order)),
+            "hybrid": (
+                (dense_weight, dense_order),
+                (ask_weight, ask_order),
+                (1.0, lexical_order),
+                (self.settings.tuned("expansion_weight"), expanded_order),
+            ),
             "dense": ((1.0, dense_order), (ask_weight, ask_order)),
             "bm25": ((1.0, lexical_order),),
         }[mode]
@@ -474,24 +481,41 @@ class KnowledgeIndex:
                 score,
                 dense,
                 lexical,
-                ok and self.passes_gate(dense, lexical, lang, ask) and self._covers_markets(key, markets, ask),
+                ok and self.passes_gate(dense, lexical, lang, ask) and self._covers_markets(key, markets, direction),
                 ask,
             )
             for ok, score, lexical, dense, ask, key in scored[:k]
         ]
 
-    def _covers_markets(self, key: tuple[str, str], markets: list[str], ask: float) -> bool:
-        """Whether a PPH section can answer for the markets a question names: a PPH document is about
-        the offices it is tagged with ("the PPH fee in Brazil" is not answered from CNIPA's fees),
-        unless the question is as close to one of the section's listed questions as the gate asks."""
+    def _covers_markets(
+        self,
+        key: tuple[str, str],
+        markets: list[str],
+        direction: tuple[str | None, str | None] | None = None,
+    ) -> bool:
+        """Whether a PPH section can answer for the markets a question names ("the PPH fee in
+        Brazil" is not answered from CNIPA's fees). A market is covered when the document is tagged
+        with it (or with the EU, for a member), when the section names it, or when the section's
+        direction leaves that side open ("any → CN") and the question puts the market on that side.
+        (A listed question's similarity is no evidence here: e5 barely tells "in Brazil" from "in Japan".)"""
         entry = self.catalog[key[0]]
         tags = entry.get("tags") or {}
         countries = set(tags.get("countries") or ())
         if not markets or "pph" not in (tags.get("topics") or ()) or not countries:
             return True
-        if ask >= self.settings.tuned("gate_ask"):
-            return True
-        return any(m in countries or (m in EU_MEMBERS and "EU" in countries) for m in markets)
+        section = entry["sections"][key[1]]
+        named = set(market_codes(section["text_zh"] + "\n" + section["text_en"]))
+        open_sides = [
+            asked
+            for asked, about in zip(direction or (None, None), section.get("pph") or (None, None), strict=True)
+            if about == "any"
+        ]
+
+        def covered(market: str) -> bool:
+            in_tags = market in countries or (market in EU_MEMBERS and "EU" in countries)
+            return in_tags or market in named or market in open_sides
+
+        return all(covered(m) for m in markets)
 
     def _coverage(self, terms: list[str], expanded: list[str], key: tuple[str, str]) -> float:
         """Lexical coverage of the question as asked, or as expanded by the glossary if that finds more."""

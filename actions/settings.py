@@ -46,6 +46,7 @@ CALIBRATED: dict[str, dict[str, float]] = {
         "gate_lexical": 0.6,
         "ask_weight": 3.0,
         "gate_ask": 0.94,
+        "expansion_weight": 0.0,
     },
     # all-MiniLM-L6-v2 has an English vocabulary: its Chinese similarities are noise.
     "sentence-transformers": {
@@ -56,6 +57,7 @@ CALIBRATED: dict[str, dict[str, float]] = {
         "gate_lexical": 0.6,
         "ask_weight": 1.0,
         "gate_ask": 0.75,
+        "expansion_weight": 0.0,
     },
 }
 
@@ -90,6 +92,10 @@ class Settings(BaseSettings):
     # fusion, and the similarity of the user's question to one of them that passes the gate.
     ask_weight: float | None = None
     gate_ask: float | None = None
+    # Weight of the BM25 ranking of the question expanded with the glossary's synonyms. Off by default:
+    # measured, it ranked worse (R@1 en 0.92 at 0, 0.87 at 0.25 and 0.5); the glossary still widens the
+    # lexical gate and recognises incidents.
+    expansion_weight: float | None = None
     # The action server re-indexes by itself when a knowledge file changes (polling, in seconds).
     watch_knowledge: bool = True
     watch_interval: float = 2.0
@@ -107,8 +113,10 @@ class Settings(BaseSettings):
     # many seconds anyway (new subscribers, alerts whose published day has come).
     alerts_publish_seconds: float = 60.0
 
-    answer_chars_zh: int = 220
-    answer_words_en: int = 90
+    # Extract budget of the best section (the supporting passage gets half): query-focused sentences
+    # up to this many characters (zh) or words (en). 320/130 kept more asked facts than 220/90 on the dev set.
+    answer_chars_zh: int = 320
+    answer_words_en: int = 130
 
     def tuned(self, name: str) -> float:
         """A fusion weight or gate threshold: the explicit setting, else the backend's calibrated value."""

@@ -360,3 +360,14 @@ def test_a_huge_section_and_question_return_promptly(scorer):
             timings[repr(text[:6])] = time.perf_counter() - started
             assert 0 < len(quoted) < len(text)
     print("\n" + ", ".join(f"{name}: {seconds * 1000:.0f} ms" for name, seconds in timings.items()))
+
+
+def test_a_price_or_how_long_question_needs_a_passage_that_holds_such_a_fact():
+    from actions.answers import holds_asked_fact
+
+    assert not holds_asked_fact("日本代理所报价PPH代理费30万日元，正常吗", "CNIPA平均约2.2个月发出第一次审查意见。")
+    assert holds_asked_fact("PPH要交多少钱", "CNIPA对PPH请求不收取费用。")
+    assert holds_asked_fact("how much is the fee?", "The fee is USD 150.")
+    assert not holds_asked_fact("how long does it take?", "The office examines the request.")
+    assert holds_asked_fact("how long does it take?", "About 2.5 months.")
+    assert holds_asked_fact("What documents do we need?", "A request form.")  # other kinds pass

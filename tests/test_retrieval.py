@@ -193,3 +193,10 @@ def test_a_question_close_to_a_listed_ask_passes_the_gate_through_it(fixture_ind
 def test_a_section_cited_by_key_is_found_and_a_wrong_key_is_none(fixture_index):
     assert fixture_index.section("fx-pph-basics#documents-to-file").section_en == "Documents to file"
     assert fixture_index.section("fx-pph-basics#nope") is None
+
+
+def test_a_pph_section_does_not_answer_for_a_market_it_does_not_cover(fixture_index):
+    passages = fixture_index.search("巴西的PPH请求要交哪些文件？", k=3, lang="zh")
+    assert passages[0].doc_id == "fx-pph-basics" and not any(p.answerable for p in passages)
+    passages = fixture_index.search("日本的PPH请求要交哪些文件？", k=3, lang="zh")
+    assert passages[0].section_id == "documents-to-file" and passages[0].answerable
