@@ -26,7 +26,7 @@ import sys
 def _check(args: argparse.Namespace) -> int:
     from actions.alerts import load_alerts
     from actions.experts import load_experts
-    from actions.glossary import load_glossary
+    from actions.glossary import load_glossary, missing_playbooks
     from actions.knowledge import load_knowledge
     from actions.requests import known_citations, load_request_policy, missing_citations
     from actions.selfcheck import load_rules
@@ -45,6 +45,7 @@ def _check(args: argparse.Namespace) -> int:
     problems += alert_problems
     glossary, glossary_problems = load_glossary(settings.knowledge_dir, PROJECT_ROOT)
     problems += glossary_problems
+    problems += missing_playbooks(glossary, {d.meta.id for d in documents}, settings.knowledge_dir, PROJECT_ROOT)
     policy, request_problems = load_request_policy(settings.requests_file, PROJECT_ROOT)
     problems += request_problems
     if policy is not None:

@@ -34,6 +34,7 @@ class TermGroup(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    playbook: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$")  # document id of an incident's playbook
     zh: list[str] = Field(min_length=1)
     en: list[str] = Field(min_length=1)
 
@@ -77,6 +78,11 @@ class Glossary:
             if gid not in found:
                 found.append(gid)
         return found
+
+    def playbooks(self, question: str) -> list[str]:
+        """Document ids of the playbooks for the incidents a question names ("C&D" → the warning-letter playbook)."""
+        books = [self._by_id[gid].playbook for gid in self.concepts(question)]  # type: ignore[attr-defined]
+        return list(dict.fromkeys(b for b in books if b))
 
     def expansion(self, question: str, lang: str) -> list[str]:
         """The other words, in the question's language, of every concept the question names."""
@@ -123,3 +129,23 @@ def load_glossary(knowledge_dir: Path, root: Path | None = None) -> tuple[Glossa
     if any(p.severity == "error" for p in problems):
         return Glossary(), problems
     return Glossary(tuple(groups)), problems
+
+
+def missing_playbooks(
+    glossary: Glossary, document_ids: set[str], knowledge_dir: Path, root: Path | None = None
+) -> list[Problem]:
+    """A playbook that names no knowledge document, as a file:line problem."""
+    path = knowledge_dir / GLOSSARY_FILE
+    rel = relative_name(path, root or knowledge_dir.parent)
+    lines = {}
+    if path.is_file():
+        from actions.knowledge import yaml_key_lines
+
+        lines = yaml_key_lines(path.read_text(encoding="utf-8"))
+    return [
+        Problem(
+            rel, lines.get(f"{i}.playbook", 1), f"[{i}].playbook", f"no knowledge document has the id {g.playbook!r}"
+        )
+        for i, g in enumerate(glossary.groups)
+        if g.playbook and g.playbook not in document_ids
+    ]

@@ -461,6 +461,12 @@ class KnowledgeIndex:
         for weight, ranking in rankings:
             for rank, key in enumerate(ranking, start=1):
                 fused[key] += weight / (self.settings.rrf_k + rank)
+        # An incident the question names (glossary `playbook`): its playbook's sections take part,
+        # and the best of them may answer however the story is told (see below). (A rank bonus for
+        # them was measured too: it cost R@1 on questions that name an incident in passing.)
+        playbooks = self.glossary.playbooks(query) if mode == "hybrid" else []
+        for key in [key for key in self._positions if key[0] in playbooks]:
+            fused.setdefault(key, 0.0)
 
         scored = []
         for key, score in fused.items():
@@ -475,16 +481,23 @@ class KnowledgeIndex:
         # ties: more of the question's terms first; sections of another PPH direction last
         scored.sort(key=lambda t: (not t[0], -t[1], -t[2], -t[3]))
         markets = [c for c in market_codes(query) if c != "CN"]
+        playbook = next((t for t in scored if t[-1][0] in playbooks and t[0]), None)
+        playbook_best = playbook[-1] if playbook else None
+        top = scored[:k]
+        if playbook and playbook not in top:  # the named incident's playbook always takes part
+            top = [*top[: k - 1], playbook]
         return [
             self._passage(
                 key,
                 score,
                 dense,
                 lexical,
-                ok and self.passes_gate(dense, lexical, lang, ask) and self._covers_markets(key, markets, direction),
+                ok
+                and (self.passes_gate(dense, lexical, lang, ask) or key == playbook_best)
+                and self._covers_markets(key, markets, direction),
                 ask,
             )
-            for ok, score, lexical, dense, ask, key in scored[:k]
+            for ok, score, lexical, dense, ask, key in top
         ]
 
     def _covers_markets(

@@ -200,3 +200,25 @@ def test_a_pph_section_does_not_answer_for_a_market_it_does_not_cover(fixture_in
     assert passages[0].doc_id == "fx-pph-basics" and not any(p.answerable for p in passages)
     passages = fixture_index.search("日本的PPH请求要交哪些文件？", k=3, lang="zh")
     assert passages[0].section_id == "documents-to-file" and passages[0].answerable
+
+
+def test_an_incident_named_in_a_long_story_may_be_answered_from_its_playbook(fixture_index):
+    story = "Yesterday a company from Ohio sent us a C&D, our sales manager is worried, we never had this before"
+    passages = fixture_index.search(story, k=3, lang="en")
+    answerable = [p for p in passages if p.answerable]
+    assert answerable and answerable[0].doc_id == "fx-pph-basics"  # the fixture glossary's playbook
+    assert not any(
+        p.answerable for p in fixture_index.search("Yesterday our sales manager was worried", k=3, lang="en")
+    )
+
+
+def test_a_playbook_that_names_no_document_is_a_problem(tmp_path):
+    from actions.glossary import load_glossary, missing_playbooks
+
+    (tmp_path / "glossary.yml").write_text(
+        "- id: a\n  playbook: no-such-doc\n  zh: [警告函]\n  en: [warning letter]\n", encoding="utf-8"
+    )
+    glossary, _ = load_glossary(tmp_path, tmp_path)
+    assert [str(p) for p in missing_playbooks(glossary, {"x"}, tmp_path, tmp_path)] == [
+        "glossary.yml:2: [0].playbook: no knowledge document has the id 'no-such-doc'"
+    ]
