@@ -46,6 +46,7 @@ UNVERIFIED = ("（未核实）", "(unverified)")
 SUPPORT_SHARE = 0.5  # the supporting passage gets this share of the budget
 FACT_WEIGHT = 1.5  # bonus for holding the kind of fact asked for: it outranks any relevance (0 to 1) alone
 TERM_WEIGHT = 0.5  # bonus for saying when something starts or ends, when that is asked
+EXTREME_WEIGHT = 1.0  # and for the earliest start / latest end: it outweighs sharing the question's words
 POSITION_WEIGHT = 0.05  # a slight preference for earlier sentences: staff put the answer first
 CUT_FACTOR = 1.5  # a single sentence is cut only when it alone exceeds this multiple of the budget
 
@@ -482,8 +483,8 @@ def _bonuses(units: list[_Unit], kinds: set[str]) -> list[float]:
             pick = max if latest else min
             extreme = pick(pick(years[i]) for i in dated)
             for i in dated:
-                if extreme in years[i]:
-                    bonuses[i] += TERM_WEIGHT / 2
+                if extreme in years[i]:  # "when did it start" is answered by the first start, not a later extension
+                    bonuses[i] += EXTREME_WEIGHT
     return bonuses
 
 

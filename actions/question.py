@@ -364,6 +364,9 @@ def resolve(text: str, topic: Topic | None, lang: str) -> Resolved:
         return Resolved(text, False, own_direction)
     lowered = normalise(text)
     named = [m.code for m in mentions(text)]
+    title = topic.title.get(lang) or topic.question
+    if own_direction and all(own_direction) and not standalone(text):  # "那反过来呢？韩国的结果拿到中国用"
+        return Resolved(f"{text} {topic.question}", True, own_direction)
     if any(cue in lowered for cue in REVERSE_CUES) and topic.direction and all(topic.direction):
         oee, ole = topic.direction
         return Resolved(f"{text} {topic.question}", True, (ole, oee))
@@ -374,5 +377,4 @@ def resolve(text: str, topic: Topic | None, lang: str) -> Resolved:
         if question == normalise(topic.question):  # the earlier question named no country to swap
             question = f"{text} {topic.question}"
         return Resolved(question, True, pph_direction(question, lang))
-    title = topic.title.get(lang) or topic.question
     return Resolved(f"{text} {title}", True, topic.direction)

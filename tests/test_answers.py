@@ -371,3 +371,13 @@ def test_a_price_or_how_long_question_needs_a_passage_that_holds_such_a_fact():
     assert not holds_asked_fact("how long does it take?", "The office examines the request.")
     assert holds_asked_fact("how long does it take?", "About 2.5 months.")
     assert holds_asked_fact("What documents do we need?", "A request form.")  # other kinds pass
+
+
+def test_when_it_started_is_answered_by_the_first_start_not_a_later_extension():
+    zh = (
+        "两局于2011年5月先开展了预试点。正式试点于2011年11月1日启动，原定为期一年，之后多次延长。"
+        "两局又决定从2023年11月1日起再延长五年，至2028年10月31日，继续适用《中日PPH请求指南》。"
+        "试点名义上仍是试点，两局可以调整。提出请求前请确认项目仍有效，并准备好全部材料。"
+    )
+    answer = compose([passage(zh=zh)], "zh", chars_zh=60, question="中日PPH是哪年开始的？")
+    assert answer.text.startswith("正式试点于2011年11月1日启动")

@@ -98,3 +98,9 @@ def test_topic_survives_the_slot_round_trip_and_rejects_junk():
     assert Topic.from_slot(EN_TOPIC.as_slot()) == EN_TOPIC
     assert Topic.from_slot({"question": 3}) is None
     assert Topic.from_slot("x") is None
+
+
+def test_a_follow_up_that_states_its_own_direction_keeps_it():
+    resolved = resolve("那反过来呢？韩国的结果拿到中国用", ZH_TOPIC, "zh")
+    assert resolved.followup and resolved.direction == ("KR", "CN")
+    assert resolved.query == "那反过来呢？韩国的结果拿到中国用 中韩PPH是哪年开始的？"
