@@ -3,7 +3,8 @@ subprocess, and their results read back: per-example intent predictions split by
 with bot/language.py's detector), per-language metrics and confusion matrices, story accuracy.
 
 Cross-validation is stratified k-fold over all NLU data (bot/data): DIET is trained once per fold,
-every example is predicted exactly once by a model that did not see it.
+every example is predicted exactly once by a model that did not see it. The folds are drawn with a
+fixed seed (Rasa's own command shuffles them unseeded), so two runs on the same data are comparable.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,23 @@ NLU_DATA = ROOT / "bot" / "data"
 TEST_STORIES = ROOT / "bot" / "tests"
 _EPOCH = re.compile(r"Epochs:\s+\d+%\S*\s*\|\s*(\d+)/(\d+)")
 _FOLD_START = "Starting to train component 'DIETClassifier'"
+_CV_DONE = "Accumulated test folds intent evaluation results"
+_STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) ")
+_FOLD_END = "Finished training component 'DIETClassifier'"
+CV_SEED = 42
+FOLD_TIMES = "fold_times.json"
+# `rasa …` with scikit-learn's StratifiedKFold seeded (rasa.nlu.test.generate_folds imports it at call
+# time) and Rasa's training cache off, so that every fold trains every component and the timings of two
+# runs compare.
+_SEEDED_RASA = """
+import functools, os, sys
+os.environ["RASA_MAX_CACHE_SIZE"] = "0"
+import sklearn.model_selection as model_selection
+model_selection.StratifiedKFold = functools.partial(model_selection.StratifiedKFold, random_state=int(sys.argv.pop(1)))
+sys.argv[0] = "rasa"
+from rasa.__main__ import main
+sys.exit(main())
+"""
 
 
 @dataclass(frozen=True)
@@ -90,12 +109,15 @@ def run_logged(command: list[str], log: Path, on_line: Callable[[str], None] | N
                 process.wait(30)
 
 
-def cross_validate(out_dir: Path, folds: int, progress: Any = None) -> float:
-    """`rasa test nlu --cross-validation` over bot/data; returns its duration in seconds.
+def cross_validate(
+    out_dir: Path, folds: int, progress: Any = None, seed: int = CV_SEED, config: Path = CONFIG
+) -> float:
+    """`rasa test nlu --cross-validation` over bot/data with folds drawn by `seed`; returns its duration
+    in seconds and writes each fold's timings to out_dir/fold_times.json (see `fold_times`).
 
     `progress` (a tqdm bar with total = folds × DIET epochs) advances with DIET's epochs.
     """
-    epochs = diet_epochs()
+    epochs = diet_epochs(config)
     state = {"fold": -1, "epoch": 0}
 
     def on_line(line: str) -> None:
@@ -108,15 +130,68 @@ def cross_validate(out_dir: Path, folds: int, progress: Any = None) -> float:
             done = max(state["fold"], 0) * epochs + state["epoch"]
             progress.update(min(done, folds * epochs) - progress.n)
 
+    python = RASA.parent / "python"
     command = [
-        str(RASA), "test", "nlu", "--nlu", str(NLU_DATA), "--config", str(CONFIG), "--domain", str(DOMAIN),
+        str(python), "-c", _SEEDED_RASA, str(seed),
+        "test", "nlu", "--nlu", str(NLU_DATA), "--config", str(config), "--domain", str(DOMAIN),
         "--cross-validation", "--folds", str(folds), "--successes", "--out", str(out_dir),
     ]  # fmt: skip
     started = time.perf_counter()
     code = run_logged(command, out_dir / "rasa.log", on_line)
+    finished = time.perf_counter()
     if code != 0:
         raise RuntimeError(f"rasa test nlu failed (exit {code}); see {out_dir / 'rasa.log'}")
-    return time.perf_counter() - started
+    log_path = out_dir / "rasa.log"
+    log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
+    timings = parse_fold_times(log, first_component(config))
+    (out_dir / FOLD_TIMES).write_text(json.dumps({"seed": seed, "folds": timings}, indent=1), encoding="utf-8")
+    return finished - started
+
+
+def first_component(config: Path = CONFIG) -> str:
+    """The class name of the pipeline's first component (Rasa logs it when a fold's training starts)."""
+    pipeline = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("pipeline") or [{}]
+    return str(pipeline[0].get("name", "")).rsplit(".", 1)[-1]
+
+
+def parse_fold_times(log: str, first: str) -> list[dict[str, float | None]]:
+    """Per fold, from the timestamps of Rasa's log: seconds from the start of its training to the
+    start of the next fold (training every component, then predicting train and test examples), and
+    DIET's training seconds."""
+    folds: list[dict[str, datetime]] = []
+    end: datetime | None = None
+    started_by_first = f"Starting to train component '{first}'" in log  # else (cached): from DIET's start
+    for line in log.splitlines():
+        stamp = _STAMP.match(line)
+        if not stamp:
+            continue
+        at = datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S")
+        if f"Starting to train component '{first}'" in line or (_FOLD_START in line and not started_by_first):
+            folds.append({"start": at})
+        if folds and _FOLD_START in line:
+            folds[-1]["diet_start"] = at
+        elif folds and _FOLD_END in line:
+            folds[-1]["diet_end"] = at
+        elif _CV_DONE in line:
+            end = end or at
+    out = []
+    for i, fold in enumerate(folds):
+        until = folds[i + 1]["start"] if i + 1 < len(folds) else end
+        diet = fold.get("diet_end", fold["start"]) - fold.get("diet_start", fold["start"])
+        out.append(
+            {
+                "fold": i + 1,
+                "seconds": (until - fold["start"]).total_seconds() if until else None,
+                "diet_seconds": diet.total_seconds(),
+            }
+        )
+    return out
+
+
+def fold_times(out_dir: Path) -> list[dict[str, float | None]]:
+    """Per fold: wall seconds (training the pipeline, then predicting train and test) and DIET's seconds."""
+    path = out_dir / FOLD_TIMES
+    return json.loads(path.read_text(encoding="utf-8"))["folds"] if path.exists() else []
 
 
 def load_predictions(out_dir: Path) -> list[Prediction]:
@@ -254,3 +329,37 @@ def run_stories(out_dir: Path, model: Path = MODEL, stories: Path = TEST_STORIES
         failed=failed,
         seconds=seconds,
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m eval.toolkit.nlu`: the cross-validation alone, its numbers per language on the terminal."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m eval.toolkit.nlu", description=main.__doc__)
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=CV_SEED, help=f"fold assignment seed (default {CV_SEED})")
+    parser.add_argument("--config", type=Path, default=CONFIG, help="pipeline config (default config.yml)")
+    parser.add_argument("--out", type=Path, default=ROOT / "eval" / "reports" / "tmp" / "nlu")
+    args = parser.parse_args(argv)
+    seconds = cross_validate(args.out, args.folds, seed=args.seed, config=args.config)
+    predictions = load_predictions(args.out)
+    threshold = fallback_threshold(args.config)
+    for lang, m in by_language(predictions, threshold).items():
+        worst = sorted(m["per_intent"].items(), key=lambda kv: kv[1]["f1"])[:5]
+        print(
+            f"{lang:>4}: n={m['n']} accuracy {m['accuracy']:.3f} macro F1 {m['macro_f1']:.3f} "
+            f"below {threshold:.2f} {m['below_threshold']:.1%}; worst: "
+            + ", ".join(f"{name} {v['f1']:.2f}" for name, v in worst)
+        )
+    times = fold_times(args.out)
+    print(
+        f"{args.folds} folds (seed {args.seed}) in {seconds / 60:.1f} min; per fold (train + predict / DIET): "
+        + ", ".join(f"{t['seconds'] or 0:.0f}/{t['diet_seconds']:.0f} s" for t in times)
+    )
+    for p in worst_errors(predictions, 15):
+        print(f"  {p.lang} {p.intent} → {p.predicted} {p.confidence:.2f}  {p.text}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
