@@ -26,10 +26,6 @@ logger = logging.getLogger(__name__)
 
 SLOT_TOPIC = "answer_topic"
 MAX_QUESTION_CHARS = 1000  # a longer message is answered from its start
-# Intents that outside a form mean "ok" / "no" / "never mind"; a longer message with one of them
-# is a question the NLU misread, and is answered like one.
-BARE_INTENTS = frozenset({"affirm", "deny", "cancel", "correct_field"})
-BARE = {"zh": 6, "en": 3}  # at most this many characters (zh) or words (en) is a bare "ok"/"no"
 # Glossary concepts (knowledge/glossary.yml) that name an incident, as the case form's incident codes.
 INCIDENT_CONCEPTS = {
     "warning-letter": "warning_letter",
@@ -49,12 +45,6 @@ def default_index_provider() -> IndexProvider:
     """The process-wide index provider. It starts loading in the action server's worker process
     (when rasa-sdk unpickles the actions there) or at the first question, whichever comes first."""
     return IndexProvider(get_settings())
-
-
-def is_bare(text: str, lang: str) -> bool:
-    """A reply such as "好的", "不用了", "no thanks": too short to be a question."""
-    stripped = text.strip(" ?？!！。.，,")
-    return len(stripped) <= BARE["zh"] if lang == "zh" else len(stripped.split()) <= BARE["en"]
 
 
 def payload(answer: Answer | None, lang: str, kind: str, **extra: Any) -> dict[str, Any]:
@@ -86,9 +76,6 @@ class ActionAnswerQuestion(BaseAction):
         text = (tracker.latest_message.get("text") or "").strip()[:MAX_QUESTION_CHARS]
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         decision = self._request_decision(text)
-        if decision is None and intent in BARE_INTENTS and is_bare(text, lang):
-            dispatcher.utter_message(response="utter_anything_else", json_message=payload(None, lang, "anything_else"))
-            return []
         try:
             index = await asyncio.to_thread(self.provider.get)
             if decision is not None:

@@ -210,7 +210,7 @@ def should_offer(tracker: Tracker, incident: str | None = None) -> bool:
     named = (
         bool(entities) or incident is not None or incident_code(tracker.latest_message.get("text") or "") is not None
     )
-    return named and intent in ("ask_question", "inform", "nlu_fallback", "affirm", "deny", "cancel", "correct_field")
+    return named and intent in ("ask_question", "inform", "nlu_fallback")
 
 
 def previous_value(tracker: Tracker, slot: str) -> Any:

@@ -147,14 +147,6 @@ def test_a_stated_direction_picks_the_section_of_that_direction(fixture_index):
     assert messages[0]["custom"]["citations"][0]["section_id"] == "using-a-korean-result-in-china"
 
 
-def test_a_bare_no_outside_a_form_asks_what_else_and_a_long_one_is_answered(fixture_index):
-    action = ActionAnswerQuestion(ReadyProvider(fixture_index))
-    messages, _ = run(action, tracker("不用了", intent="deny", language="zh"))
-    assert messages[0]["response"] == "utter_anything_else"
-    messages, _ = run(action, tracker("不是这个，我想问PPH要交哪些文件", intent="deny", language="zh"))
-    assert messages[0]["custom"]["answered"]
-
-
 def test_an_out_of_scope_guess_of_the_nlu_gets_the_out_of_scope_reply(fixture_index):
     messages, events = run(
         ActionAnswerQuestion(ReadyProvider(fixture_index)), tracker("推荐一本好看的小说", intent="out_of_scope")
