@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from actions.knowledge import IP_TYPES, Problem, read_yaml_file, relative_name, validation_problems
+from actions.knowledge import IP_TYPES, Problem, read_yaml_file, relative_name, validate_records
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.I)
 _PHONE = re.compile(r"^\+?[\d\s\-()]{7,}$")
@@ -89,21 +89,8 @@ def load_experts(path: Path, root: Path | None = None) -> tuple[list[Expert], li
         return [], problems
     if not isinstance(data, list):
         return [], [Problem(rel, 1, "experts", "the file must be a YAML list of experts")]
-    experts: list[Expert] = []
-    seen: dict[str, int] = {}
-    for i, entry in enumerate(data):
-        line = lines.get(f"{i}.id", lines.get(str(i), 1))
-        raw_id = entry.get("id") if isinstance(entry, dict) else None
-        if isinstance(raw_id, str) and raw_id in seen:
-            problems.append(Problem(rel, line, f"[{i}].id", f"duplicate id {raw_id!r}, first on line {seen[raw_id]}"))
-            continue
-        if isinstance(raw_id, str):
-            seen[raw_id] = line
-        try:
-            experts.append(Expert.model_validate(entry))
-        except ValidationError as exc:
-            problems += validation_problems(exc, rel, lines, "experts", item=i)
-    return experts, problems
+    records, problems = validate_records(data, Expert, rel, lines, "experts")
+    return [expert for _, expert in records], problems
 
 
 # EU member states: an expert for "EU" also covers each of them (EU trademarks, EU customs).

@@ -233,6 +233,29 @@ def validation_problems(
     return problems
 
 
+def validate_records(
+    data: list[Any], model: type[BaseModel], rel: str, lines: dict[str, int], default_field: str
+) -> tuple[list[tuple[int, Any]], list[Problem]]:
+    """The entries of a staff-edited YAML list validated as `model`, with their list index; a duplicate
+    `id` or an invalid entry is a file:line problem and left out, so the others still count."""
+    records: list[tuple[int, Any]] = []
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(data):
+        line = lines.get(f"{i}.id", lines.get(str(i), 1))
+        raw_id = entry.get("id") if isinstance(entry, dict) else None
+        if isinstance(raw_id, str) and raw_id in seen:
+            problems.append(Problem(rel, line, f"[{i}].id", f"duplicate id {raw_id!r}, first on line {seen[raw_id]}"))
+            continue
+        if isinstance(raw_id, str):
+            seen[raw_id] = line
+        try:
+            records.append((i, model.model_validate(entry)))
+        except ValidationError as exc:
+            problems += validation_problems(exc, rel, lines, default_field, item=i)
+    return records, problems
+
+
 def _parse_sections(body: str, body_line: int, rel: str, problems: list[Problem]) -> list[Section]:
     """Splits the Markdown body into bilingual sections with LangChain's header splitter."""
     headings: dict[str, int] = {}

@@ -31,7 +31,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
 )
@@ -43,7 +42,7 @@ from actions.knowledge import (
     line_of,
     read_yaml_file,
     relative_name,
-    validation_problems,
+    validate_records,
 )
 
 logger = logging.getLogger(__name__)
@@ -264,20 +263,7 @@ def load_request_policy(path: Path, root: Path | None = None) -> tuple[RequestPo
         return None, problems
     if not isinstance(data, list):
         return None, [Problem(rel, 1, "requests", "the file must be a YAML list of request categories")]
-    categories: list[tuple[int, RequestCategory]] = []
-    seen: dict[str, int] = {}
-    for i, entry in enumerate(data):
-        line = lines.get(f"{i}.id", lines.get(str(i), 1))
-        raw_id = entry.get("id") if isinstance(entry, dict) else None
-        if isinstance(raw_id, str) and raw_id in seen:
-            problems.append(Problem(rel, line, f"[{i}].id", f"duplicate id {raw_id!r}, first on line {seen[raw_id]}"))
-            continue
-        if isinstance(raw_id, str):
-            seen[raw_id] = line
-        try:
-            categories.append((i, RequestCategory.model_validate(entry)))
-        except ValidationError as exc:
-            problems += validation_problems(exc, rel, lines, "requests", item=i)
+    categories, problems = validate_records(data, RequestCategory, rel, lines, "requests")
     return RequestPolicy(categories, rel, lines), problems
 
 
