@@ -454,39 +454,14 @@ def to_chunks(documents: list[KnowledgeDocument]) -> list[Document]:
     )
     chunks: list[Document] = []
     for doc in documents:
-        meta = doc.meta
         for section in doc.sections:
             for lang in LANGUAGES:
+                common = {"doc_id": doc.meta.id, "section_id": section.id, "lang": lang}
+                where = {"path": doc.path, "line": section.line, "doc_sha256": doc.sha256}
                 text = section.text_zh if lang == "zh" else section.text_en
                 for i, piece in enumerate(splitter.split_text(text)):
-                    chunks.append(
-                        Document(
-                            page_content=piece,
-                            metadata={
-                                "doc_id": meta.id,
-                                "section_id": section.id,
-                                "lang": lang,
-                                "part": i,
-                                "path": doc.path,
-                                "line": section.line,
-                                "doc_sha256": doc.sha256,
-                            },
-                        )
-                    )
+                    chunks.append(Document(page_content=piece, metadata={**common, "part": i, **where}))
                 for n, question in enumerate(section.asks(lang)):
-                    chunks.append(
-                        Document(
-                            page_content=question,
-                            metadata={
-                                "doc_id": meta.id,
-                                "section_id": section.id,
-                                "lang": lang,
-                                "part": f"ask-{n}",
-                                "kind": "ask",
-                                "path": doc.path,
-                                "line": section.line,
-                                "doc_sha256": doc.sha256,
-                            },
-                        )
-                    )
+                    meta = {**common, "part": f"ask-{n}", "kind": "ask", **where}
+                    chunks.append(Document(page_content=question, metadata=meta))
     return chunks
