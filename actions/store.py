@@ -32,6 +32,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
+from actions.privacy import private_file
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -159,12 +161,23 @@ class AlertDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of an SQLite database URL (None for other databases and in-memory ones)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url.removeprefix("sqlite:///").split("?", 1)[0]
+    return None if path in ("", ":memory:") or path.startswith("file:") else Path(path)
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
-    """One engine per database URL; SQLite gets a busy timeout and foreign keys."""
+    """One engine per database URL; SQLite gets a busy timeout, foreign keys and an owner-only file
+    (its -wal and -shm files inherit the mode). Errors never quote the values of a statement, so
+    contact details cannot reach a log through an exception."""
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, json_serializer=_json)
+        if (path := sqlite_path(url)) is not None:
+            private_file(path)
+        engine = create_engine(url, connect_args={"timeout": 30}, json_serializer=_json, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -174,7 +187,7 @@ def get_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, json_serializer=_json)
+    return create_engine(url, pool_pre_ping=True, json_serializer=_json, hide_parameters=True)
 
 
 def _json(value: Any) -> str:
