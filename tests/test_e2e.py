@@ -78,7 +78,8 @@ def test_an_edited_knowledge_file_is_answered_without_restart_and_a_broken_one_i
     question = "What does RCEP say about bad-faith trademark applications?"
     doc = e2e.workdir / "knowledge" / "rcep" / "trademarks.md"
     original = doc.read_text(encoding="utf-8")
-    marker = "Staff note 4711: check the local bad-faith rules first."
+    # The extract keeps the sentences that answer the question, so the staff edit is one that does.
+    marker = "Staff note 4711: RCEP requires bad-faith trademark applications to be refused, check the local bad-faith rules first."
     head, sep, tail = original.partition("### en\n")  # the first English passage
     assert sep
     doc.write_text(head + sep + marker + " " + tail, encoding="utf-8")
