@@ -13,6 +13,9 @@
     python -m actions.cli alerts list                 # every alert: active / scheduled / expired, how many sent
     python -m actions.cli alerts publish [--dry-run]  # queue active alerts for their subscribers, exactly once
     python -m actions.cli alerts subscriptions        # who subscribed to what
+    python -m actions.cli personal-data export --sender tg-123456 [-o copy.json]   # a person's copy (PIPL)
+    python -m actions.cli personal-data delete --company "Example Co., Ltd." [--yes]  # erase it all
+    python -m actions.cli purge [--days 365] [--dry-run]   # clear closed cases' contacts after RETENTION_DAYS
 
 Imports nothing heavy at module level (rasa-sdk imports every module of this package).
 """
@@ -21,6 +24,22 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
+
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...), +cmd|...);
+# a leading single quote makes it text (OWASP, "CSV Injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+PIPL_NOTE = (
+    "China's Personal Information Protection Law (PIPL, arts. 45 and 47) gives a person the right to a "
+    "copy of their personal information and to its deletion: export answers the first, delete the second."
+)
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """A value for a CSV cell that a spreadsheet shows as text, never runs as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -81,11 +100,13 @@ def _index(args: argparse.Namespace) -> int:
 
 def _cases(args: argparse.Namespace) -> int:
     import csv
+    from pathlib import Path
 
     from sqlalchemy import select
 
     from actions.cases import add_event, assign, find_case, status_lines
     from actions.experts import load_experts
+    from actions.privacy import open_private, printable
     from actions.settings import get_settings
     from actions.store import Case, migrate, session_scope
 
@@ -99,31 +120,38 @@ def _cases(args: argparse.Namespace) -> int:
             for c in s.scalars(query):
                 urgent = "URGENT " if c.urgent else ""
                 print(
-                    f"{c.case_no}  {c.status:8} {urgent}{c.country} {c.ip_type} {c.incident_type}  {c.enterprise}  {c.expert_name or '-'}"
+                    f"{c.case_no}  {c.status:8} {urgent}{c.country} {c.ip_type} {c.incident_type}  "
+                    f"{printable(c.enterprise)}  {printable(c.expert_name or '-')}"
                 )
             return 0
         if args.verb == "export":
-            with open(args.case_no, "w", newline="", encoding="utf-8") as out:
+            if not args.case_no:
+                print("cases export needs the CSV file to write", file=sys.stderr)
+                return 2
+            with open_private(Path(args.case_no), "w", newline="", encoding="utf-8") as out:
                 writer = csv.writer(out)
                 columns = [col.name for col in Case.__table__.columns]
                 writer.writerow(columns)
                 for c in s.scalars(select(Case).order_by(Case.id)):
-                    writer.writerow([getattr(c, name) for name in columns])
-            print(f"exported to {args.case_no}")
+                    writer.writerow([spreadsheet_cell(getattr(c, name)) for name in columns])
+            print(f"exported to {args.case_no} (readable only by you: it holds contact details)")
             return 0
         case = find_case(s, args.case_no or "")
         if case is None:
             print(f"no case {args.case_no}", file=sys.stderr)
             return 1
         if args.verb == "show":
-            print("\n".join(status_lines(case, "en")))
+            print("\n".join(printable(line) for line in status_lines(case, "en")))
             print(
-                f"enterprise: {case.enterprise} · contact: {case.contact_kind}:{case.contact} · deadline: {case.deadline or '-'}"
+                f"enterprise: {printable(case.enterprise)} · contact: {printable(case.contact_kind)}:"
+                f"{printable(case.contact)} · deadline: {case.deadline or '-'}"
             )
             print(f"respond by: {case.respond_by:%Y-%m-%d %H:%M} UTC ({case.promised_hours} h promised)")
             for o in case.offers:
-                print(f"  offer round {o.round} #{o.rank}: {o.expert_id} {o.expert_name} — {o.state} ({o.reasons})")
-            print(f"\n{case.description}")
+                print(
+                    f"  offer round {o.round} #{o.rank}: {o.expert_id} {printable(o.expert_name)} — {o.state} ({o.reasons})"
+                )
+            print(f"\n{printable(case.description, keep_newlines=True)}")
         elif args.verb == "assign":
             experts, _ = load_experts(settings.experts_file)
             expert = next((e for e in experts if e.id == args.expert_or_text), None)
@@ -144,6 +172,7 @@ def _cases(args: argparse.Namespace) -> int:
 def _outbox(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
+    from actions.privacy import printable
     from actions.settings import get_settings
     from actions.store import OutboxMessage, migrate, session_scope
 
@@ -155,7 +184,8 @@ def _outbox(args: argparse.Namespace) -> int:
             query = query.where(OutboxMessage.status != "delivered")
         for r in s.scalars(query):
             print(
-                f"{r.id:5} {r.status:9} {r.kind:16} {r.channel}:{r.recipient}  attempts={r.attempts}  {r.last_error or ''}"
+                f"{r.id:5} {r.status:9} {r.kind:16} {r.channel}:{printable(r.recipient)}  attempts={r.attempts}  "
+                f"{printable(r.last_error or '')}"
             )
     return 0
 
@@ -166,6 +196,7 @@ def _alerts(args: argparse.Namespace) -> int:
     from sqlalchemy import func, select
 
     from actions.alerts import has_errors, load_alerts, publish
+    from actions.privacy import printable
     from actions.settings import PROJECT_ROOT, get_settings
     from actions.store import AlertDelivery, AlertSubscription, OutboxMessage, migrate, session_scope
 
@@ -199,7 +230,7 @@ def _alerts(args: argparse.Namespace) -> int:
         if args.verb == "subscriptions":
             for sub in s.scalars(select(AlertSubscription).order_by(AlertSubscription.id)):
                 print(
-                    f"{sub.sender_id:24} {sub.channel}:{sub.recipient}  {sub.market} {sub.industry}  "
+                    f"{printable(sub.sender_id):24} {sub.channel}:{printable(sub.recipient)}  {sub.market} {sub.industry}  "
                     f"{sub.language}  since {sub.created_at:%Y-%m-%d}"
                 )
             return 0
@@ -218,6 +249,81 @@ def _alerts(args: argparse.Namespace) -> int:
             f"delivered {sent.get('delivered', 0)}, waiting {sent.get('pending', 0)}{sample}"
         )
     return 1 if has_errors(problems) else 0
+
+
+def _trackers(settings: Any) -> Any:
+    """A transaction on Rasa's tracker store database when it is not the case database, else a null context."""
+    from actions.personal_data import tracker_session
+
+    return tracker_session(settings.database_url, settings.tracker_database_url)
+
+
+def _personal_data(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from actions.personal_data import Subject, collect, erase, holdings, strike_from_sink
+    from actions.privacy import open_private, printable
+    from actions.settings import get_settings
+    from actions.store import migrate, session_scope
+
+    settings = get_settings()
+    subject = Subject(sender_id=args.sender, company=args.company)
+    migrate(settings.database_url)
+    if args.verb == "export":
+        with session_scope(settings.database_url) as s, _trackers(settings) as trackers:
+            data = collect(s, subject, trackers)
+        text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+        if args.out:
+            with open_private(Path(args.out), "w", encoding="utf-8") as out:
+                out.write(text)
+            print(
+                f"{printable(subject.describe())}: {len(data['cases'])} cases exported to {args.out} (readable only by you)"
+            )
+        else:
+            sys.stdout.write(text)
+        return 0
+    with session_scope(settings.database_url) as s, _trackers(settings) as trackers:
+        held = holdings(s, subject, trackers)
+    print(f"held about {printable(subject.describe())}:")
+    for line in held.lines():
+        print(f"  {line}")
+    if held.other_conversations:
+        print(
+            "  these conversations opened the company's cases; their subscriptions and history are kept unless you "
+            "also delete by --sender: " + ", ".join(printable(c) for c in held.other_conversations)
+        )
+    if not args.yes:
+        try:
+            answer = input("Delete all of this for good? Type 'yes' to confirm: ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() != "yes":
+            print("nothing deleted", file=sys.stderr)
+            return 1
+    with session_scope(settings.database_url) as s, _trackers(settings) as trackers:
+        _, removed = erase(s, subject, trackers)
+    struck = strike_from_sink(settings.notifier_sink, removed)
+    print(
+        f"deleted everything held about {printable(subject.describe())}" + (f"; {struck} sink lines" if struck else "")
+    )
+    return 0
+
+
+def _purge(args: argparse.Namespace) -> int:
+    from actions.personal_data import purge
+    from actions.settings import get_settings
+    from actions.store import migrate, session_scope
+
+    settings = get_settings()
+    days = args.days or settings.retention_days
+    migrate(settings.database_url)
+    with session_scope(settings.database_url) as s, _trackers(settings) as trackers:
+        report = purge(s, days, dry_run=args.dry_run, trackers=trackers)
+    print(f"retention {days} days" + (" (dry run: nothing changed)" if args.dry_run else "") + ":")
+    for line in report.lines():
+        print(f"  {line}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,6 +350,31 @@ def main(argv: list[str] | None = None) -> int:
     alerts.add_argument("verb", choices=["check", "list", "publish", "subscriptions"])
     alerts.add_argument("--dry-run", action="store_true", help="publish: only count who would get what")
     alerts.set_defaults(func=_alerts)
+    personal = commands.add_parser(
+        "personal-data",
+        help="export or delete everything held about one conversation or one company (PIPL requests)",
+        description="Everything the bot holds about one conversation (its sender id, e.g. tg-<chat id>) or one "
+        "company (its name as entered in the case form): cases with their history, expert offers and notifications, "
+        "alert subscriptions, and the conversation history when a SQL tracker store keeps it. " + PIPL_NOTE,
+    )
+    personal.add_argument("verb", choices=["export", "delete"], help="export: a JSON copy; delete: erase it all")
+    who = personal.add_mutually_exclusive_group(required=True)
+    who.add_argument("--sender", help="the conversation's sender id (tg-<chat id> for Telegram)")
+    who.add_argument("--company", help="the company's name as in its cases (case-insensitive)")
+    personal.add_argument("-o", "--out", help="export: the JSON file to write (default: standard output)")
+    personal.add_argument("--yes", action="store_true", help="delete without asking for confirmation")
+    personal.set_defaults(func=_personal_data)
+    purge = commands.add_parser(
+        "purge",
+        help="clear personal data older than RETENTION_DAYS (closed cases' contacts, old notifications)",
+        description="Clears closed cases' contact, description and notes (and their notifications' texts) once "
+        "the case has been closed and unchanged for RETENTION_DAYS (default 365), deletes delivered alert "
+        "notifications that old, the records of alerts sent to conversations that have unsubscribed, and "
+        "conversations idle that long in a SQL tracker store. The notifier runs it once a day.",
+    )
+    purge.add_argument("--days", type=int, help="retention in days (default: RETENTION_DAYS)")
+    purge.add_argument("--dry-run", action="store_true", help="only count what would be cleared")
+    purge.set_defaults(func=_purge)
     args = parser.parse_args(argv)
     return args.func(args)
 

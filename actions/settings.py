@@ -113,6 +113,14 @@ class Settings(BaseSettings):
     # many seconds anyway (new subscribers, alerts whose published day has come).
     alerts_publish_seconds: float = 60.0
 
+    # Personal data: a closed case keeps its contact and description this many days after its last
+    # change; then `python -m actions.cli purge` (and the notifier, once a day) clears them, with
+    # the notes and notifications of the case, old alert notifications and conversations idle as long.
+    retention_days: int = Field(default=365, ge=1)
+    # Where Rasa's SQL tracker store keeps conversations, if one is configured (table `events`);
+    # empty: the case database is looked at.
+    tracker_database_url: str = ""
+
     # Extract budget of the best section (the supporting passage gets half): query-focused sentences
     # up to this many characters (zh) or words (en). 320/130 kept more asked facts than 220/90 on the dev set.
     answer_chars_zh: int = 320

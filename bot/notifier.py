@@ -32,12 +32,15 @@ from sqlalchemy import select
 from actions.alerts import AlertWatcher
 from actions.cases import accept, decline, escalate_overdue
 from actions.experts import Expert, load_experts
+from actions.personal_data import purge, tracker_session
+from actions.privacy import get_logger, open_private
 from actions.settings import PROJECT_ROOT, Settings, get_settings
 from actions.store import OutboxMessage, migrate, session_scope, utcnow
 
-logger = logging.getLogger("notifier")
+logger = get_logger("notifier")
 
 MAX_BACKOFF_SECONDS = 600
+PURGE_EVERY_SECONDS = 24 * 3600  # the retention purge runs at start and once a day
 TEXT = {
     "taken": "Case {case_no} has been taken by another expert. Thank you for your time.",
     "accepted": "You accepted {case_no}. The enterprise has been told; its contact is in the case summary.",
@@ -114,12 +117,12 @@ class Notifier:
                 external = await self._send(row)
             except Exception as exc:  # anything: retried later, never dropped
                 wait = retry_after_seconds(exc) or 0
-                logger.warning(
-                    "outbox %s (%s to %s) failed: %r; retry in %s s",
+                logger.warning(  # ids only: the recipient may be an address, the error may quote the text
+                    "outbox %s (%s over %s) failed: %s; retry in %s s",
                     row.id,
                     row.kind,
-                    row.recipient,
-                    exc,
+                    row.channel,
+                    type(exc).__name__,
                     wait or "backoff",
                 )
                 await asyncio.to_thread(self._mark, row.id, False, repr(exc)[:500], wait)
@@ -146,8 +149,7 @@ class Notifier:
             "recipient": row.recipient,
             "text": text,
         }
-        self.settings.notifier_sink.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.settings.notifier_sink, "a", encoding="utf-8") as sink:
+        with open_private(self.settings.notifier_sink, "a", encoding="utf-8") as sink:  # 0600: it holds case texts
             sink.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     def render(self, row: OutboxMessage) -> tuple[str, Any]:
@@ -199,12 +201,17 @@ class Notifier:
         try:
             await query.edit_message_reply_markup(reply_markup=None)
         except Exception as exc:  # the buttons stay; the answer was recorded all the same
-            logger.info("could not remove buttons: %r", exc)
+            logger.info("could not remove buttons: %s", type(exc).__name__)
 
     def escalate(self) -> list[str]:
         """Offers overdue open cases to the next experts."""
         with session_scope(self.url) as s:
             return escalate_overdue(s, self.experts(), per_round=self.settings.offers_per_round)
+
+    def purge(self) -> int:
+        """Clears personal data older than RETENTION_DAYS (actions/personal_data.py); returns the cases cleared."""
+        with session_scope(self.url) as s, tracker_session(self.url, self.settings.tracker_database_url) as t:
+            return len(purge(s, self.settings.retention_days, trackers=t).cases)
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
@@ -224,6 +231,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     watcher = AlertWatcher(settings.alerts_dir, settings.database_url, settings.alerts_publish_seconds, PROJECT_ROOT)
     try:
         last_escalation = 0.0
+        last_purge: float | None = None
         while not stop.is_set():
             try:
                 await asyncio.to_thread(watcher.tick)
@@ -235,6 +243,13 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 if escalated := await asyncio.to_thread(notifier.escalate):
                     logger.info("escalated %s", escalated)
                 last_escalation = now
+            if last_purge is None or now - last_purge > PURGE_EVERY_SECONDS:
+                try:
+                    if cleared := await asyncio.to_thread(notifier.purge):
+                        logger.info("retention: contact details of %s closed cases cleared", cleared)
+                except Exception:  # the next day tries again
+                    logger.exception("retention purge failed")
+                last_purge = now
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), settings.notifier_poll_seconds)
     finally:

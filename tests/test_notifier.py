@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
+import stat
 import subprocess
 import sys
 from datetime import datetime
@@ -18,7 +20,7 @@ from telegram import Bot
 
 from actions.cases import open_case
 from actions.settings import Settings
-from actions.store import OutboxMessage, migrate, session_scope, utcnow
+from actions.store import Case, OutboxMessage, migrate, session_scope, utcnow
 from bot.notifier import Notifier, backoff
 from bot.stack import free_port
 from tests.factories import intake
@@ -210,3 +212,35 @@ def test_killed_mid_run_and_restarted_every_row_is_delivered(setup, tmp_path):
         assert notifier.answer_offer(chat, f"case:{case_no}:accept").startswith("You accepted")
         assert notifier.answer_offer(chat, f"case:{case_no}:accept") == f"You have already accepted {case_no}."
         assert copies
+
+
+def test_the_sink_file_is_readable_only_by_its_owner(setup, tmp_path):
+    settings = setup.model_copy(update={"telegram_token": "", "notifier_sink": tmp_path / "run" / "sink.jsonl"})
+    open_cases(settings, 1)
+    assert asyncio.run(Notifier(settings, bot=None).deliver_due()) == 3
+    assert stat.S_IMODE(settings.notifier_sink.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "run").stat().st_mode) == 0o700
+
+
+def test_a_failed_delivery_is_logged_by_row_id_without_address_or_text(setup, tmp_path, caplog):
+    settings = setup.model_copy(update={"telegram_token": "", "notifier_sink": tmp_path / "not-a-file"})
+    settings.notifier_sink.mkdir()  # writing to the sink fails
+    open_cases(settings, 1)
+    with caplog.at_level(logging.WARNING, logger="notifier"):
+        assert asyncio.run(Notifier(settings, bot=None).deliver_due()) == 0
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "outbox 1 (expert_offer over telegram) failed: IsADirectoryError" in logged
+    assert "2001" not in logged and "not-a-file" not in logged and "机床" not in logged
+    assert all(r.status == "pending" and r.attempts == 1 for r in rows(settings))  # still retried, never dropped
+
+
+def test_the_daily_purge_clears_closed_cases_past_the_retention(setup):
+    [case_no] = open_cases(setup, 1)
+    with session_scope(setup.database_url) as s:
+        case = s.scalar(select(Case).where(Case.case_no == case_no))
+        case.status, case.updated_at = "closed", datetime(2020, 1, 1)
+    assert Notifier(setup).purge() == 1
+    with session_scope(setup.database_url) as s:
+        case = s.scalar(select(Case).where(Case.case_no == case_no))
+        assert (case.contact, case.description) == ("", "")
+    assert Notifier(setup).purge() == 0
