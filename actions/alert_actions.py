@@ -37,7 +37,7 @@ from actions.alerts import (
     subscriptions_of,
     unsubscribe,
 )
-from actions.base import AskSlotAction, BaseAction, FormSlotsValidation, language_of
+from actions.base import AskSlotAction, BaseAction, FormSlotsValidation, language_of, user_text
 from actions.case_actions import _migrated
 from actions.settings import PROJECT_ROOT, get_settings
 from actions.store import session_scope
@@ -206,7 +206,7 @@ def named_markets(tracker: Tracker) -> list[str]:
 
     A two-letter entity counts only if the user wrote it in capitals ("US", not the "us" of "for us").
     """
-    text = tracker.latest_message.get("text") or ""
+    text = user_text(tracker)
     codes = market_codes(text)
     for e in tracker.latest_message.get("entities", []):
         if e.get("entity") != "country":
@@ -295,7 +295,7 @@ class ActionStartAlertSubscription(BaseAction):
                         ],
                     )
                     break
-        text = tracker.latest_message.get("text") or ""
+        text = user_text(tracker)
         industry = industry_code(text) if not text.startswith("/") else None
         if industry:
             events.append(SlotSet("alert_industry", industry))
@@ -407,7 +407,7 @@ class ActionUnsubscribeAlerts(BaseAction):
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         lang = language_of(tracker)
-        text = tracker.latest_message.get("text") or ""
+        text = user_text(tracker)
         markets = named_markets(tracker)
         industry = industry_code(text) if not text.startswith("/") else None
         everything = "all" in entity_values(tracker, "choice") or (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from functools import lru_cache
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -11,12 +12,35 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.language import EN, detect_language
+from bot.safe_text import bound_text, clean_text, max_message_chars
 
 SLOT_LANGUAGE = "language"
 # Set to "pending" by every user message (domain slot mapping) and to "received" by every custom
 # action: a rule answers "temporarily unavailable" when a custom action left it pending.
 SLOT_ACTION_REPLY = "action_server_reply"
 REPLY_RECEIVED = "received"
+# What the NLU's first component (bot/components/message_bounds.py) records when it cut a message.
+TEXT_BOUNDS = "text_bounds"
+
+
+@lru_cache(maxsize=1)
+def message_limit() -> int:
+    """How many characters of a message the bot reads (the MAX_MESSAGE_CHARS setting, read once)."""
+    return max_message_chars()
+
+
+def user_text(tracker: Tracker) -> str:
+    """The user's latest message as the bot reads it: printable text of at most MAX_MESSAGE_CHARS characters."""
+    return bound_text(tracker.latest_message.get("text"), message_limit()).text
+
+
+def received_chars(tracker: Tracker) -> int:
+    """How many characters the user's latest message had when it arrived (before the NLU cut it, if it did)."""
+    bounds = tracker.latest_message.get(TEXT_BOUNDS)
+    received = bounds.get("received_chars") if isinstance(bounds, dict) else None
+    if isinstance(received, int):
+        return received
+    return len(clean_text(tracker.latest_message.get("text")))
 
 
 def language_of(tracker: Tracker) -> str:
@@ -24,7 +48,7 @@ def language_of(tracker: Tracker) -> str:
     slot = tracker.get_slot(SLOT_LANGUAGE)
     if slot in ("zh", "en"):
         return slot
-    return detect_language(tracker.latest_message.get("text")) or EN
+    return detect_language(user_text(tracker)) or EN
 
 
 class BaseAction(Action, ABC):

@@ -27,7 +27,7 @@ from actions.alert_actions import (
     named_markets,
     read_markets,
 )
-from actions.base import AskSlotAction, BaseAction, FormSlotsValidation, define_ask_actions, language_of
+from actions.base import AskSlotAction, BaseAction, FormSlotsValidation, define_ask_actions, language_of, user_text
 from actions.case_actions import offer_case
 from actions.knowledge import load_knowledge
 from actions.selfcheck import (
@@ -222,7 +222,7 @@ class ActionStartSelfcheck(BaseAction):
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         dispatcher.utter_message(text=t("start", language_of(tracker)))
         events = [*reset_selfcheck_slots(), SlotSet("case_offered", False)]
-        text = tracker.latest_message.get("text") or ""
+        text = user_text(tracker)
         if text.startswith("/"):
             return events
         if markets := named_markets(tracker):

@@ -52,3 +52,46 @@ class Conversation:
         for fragment in fragments:
             assert fragment in texts, "\n".join(self.transcript)
         return texts, buttons, customs
+
+
+# Pieces of the inputs that made regular expressions backtrack or the deadline parser loop (issue 12):
+# far durations, runs with no e-mail's "@", runs of spaces, digits or numerals that a pattern could
+# rescan from every position, lone surrogates and control characters.
+ADVERSARIAL_PIECES = [
+    "2000000个工作日内",
+    "99999999999天内",
+    "within 5000 days",
+    "a",
+    "a.",
+    "a@",
+    "@a",
+    "1",
+    "1 ",
+    "1(",
+    "十",
+    "一",
+    "个",
+    "12月",
+    "下",
+    "周",
+    " ",
+    "!",
+    "in ",
+    "_",
+    "www.",
+    "http://",
+    "\x00",
+    "\x1b[31m",
+    "\r\n",
+    "\u202e",
+    "\ud800",
+    "zhang@example.com",
+]
+
+
+def adversarial_text(min_size: int = 50, max_size: int = 400):
+    """A hypothesis strategy: long strings made of the adversarial pieces and arbitrary characters."""
+    from hypothesis import strategies as st
+
+    piece = st.one_of(st.sampled_from(ADVERSARIAL_PIECES), st.text(max_size=3))
+    return st.lists(piece, min_size=min_size, max_size=max_size).map("".join)
