@@ -17,7 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.base import AskSlotAction, BaseAction, FormSlotsValidation, define_ask_actions, language_of
+from actions.base import AskSlotAction, BaseAction, FormSlotsValidation, define_ask_actions, language_of, user_text
 from actions.cases import Intake, cases_of, find_case, open_case, status_lines
 from actions.deadlines import parse_deadline
 from actions.experts import Expert, Match, industry_of, load_experts
@@ -51,7 +51,9 @@ FIELD_SLOTS = {
 SLOT_OFFERED = "case_offered"
 INCIDENT_CODES = frozenset(INCIDENTS)
 CASE_NO = re.compile(r"IP-\d{4}-\d{6}", re.I)
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+# Linear time on any text: a local part starts where a run of its characters starts, and no
+# quantifier gives characters back (the next character could never match anyway).
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]++(?:\.[\w-]++)+")
 _TELEGRAM = re.compile(r"(?<![\w.])@([A-Za-z][A-Za-z0-9_]{4,31})\b")
 _PHONE = re.compile(r"\+?\d[\d\s\-()]{5,}\d")
 
@@ -94,6 +96,11 @@ T = {
         "zh": "我没看懂这个期限。请这样写：“10天内”“下周五”“12月3日”或“2026-12-03”；没有期限请回复“没有”。",
         "en": 'I couldn\'t read that deadline. Try "within 10 days", "next Friday", "by 3 December" or '
         '"2026-12-03"; if there is none, say "none".',
+    },
+    "far_deadline": {
+        "zh": "这个期限在十年以后，不像是真实的期限。请写出实际期限，例如“10个工作日内”或“2026-12-03”；没有期限请回复“没有”。",
+        "en": "That deadline is more than ten years away, which cannot be right. Please give the real one, such as "
+        '"within 10 working days" or "2026-12-03"; if there is none, say "none".',
     },
     "past_deadline": {
         "zh": "这个日期已经过去了。请写还未到期的期限，或回复“没有”。",
@@ -173,7 +180,7 @@ def offer_case(
         ],
     )
     events: list[EventType] = [SlotSet(SLOT_OFFERED, True)]
-    text = tracker.latest_message.get("text") or ""
+    text = user_text(tracker)
     found = {
         "case_country": _first_code(tracker, "country", market_code) or market_code(text),
         "case_ip_type": _first_code(tracker, "ip_type", ip_type_code),
@@ -207,9 +214,7 @@ def should_offer(tracker: Tracker, incident: str | None = None) -> bool:
     if tracker.get_slot(SLOT_OFFERED) or tracker.active_loop.get("name"):
         return False
     entities = [e for e in tracker.latest_message.get("entities", []) if e.get("entity") == "incident_type"]
-    named = (
-        bool(entities) or incident is not None or incident_code(tracker.latest_message.get("text") or "") is not None
-    )
+    named = bool(entities) or incident is not None or incident_code(user_text(tracker)) is not None
     return named and intent in ("ask_question", "inform", "nlu_fallback")
 
 
@@ -323,6 +328,9 @@ class ValidateCaseForm(FormSlotsValidation):
         parsed = parse_deadline(str(value or ""), date.today())
         if parsed.status == "none":
             return {"case_deadline": "none"}
+        if parsed.status == "too_far":
+            dispatcher.utter_message(text=t("far_deadline", lang))
+            return {"case_deadline": None}
         if parsed.status == "date" and parsed.date is not None:
             if parsed.date < date.today():
                 dispatcher.utter_message(text=t("past_deadline", lang))
@@ -515,7 +523,7 @@ class ActionCheckCase(BaseAction):
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         lang = language_of(tracker)
-        text = tracker.latest_message.get("text") or ""
+        text = user_text(tracker)
         asked = next(
             (e.get("value") for e in tracker.latest_message.get("entities", []) if e.get("entity") == "case_id"), None
         )

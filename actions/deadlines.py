@@ -2,8 +2,11 @@
 
 ``parse_deadline(text, today)`` returns a :class:`DeadlineParse` whose ``status`` is ``"date"`` (with the
 date and the part of the text that gave it), ``"none"`` (the user says there is no deadline or does not
-know it) or ``"unparsed"`` (nothing usable, or only an ambiguous date). The parser is a small set of
-regular-expression rules with no dependency and no I/O. Rules for ambiguous input:
+know it), ``"too_far"`` (a duration of more than ten years, such as ``2000000个工作日内``: refused, so that
+the user can give the real one; no date is made up by clamping it) or ``"unparsed"`` (nothing usable, or
+only an ambiguous date). The parser is a small set of regular-expression rules with no dependency and no
+I/O; its time grows linearly with the text (each rule is written so that no match attempt rescans a run
+of characters, durations are computed without walking day by day). Rules for ambiguous input:
 
 * Numeric dates: year-first ``2026-12-03`` / ``2026/12/3`` / ``2026.12.3`` are read as year-month-day.
   Day and month with a four-digit year (``25/12/2026``, ``12/25/2026``) are accepted only when the order is
@@ -47,7 +50,7 @@ __all__ = ["DeadlineParse", "parse_deadline"]
 class DeadlineParse:
     """The outcome of :func:`parse_deadline`."""
 
-    status: Literal["date", "none", "unparsed"]
+    status: Literal["date", "none", "too_far", "unparsed"]
     date: datetime.date | None = None
     matched: str | None = None
 
@@ -70,8 +73,10 @@ _CN_DIGITS = {
     "八": 8,
     "九": 9,
 }
-_CN_NUM = "[零〇一二两三四五六七八九十百]+"
-_NUM_CN = rf"(?:[0-9]+|{_CN_NUM})"  # an Arabic or Chinese number
+_CN_NUM_CHAR = "[零〇一二两三四五六七八九十百]"
+# An Arabic or Chinese number, only from the start of a run of digits (linear time: a match attempt
+# inside the run would rescan it and could never succeed where the run's start failed).
+_NUM_CN = rf"(?:(?<![0-9])[0-9]++|(?<!{_CN_NUM_CHAR}){_CN_NUM_CHAR}++)"
 _DAY_CN = "(?:[0-9]{1,2}|[一二三四五六七八九十]{1,3})"  # a month or day number
 
 _EN_UNITS = {
@@ -99,7 +104,7 @@ _EN_UNITS = {
 }
 _EN_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "ninety": 90}
 _EN_NUM = (
-    rf"(?:[0-9]+|(?:{'|'.join(_EN_TENS)})(?:[-\s](?:one|two|three|four|five|six|seven|eight|nine))?"
+    rf"(?:(?<![0-9])[0-9]++|(?:{'|'.join(_EN_TENS)})(?:[-\s](?:one|two|three|four|five|six|seven|eight|nine))?"
     rf"|{'|'.join(sorted(_EN_UNITS, key=len, reverse=True))})"
 )
 
@@ -172,12 +177,20 @@ def _add_months(today: datetime.date, months: int) -> datetime.date:
 
 
 def _add_working_days(today: datetime.date, days: int) -> datetime.date:
-    """Today moved by ``days`` Monday-to-Friday days (today not counted; public holidays ignored)."""
-    current = today
-    while days > 0:
+    """Today moved by ``days`` Monday-to-Friday days (today not counted; public holidays ignored).
+
+    Any 7 days in a row hold 5 working days, so whole weeks are added at once and at most the last 5
+    working days are walked (1 to 7 calendar days).
+    """
+    if days <= 0:
+        return today
+    weeks, rest = divmod(days - 1, 5)
+    current = today + datetime.timedelta(weeks=weeks)
+    rest += 1
+    while rest > 0:
         current += datetime.timedelta(days=1)
         if current.weekday() < 5:
-            days -= 1
+            rest -= 1
     return current
 
 
@@ -201,7 +214,18 @@ class _Block:
 
 
 _BLOCK = _Block()
+
+
+class _TooFar(_Block):
+    """Marker for a duration beyond MAX_DURATION_DAYS (masks the text like a block; reported as "too_far")."""
+
+
+_TOO_FAR = _TooFar()
 _Result = datetime.date | _Block | None
+# Durations longer than about ten years are refused; a number of more than 7 characters always is.
+MAX_DURATION_DAYS = 3653
+_MAX_NUMBER_CHARS = 7
+_UNIT_DAYS = {"day": 1.0, "working day": 7 / 5, "week": 7.0, "fortnight": 14.0, "month": 30.44}
 _Handler = Callable[[re.Match[str], datetime.date, str], _Result]
 
 _L, _R = r"(?<![a-z])", r"(?![a-z])"  # word edges that also work next to Chinese characters
@@ -268,8 +292,15 @@ def _month_end_rule(match: re.Match[str], today: datetime.date, text: str) -> _R
     return _month_end(*_shift_month(today.year, today.month, offset))
 
 
-def _duration(count: int, unit: str, working: bool, ago: bool, today: datetime.date) -> datetime.date:
-    """Today moved by ``count`` days, working days, weeks or months (backwards if ``ago``)."""
+def _duration(number: str, unit: str, working: bool, ago: bool, today: datetime.date) -> _Result:
+    """Today moved by ``number`` days, working days, weeks or months (backwards if ``ago``); _TOO_FAR
+    beyond MAX_DURATION_DAYS, checked before the number is even converted."""
+    number = number.strip()
+    if len(number) > _MAX_NUMBER_CHARS and (number.isdigit() or not number.isascii()):  # not "twenty-one"
+        return _TOO_FAR
+    count = _to_int(number)
+    if count * _UNIT_DAYS["working day" if working and unit == "day" else unit] > MAX_DURATION_DAYS:
+        return _TOO_FAR
     sign = -1 if ago else 1
     if unit == "month":
         return _add_months(today, sign * count)
@@ -287,7 +318,7 @@ def _duration_cn(match: re.Match[str], today: datetime.date, text: str) -> _Resu
     if unit == "日" and suffix not in ("内", "之内", "以内", "后", "之后", "以后"):
         return None  # 10日 / 10日前 is a day of the month
     kind = {"天": "day", "日": "day", "工作日": "day", "月": "month"}.get(unit, "week")
-    return _duration(_to_int(match["n"]), kind, unit == "工作日", suffix.endswith("前"), today)
+    return _duration(match["n"], kind, unit == "工作日", suffix.endswith("前"), today)
 
 
 def _duration_en(match: re.Match[str], today: datetime.date, text: str) -> _Result:
@@ -295,7 +326,7 @@ def _duration_en(match: re.Match[str], today: datetime.date, text: str) -> _Resu
     if match["n"] in ("a", "an") and not match["pre"]:
         return None  # "twice a day"
     unit = match["unit"].rstrip("s")
-    return _duration(_to_int(match["n"]), unit, bool(match["biz"]), bool(match["ago"]), today)
+    return _duration(match["n"], unit, bool(match["biz"]), bool(match["ago"]), today)
 
 
 def _half_month(match: re.Match[str], today: datetime.date, text: str) -> _Result:
@@ -363,7 +394,7 @@ _RULES: list[tuple[re.Pattern[str], _Handler]] = [
     # 2026年12月3日, 十二月三日, 明年3月1日, 12月3号.
     (
         re.compile(
-            rf"(?:(?:(?P<y>[0-9]{{4}}|[〇零一二三四五六七八九]{{4}})|(?P<yq>今|明|本))年)?\s*(?P<m>{_DAY_CN})\s*月"
+            rf"(?:(?:(?P<y>[0-9]{{4}}|[〇零一二三四五六七八九]{{4}})|(?P<yq>今|明|本))年\s*)?(?P<m>{_DAY_CN})\s*月"
             rf"\s*(?P<d>{_DAY_CN})\s*(?:日|号)?(?![0-9个天])"
         ),
         lambda match, today, text: _year_month_day(match, today),
@@ -424,7 +455,7 @@ _RULES: list[tuple[re.Pattern[str], _Handler]] = [
     ),
     # 周五, 周五前, 本周五, 这周五, 下周五, 下星期五, 下个礼拜五, 下下周一, 上周五.
     (
-        re.compile(r"(?P<q>下下个?|下个?|本|这个?|今|上个?)?\s*(?:周|星期|礼拜)(?P<d>[一二三四五六日天1-7])"),
+        re.compile(r"(?:(?P<q>下下个?|下个?|本|这个?|今|上个?)\s*)?(?:周|星期|礼拜)(?P<d>[一二三四五六日天1-7])"),
         _weekday_cn,
     ),
     # Friday, by Friday, this Friday, coming Friday, next Friday, Friday next week.
@@ -518,6 +549,28 @@ def _normalise(text: str) -> tuple[str, list[int]]:
     return "".join(chars), index
 
 
+def _masked(work: str, spans: list[tuple[int, int]]) -> str:
+    """The text with each (start, end) span, in order and not overlapping, replaced by mask characters."""
+    if not spans:
+        return work
+    pieces, last = [], 0
+    for start, end in spans:
+        pieces += [work[last:start], _MASK * (end - start)]
+        last = end
+    pieces.append(work[last:])
+    return "".join(pieces)
+
+
+_NON_WORD_RUN = re.compile(r"[\W_]*+")
+
+
+def _strip_non_word(text: str) -> str:
+    """The text without leading and trailing punctuation, spaces and underscores (in linear time)."""
+    start = _NON_WORD_RUN.match(text).end()  # type: ignore[union-attr]  # matches the empty string too
+    end = len(text) - _NON_WORD_RUN.match(text[::-1]).end()  # type: ignore[union-attr]
+    return text[start:end] if start < end else ""
+
+
 def _has_cue(norm: str, start: int, end: int) -> bool:
     """Whether the words around a date mark it as the deadline (by, before, within, 截止, 前, 内 …)."""
     return bool(
@@ -533,8 +586,9 @@ def parse_deadline(text: str, today: datetime.date) -> DeadlineParse:
     norm, index = _normalise(text)
     work = norm
     hits: list[_Hit] = []
+    too_far: tuple[int, int] | None = None
     for pattern, handler in _RULES:
-        spans = []
+        spans: list[tuple[int, int]] = []
         for match in pattern.finditer(work):
             if not match.group().strip():
                 continue
@@ -549,12 +603,15 @@ def parse_deadline(text: str, today: datetime.date) -> DeadlineParse:
             spans.append((start, end))
             if isinstance(result, datetime.date):
                 hits.append(_Hit(start, end, result, _has_cue(norm, start, end)))
-        for start, end in spans:
-            work = work[:start] + _MASK * (end - start) + work[end:]
+            elif result is _TOO_FAR and (too_far is None or start < too_far[0]):
+                too_far = (start, end)
+        work = _masked(work, spans)
     if hits:
         best = min(hits, key=lambda hit: (not hit.cue, hit.start))
         return DeadlineParse("date", best.date, text[index[best.start] : index[best.end - 1] + 1])
-    stripped = re.sub(r"^[\W_]+|[\W_]+$", "", norm)
+    if too_far is not None:
+        return DeadlineParse("too_far", None, text[index[too_far[0]] : index[too_far[1] - 1] + 1])
+    stripped = _strip_non_word(norm)
     if stripped in _NONE_WHOLE:
         return DeadlineParse("none", None, text.strip())
     phrase = _NONE_PHRASE.search(norm)

@@ -4,6 +4,7 @@ import asyncio
 from datetime import date, timedelta
 
 import pytest
+from hypothesis import given, settings
 from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -18,6 +19,7 @@ from actions.case_actions import (
     parse_contact,
 )
 from actions.settings import get_settings
+from tests.factories import adversarial_text
 
 
 def tracker(text="", language="zh", slots=None, sender="s1", entities=None):
@@ -204,3 +206,24 @@ def test_an_unrecognised_entity_from_a_later_answer_keeps_the_earlier_value_sile
 def test_an_unrecognised_answer_to_the_question_asked_is_still_rejected_with_a_hint():
     result, messages = validate("validate_case_country", "Narnia", lang="en")
     assert result == {"case_country": None} and messages
+
+
+def test_a_deadline_more_than_ten_years_away_is_asked_again_politely():
+    result, messages = validate("validate_case_deadline", "2000000个工作日内", lang="en")
+    assert result == {"case_deadline": None} and "more than ten years" in messages[0]
+    result, messages = validate("validate_case_deadline", "2000000个工作日内" * 20)
+    assert result == {"case_deadline": None} and "十年以后" in messages[0]
+
+
+def test_an_address_after_a_long_run_of_text_is_still_found():
+    assert parse_contact("a" * 5000 + " 邮箱 zhang@example.com") == ("email", "zhang@example.com")
+    assert parse_contact("x" * 5000 + "@example") is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(adversarial_text())
+def test_a_contact_found_in_any_long_text_is_taken_from_it(text):
+    found = parse_contact(text)
+    assert found is None or found[0] in ("email", "telegram", "phone")
+    if found and found[0] != "phone":
+        assert found[1] in text

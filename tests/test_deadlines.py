@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from actions.deadlines import DeadlineParse, parse_deadline
+from tests.factories import adversarial_text
 
 TUE = datetime.date(2026, 11, 24)  # a Tuesday
 MON = datetime.date(2026, 12, 28)  # a Monday, for month and year rollover
@@ -159,7 +162,6 @@ UNPARSED = [
     "无效",  # 无 only counts on its own
     "sure",
     "I'm not in the office",
-    "99999999999天内",
 ]
 
 
@@ -188,3 +190,57 @@ def test_result_is_frozen() -> None:
     result = parse_deadline("明天", TUE)
     with pytest.raises(AttributeError):
         result.date = None  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("text", "matched"),
+    [
+        ("2000000个工作日内", "2000000个工作日内"),
+        ("99999999999天内", "99999999999天内"),
+        ("请在两百个月内答复", "两百个月内"),
+        ("within 5000 days", "within 5000 days"),
+        ("in 600 weeks", "in 600 weeks"),
+    ],
+)
+def test_a_duration_of_more_than_ten_years_is_refused_not_clamped(text: str, matched: str) -> None:
+    assert parse_deadline(text, TUE) == DeadlineParse("too_far", None, matched)
+
+
+def test_ten_years_of_days_is_still_a_deadline() -> None:
+    assert parse_deadline("3650天内", TUE) == DeadlineParse("date", TUE + datetime.timedelta(days=3650), "3650天内")
+
+
+def test_a_real_date_wins_over_a_far_duration() -> None:
+    result = parse_deadline("2000000个工作日内，其实是12月3日前", TUE)
+    assert (result.status, result.date) == ("date", datetime.date(2026, 12, 3))
+
+
+def test_the_probe_message_is_refused_as_too_far() -> None:
+    result = parse_deadline("2000000个工作日内" * 20, TUE)
+    assert (result.status, result.matched) == ("too_far", "2000000个工作日内")
+
+
+def _working_days_one_by_one(today: datetime.date, days: int) -> datetime.date:
+    """The reference: walks the calendar one day at a time."""
+    current = today
+    while days > 0:
+        current += datetime.timedelta(days=1)
+        if current.weekday() < 5:
+            days -= 1
+    return current
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dates(datetime.date(2000, 1, 1), datetime.date(2090, 12, 31)), st.integers(min_value=1, max_value=400))
+def test_working_days_land_where_counting_them_one_by_one_does(today: datetime.date, days: int) -> None:
+    result = parse_deadline(f"{days}个工作日内", today)
+    assert result == DeadlineParse("date", _working_days_one_by_one(today, days), f"{days}个工作日内")
+
+
+@settings(max_examples=40, deadline=None)
+@given(adversarial_text())
+def test_any_long_text_gives_a_result_that_quotes_the_text(text: str) -> None:
+    result = parse_deadline(text, TUE)
+    assert result.status in ("date", "none", "too_far", "unparsed")
+    assert (result.date is not None) == (result.status == "date")
+    assert result.matched is None or result.matched in text

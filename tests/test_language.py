@@ -1,6 +1,8 @@
 import pytest
+from hypothesis import given, settings
 
 from bot.language import detect_language
+from tests.factories import adversarial_text
 
 
 @pytest.mark.parametrize(
@@ -26,3 +28,20 @@ from bot.language import detect_language
 )
 def test_detect_language(text, expected):
     assert detect_language(text) == expected
+
+
+def test_an_address_after_a_long_run_of_text_is_still_not_a_language_signal():
+    assert detect_language("a" * 3000 + "@example.com 我的邮箱") == "zh"
+    assert detect_language("x." * 1500 + "y@example.com") is None
+
+
+def test_the_probe_messages_get_an_answer():
+    assert detect_language("2000000个工作日内" * 20) == "zh"
+    assert detect_language("a" * 20000 + "!") == "en"
+    assert detect_language("\ud800\x00" * 1000) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(adversarial_text())
+def test_any_long_text_gets_a_language_or_none(text):
+    assert detect_language(text) in ("zh", "en", None)
