@@ -146,6 +146,14 @@ def test_without_consent_nothing_is_stored(database):
     assert nothing[0]["text"] == "这个对话还没有开过案件。"
 
 
+def test_a_refused_consent_clears_every_detail_the_form_collected(database):
+    _, events = run(ActionSubmitCase(), tracker(slots={**FILLED, "case_consent": False}, sender="owner4"))
+    cleared = {e["name"] for e in events if e["event"] == "slot" and e["value"] is None}
+    assert {"case_enterprise", "case_contact", "case_description", "case_deadline"} <= cleared
+    assert set(case_actions.CASE_SLOTS) <= cleared
+    assert not any(e["event"] == "slot" and e["value"] in FILLED.values() for e in events)
+
+
 def test_database_down_means_the_user_is_told_nothing_was_saved(monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://bot:secret@127.0.0.1:9/cases")  # nothing listens
     get_settings.cache_clear()
