@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any
@@ -16,13 +15,14 @@ from actions.alert_actions import current_alerts, mention_alerts, named_markets
 from actions.answers import Answer, LexicalSentenceScorer, compose, holds_asked_fact
 from actions.base import BaseAction, language_of
 from actions.case_actions import offer_case, should_offer
+from actions.privacy import get_logger
 from actions.question import Resolved, Topic, mentions, resolve
 from actions.requests import RequestDecision, policy_for
 from actions.retrieval import IndexProvider, KnowledgeIndex, Passage
 from actions.settings import get_settings
 from actions.vocab import industry_code
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 SLOT_TOPIC = "answer_topic"
 MAX_QUESTION_CHARS = 1000  # a longer message is answered from its start

@@ -10,7 +10,6 @@ its global slot-validation hook, `action_validate_slot_mappings`), before the bo
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 from abc import ABC
 from datetime import date
@@ -39,6 +38,7 @@ from actions.alerts import (
 )
 from actions.base import AskSlotAction, BaseAction, FormSlotsValidation, language_of, user_text
 from actions.case_actions import _migrated
+from actions.privacy import get_logger
 from actions.settings import PROJECT_ROOT, get_settings
 from actions.store import session_scope
 from actions.vocab import (
@@ -54,7 +54,7 @@ from actions.vocab import (
     market_suggestions,
 )
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 ALERT_SLOTS = ("alert_markets", "alert_industry")
 MAX_MARKETS = 5

@@ -16,7 +16,6 @@ Nothing here connects or reads files at import time.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -48,10 +47,11 @@ from actions.knowledge import (
     validation_problems,
     yaml_key_lines,
 )
+from actions.privacy import get_logger
 from actions.store import AlertDelivery, AlertSubscription, OutboxMessage, session_scope, utcnow
 from actions.vocab import ALL_INDUSTRIES, INDUSTRY_NAMES, MARKETS, industry_name, join_names, market_name
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 TELEGRAM_SENDER_PREFIX = "tg-"  # the Telegram gateway's sender ids: tg-<chat id>
 SEVERITIES = ("info", "warning", "urgent")

@@ -4,7 +4,6 @@ validation, submit, cancel, correction, and the status an enterprise may ask for
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 from abc import ABC
 from datetime import date
@@ -21,13 +20,14 @@ from actions.base import AskSlotAction, BaseAction, FormSlotsValidation, define_
 from actions.cases import Intake, cases_of, find_case, open_case, status_lines
 from actions.deadlines import parse_deadline
 from actions.experts import Expert, Match, industry_of, load_experts
+from actions.privacy import get_logger
 from actions.settings import get_settings
 from actions.store import migrate, session_scope
 from actions.vocab import INCIDENTS, incident_code, ip_type_code, market_code, market_name, market_suggestions
 from actions.vocab import IP_TYPES as IP_TYPE_CODES
 from actions.vocab import MARKETS as MARKET_CODES
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 CASE_SLOTS = (
     "case_enterprise",

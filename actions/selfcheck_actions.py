@@ -7,7 +7,6 @@ The scoring rules are staff-edited (knowledge/risk/selfcheck.yml, see actions/se
 
 from __future__ import annotations
 
-import logging
 from abc import ABC
 from datetime import date
 from functools import lru_cache
@@ -30,6 +29,7 @@ from actions.alert_actions import (
 from actions.base import AskSlotAction, BaseAction, FormSlotsValidation, define_ask_actions, language_of, user_text
 from actions.case_actions import offer_case
 from actions.knowledge import load_knowledge
+from actions.privacy import get_logger
 from actions.selfcheck import (
     IP_KINDS,
     IP_STATUSES,
@@ -52,7 +52,7 @@ from actions.selfcheck import (
 from actions.settings import PROJECT_ROOT, get_settings
 from actions.vocab import MARKETS, industry_choice, industry_code, industry_name, join_names, market_name
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 SELFCHECK_SLOTS = (
     "selfcheck_markets",

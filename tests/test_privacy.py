@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import stat
+
+import pytest
 
 from actions.privacy import get_logger, open_private, printable, private_dir, private_file
 
@@ -68,3 +71,14 @@ def test_a_project_logger_escapes_control_characters_in_messages_and_tracebacks(
     assert first.getMessage() == "alert inbox of web-1\\x0aERROR forged line"
     assert "bad\\x1b[31m value" in second.exc_text and "\x1b" not in second.exc_text
     assert "\n" in second.exc_text  # a traceback keeps its lines
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["actions.actions", "actions.alert_actions", "actions.case_actions", "actions.selfcheck_actions", "actions.alerts"],
+)
+def test_the_modules_that_handle_user_input_log_it_escaped(module, caplog):
+    logger = importlib.import_module(module).logger
+    with caplog.at_level(logging.INFO, logger=module):
+        logger.error("could not read the alert inbox of %s", "web-1\r\nINFO forged \x1b[0m")
+    assert caplog.records[-1].getMessage() == "could not read the alert inbox of web-1\\x0d\\x0aINFO forged \\x1b[0m"
