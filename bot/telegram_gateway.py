@@ -47,9 +47,10 @@ from telegram.ext import (
     filters,
 )
 
+from actions.privacy import get_logger
 from bot.language import EN, ZH, detect_language
 
-logger = logging.getLogger("telegram_gateway")
+logger = get_logger("telegram_gateway")  # control characters escaped; chats are named by id
 
 TELEGRAM_MAX_CHARS = 4096  # Bot API limit for one message, counted in UTF-16 code units after parsing
 CALLBACK_DATA_MAX_BYTES = 64  # Bot API limit for a button's callback data
@@ -82,12 +83,15 @@ TEXT: dict[str, dict[str, str]] = {
         ZH: (
             "隐私说明：您在这里发送的消息由本助手的服务器处理，用于回答您的问题；只有在您同意开立案件时，"
             "您填写的企业名称、联系方式和案情才会保存并转交给匹配的专家；订阅预警时会保存您的聊天编号和所选市场、行业。"
+            "结案一年后，联系方式和案情即被清除；依《个人信息保护法》，您可随时请运营方提供副本或删除。"
             "请不要发送商业秘密或与提问无关的个人信息。"
         ),
         EN: (
             "Privacy: the messages you send here are processed by this assistant's server to answer you. Your "
             "company name, contact and case details are stored and passed to matching experts only when you agree "
             "to open a case; subscribing to alerts stores your chat id and the markets and industries you chose. "
+            "Contact and case details are cleared one year after the case is closed; under China's Personal "
+            "Information Protection Law you may ask the operator for a copy or for deletion at any time. "
             "Please do not send trade secrets or personal data you do not need to share."
         ),
     },
@@ -331,7 +335,7 @@ class Gateway:
         response.raise_for_status()
         reply = response.json()
         if not isinstance(reply, list):
-            raise ValueError(f"unexpected reply from Rasa: {reply!r:.200}")
+            raise ValueError(f"unexpected reply from Rasa: a {type(reply).__name__}, not a list")  # never its text
         return reply
 
     async def converse(self, update: Update, message: str) -> None:

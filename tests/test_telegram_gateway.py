@@ -6,16 +6,21 @@ The rendered HTML is parsed with the loopback Bot API server's parser (the Bot A
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
+import httpx
 import pytest
 
 from bot.stack import ROOT
 from bot.telegram_gateway import (
     CALLBACK_DATA_MAX_BYTES,
     TELEGRAM_MAX_CHARS,
+    TEXT,
     ButtonPayloads,
+    Gateway,
+    GatewaySettings,
     render,
     sender_id,
     split_text,
@@ -123,3 +128,19 @@ def test_without_a_token_the_gateway_says_why_and_does_not_start(tmp_path):
     )
     assert result.returncode == 2
     assert "TELEGRAM_TOKEN is not set" in result.stderr and "BotFather" in result.stderr
+
+
+def test_an_unexpected_reply_from_rasa_is_reported_without_its_text():
+    gateway = Gateway(GatewaySettings(telegram_token="", rasa_url="http://127.0.0.1:9"))
+    reply = {"error": "user zhang@example.com wrote: 我们的机床被扣了"}
+    gateway.http = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(200, json=reply)))
+    with pytest.raises(ValueError) as failure:
+        asyncio.run(gateway.ask_rasa(42, "hello", {}))
+    assert str(failure.value) == "unexpected reply from Rasa: a dict, not a list"
+
+
+def test_the_privacy_note_says_what_is_kept_for_how_long_and_the_right_to_a_copy_or_deletion():
+    zh, en = TEXT["privacy"]["zh"], TEXT["privacy"]["en"]
+    assert "结案一年后" in zh and "个人信息保护法" in zh and "副本或删除" in zh
+    assert "one year after the case is closed" in en and "Personal Information Protection Law" in en
+    assert "copy or for deletion" in en
