@@ -76,6 +76,12 @@ def test_page_has_the_widget_the_disclaimer_and_a_strict_csp(server):
     assert "connect-src 'self' http://127.0.0.1:5005 ws://127.0.0.1:5005" in csp
 
 
+def test_the_privacy_note_says_what_is_kept_for_how_long_and_the_right_to_a_copy_or_deletion(server):
+    page = get(server, "/")[2].decode("utf-8")
+    assert "结案一年后联系方式和案情即被清除" in page and "个人信息保护法" in page
+    assert "cleared one year after the case is closed" in page and "for a copy or for deletion" in page
+
+
 def test_config_js_names_the_socket(server):
     status, headers, body = get(server, "/config.js")
     assert status == 200 and headers["content-type"].startswith("text/javascript")
