@@ -13,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.alert_actions import current_alerts, mention_alerts, named_markets
 from actions.answers import Answer, LexicalSentenceScorer, compose, holds_asked_fact
-from actions.base import BaseAction, language_of
+from actions.base import BaseAction, language_of, received_chars, user_text
 from actions.case_actions import offer_case, should_offer
 from actions.privacy import get_logger
 from actions.question import Resolved, Topic, mentions, resolve
@@ -25,7 +25,7 @@ from actions.vocab import industry_code
 logger = get_logger(__name__)
 
 SLOT_TOPIC = "answer_topic"
-MAX_QUESTION_CHARS = 1000  # a longer message is answered from its start
+MAX_QUESTION_CHARS = 1000  # a longer message is answered from its start, and the reply says so
 # Glossary concepts (knowledge/glossary.yml) that name an incident, as the case form's incident codes.
 INCIDENT_CONCEPTS = {
     "warning-letter": "warning_letter",
@@ -73,7 +73,10 @@ class ActionAnswerQuestion(BaseAction):
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         lang = language_of(tracker)
-        text = (tracker.latest_message.get("text") or "").strip()[:MAX_QUESTION_CHARS]
+        message = user_text(tracker)
+        text = message.strip()[:MAX_QUESTION_CHARS]
+        if received_chars(tracker) > len(message) or len(message.strip()) > len(text):
+            dispatcher.utter_message(response="utter_message_shortened", chars=len(text))
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         decision = self._request_decision(text)
         try:

@@ -39,11 +39,11 @@ def policy_provider(fixture_index, tmp_path):
     return provider
 
 
-def tracker(text: str, intent: str = "ask_question", language: str | None = None) -> Tracker:
+def tracker(text: str, intent: str = "ask_question", language: str | None = None, **parse: object) -> Tracker:
     return Tracker(
         sender_id="t1",
         slots={"language": language},
-        latest_message={"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": []},
+        latest_message={"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": [], **parse},
         events=[],
         paused=False,
         followup_action=None,
@@ -106,6 +106,40 @@ def test_missing_index_gives_the_unavailable_response(fixture_settings):
     messages, events = run(ActionAnswerQuestion(BrokenProvider(fixture_settings)), tracker("PPH?"))
     assert messages[0]["response"] == "utter_service_unavailable"
     assert events == [SlotSet("action_server_reply", "received")]
+
+
+def test_a_message_the_nlu_cut_is_answered_from_its_start_and_the_reply_says_so(fixture_index):
+    question = "中日PPH需要提交哪些材料？"
+    text = question + "。" * (2000 - len(question))
+    bounds = {"received_chars": 20000, "kept_chars": 2000}
+    messages, _ = run(ActionAnswerQuestion(ReadyProvider(fixture_index)), tracker(text, text_bounds=bounds))
+    assert messages[0] == {**messages[0], "response": "utter_message_shortened", "chars": 1000}
+    assert "权利要求对应表" in messages[1]["text"] and messages[1]["custom"]["language"] == "zh"
+
+
+def test_a_message_longer_than_a_question_is_read_only_from_its_start_and_the_reply_says_so(fixture_settings):
+    messages, _ = run(ActionAnswerQuestion(BrokenProvider(fixture_settings)), tracker("PPH? " * 300))
+    assert [m.get("response") for m in messages] == ["utter_message_shortened", "utter_service_unavailable"]
+    assert messages[0]["chars"] == 1000
+
+
+def test_an_ordinary_message_gets_no_note_about_its_length(fixture_settings):
+    messages, _ = run(ActionAnswerQuestion(BrokenProvider(fixture_settings)), tracker("  PPH?  " + " " * 995))
+    assert [m.get("response") for m in messages] == ["utter_service_unavailable"]
+
+
+def test_a_question_with_a_lone_surrogate_and_control_characters_is_answered(fixture_index):
+    messages, _ = run(
+        ActionAnswerQuestion(ReadyProvider(fixture_index)), tracker("中日PPH\ud800需要提交哪些材料？\x00\x1b[2J")
+    )
+    assert messages[0]["custom"]["kind"] == "answer" and "权利要求对应表" in messages[0]["text"]
+
+
+@pytest.mark.parametrize("text", [42, None, ["PPH"], {"text": "PPH"}])
+def test_a_non_string_text_does_not_break_the_action(fixture_settings, text):
+    messages, events = run(ActionAnswerQuestion(BrokenProvider(fixture_settings)), tracker(text))  # type: ignore[arg-type]
+    assert messages[-1]["response"] == "utter_service_unavailable"
+    assert events[-1] == SlotSet("action_server_reply", "received")
 
 
 def test_every_action_survives_the_trip_to_rasa_sdks_worker_process(monkeypatch):

@@ -3,9 +3,15 @@ its cache with a fake model, and the bundled multilingual-e5-small model itself 
 
 The Rasa component (bot/components/e5_featurizer.py) needs Rasa, which only .venv-rasa has; it is
 exercised by `make validate`, `make train` and the NLU cross-validation (python -m eval.toolkit.nlu).
+MessageBounds (bot/components/message_bounds.py) is run here in .venv-rasa, in a subprocess (~5 s).
 """
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,3 +78,55 @@ def test_the_bundled_model_puts_two_tellings_of_an_incident_closer_than_small_ta
     assert zh_seized.shape == (384,) and np.linalg.norm(zh_seized) == pytest.approx(1.0, abs=1e-3)
     assert zh_seized @ zh_seized_again > zh_seized @ zh_weather
     assert en_seized @ en_seized_again > en_seized @ en_weather
+
+
+ROOT = Path(__file__).resolve().parent.parent
+RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+# Runs in .venv-rasa: the predict graph Rasa builds from config.yml, and MessageBounds on three messages.
+MESSAGE_BOUNDS_SCRIPT = r"""
+import json, sys, yaml
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.shared.data import TrainingType
+from rasa.shared.nlu.training_data.message import Message
+from bot.components.message_bounds import MessageBounds
+
+config = yaml.safe_load(open("config.yml", encoding="utf-8"))
+nodes = DefaultV1Recipe().graph_config_for_recipe(config, {}, TrainingType.BOTH).predict_schema.nodes
+graph = {name: [node.uses.__name__, node.needs.get("messages")] for name, node in nodes.items()}
+component = MessageBounds.create({}, None, None, None)
+messages = [Message(data={"text": t}) for t in ["\u95ee" * 400 + "\ud800", "hi\x00\u202e", 42]]
+component.process(messages)
+print(json.dumps({"graph": graph, "messages": [m.as_dict(only_output_properties=True) for m in messages]}))
+"""
+
+
+@pytest.fixture(scope="module")
+def message_bounds_run() -> dict:
+    if not RASA_PYTHON.exists():
+        pytest.skip("needs .venv-rasa (make venvs)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MAX_MESSAGE_CHARS": "150", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env["PYTHONWARNINGS"] = "ignore"
+    done = subprocess.run(
+        [str(RASA_PYTHON), "-c", MESSAGE_BOUNDS_SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_message_bounds_runs_before_the_tokenizer_in_the_model_rasa_builds(message_bounds_run):
+    graph = message_bounds_run["graph"]
+    [bounds] = [name for name, (uses, _) in graph.items() if uses == "MessageBounds"]
+    [tokenizer] = [name for name, (uses, _) in graph.items() if uses == "JiebaTokenizer"]
+    assert graph[bounds][1] == "nlu_message_converter" and graph[tokenizer][1] == bounds
+
+
+def test_message_bounds_cuts_a_long_message_and_records_it_for_the_answer(message_bounds_run):
+    long, _, _ = message_bounds_run["messages"]
+    assert long["text"] == "\u95ee" * 150
+    assert long["text_bounds"] == {"received_chars": 401, "kept_chars": 150}
+
+
+def test_message_bounds_makes_text_printable_and_a_non_string_empty(message_bounds_run):
+    _, controls, number = message_bounds_run["messages"]
+    assert controls["text"] == "hi  " and "text_bounds" not in controls
+    assert number["text"] == "" and "text_bounds" not in number
