@@ -26,6 +26,8 @@ from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
 from rasa.core.channels.socketio import SocketIOOutput as RasaSocketIOOutput
 from sanic import Blueprint
 
+from bot.safe_text import channel_text
+
 logger = logging.getLogger(__name__)
 
 
@@ -76,7 +78,11 @@ class SocketIOInput(RasaSocketIOInput):
                 metadata = json.loads(metadata)
             output_channel = SocketIOOutput(sio, self.bot_message_evt)
             message = UserMessage(
-                data.get("message", ""), output_channel, sender_id, input_channel=self.name(), metadata=metadata
+                channel_text(data.get("message", "")) or "",  # a cheap guard: at most CHANNEL_MAX_CHARS go on
+                output_channel,
+                sender_id,
+                input_channel=self.name(),
+                metadata=metadata,
             )
             await on_new_message(message)
 

@@ -49,6 +49,7 @@ from telegram.ext import (
 
 from actions.privacy import get_logger
 from bot.language import EN, ZH, detect_language
+from bot.safe_text import channel_text
 
 logger = get_logger("telegram_gateway")  # control characters escaped; chats are named by id
 
@@ -368,7 +369,7 @@ class Gateway:
     # ---- handlers ------------------------------------------------------------------------------
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A text message: forwarded to Rasa (within the rate limit)."""
-        text = update.effective_message.text or ""
+        text = channel_text(update.effective_message.text) or ""  # at most CHANNEL_MAX_CHARS go on to Rasa
         if lang := detect_language(text):
             self.languages[update.effective_chat.id] = lang
         if await self._allowed(update):
