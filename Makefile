@@ -83,7 +83,8 @@ shell: setup ## chat with the bot in the terminal
 check-knowledge: $(VENV)/.installed ## validate knowledge/ (prints file:line: field: message)
 	$(PY) -m actions.cli check
 
-bench: setup ## benchmarks: retrieval on a 10k-chunk corpus (~20 min), REST latency, Telegram gateway vs REST
+bench: setup ## benchmarks: input handling on adversarial text (~10 s), retrieval on a 10k-chunk corpus (~20 min), REST latency, Telegram gateway vs REST
+	$(PY) -m eval.bench_input
 	$(PY) -m eval.bench_retrieval
 	$(PY) -m eval.bench_rest
 	$(PY) -m eval.bench_gateway
