@@ -311,7 +311,7 @@ def _personal_data(args: argparse.Namespace) -> int:
 
 
 def _purge(args: argparse.Namespace) -> int:
-    from actions.personal_data import purge
+    from actions.personal_data import purge, strike_from_sink
     from actions.settings import get_settings
     from actions.store import migrate, session_scope
 
@@ -320,9 +320,12 @@ def _purge(args: argparse.Namespace) -> int:
     migrate(settings.database_url)
     with session_scope(settings.database_url) as s, _trackers(settings) as trackers:
         report = purge(s, days, dry_run=args.dry_run, trackers=trackers)
+    struck = 0 if args.dry_run else strike_from_sink(settings.notifier_sink, report.sink_keys)
     print(f"retention {days} days" + (" (dry run: nothing changed)" if args.dry_run else "") + ":")
     for line in report.lines():
         print(f"  {line}")
+    if struck:
+        print(f"  lines struck from {settings.notifier_sink}: {struck}")
     return 0
 
 

@@ -283,6 +283,7 @@ class PurgeReport:
     notifications: int = 0  # outbox rows deleted or emptied
     alert_records: int = 0  # records of alerts sent to conversations no longer subscribed
     conversations: int | None = None  # idle conversations deleted from the tracker store (None: none stored)
+    sink_keys: list[SinkKey] = field(default_factory=list)  # the cleared notifications, to strike from the sink
 
     def lines(self) -> list[str]:
         """One line per kind of record."""
@@ -341,6 +342,7 @@ def purge(
         )
     )
     report.notifications = len(case_rows) + len(old_alert_rows)
+    report.sink_keys = [(r.id, r.kind, r.recipient) for r in [*case_rows, *old_alert_rows]]
     report.alert_records = len(old_records)
     report.conversations = _idle_conversations(trackers or session, cutoff, dry_run)
     if dry_run:

@@ -32,7 +32,7 @@ from sqlalchemy import select
 from actions.alerts import AlertWatcher
 from actions.cases import accept, decline, escalate_overdue
 from actions.experts import Expert, load_experts
-from actions.personal_data import purge, tracker_session
+from actions.personal_data import purge, strike_from_sink, tracker_session
 from actions.privacy import get_logger, open_private
 from actions.settings import PROJECT_ROOT, Settings, get_settings
 from actions.store import OutboxMessage, migrate, session_scope, utcnow
@@ -211,7 +211,9 @@ class Notifier:
     def purge(self) -> int:
         """Clears personal data older than RETENTION_DAYS (actions/personal_data.py); returns the cases cleared."""
         with session_scope(self.url) as s, tracker_session(self.url, self.settings.tracker_database_url) as t:
-            return len(purge(s, self.settings.retention_days, trackers=t).cases)
+            report = purge(s, self.settings.retention_days, trackers=t)
+        strike_from_sink(self.settings.notifier_sink, report.sink_keys)
+        return len(report.cases)
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:

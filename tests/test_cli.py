@@ -188,7 +188,7 @@ def test_personal_data_needs_exactly_one_subject_and_its_help_names_the_pipl(cap
 
 
 def test_purge_clears_what_is_past_the_retention_setting(two_conversations, monkeypatch, capsys):
-    url, _ = two_conversations
+    url, sink = two_conversations
     with session_scope(url) as s:
         for case in s.scalars(select(Case)):
             case.status, case.updated_at = "closed", utcnow() - timedelta(days=40)
@@ -202,6 +202,8 @@ def test_purge_clears_what_is_past_the_retention_setting(two_conversations, monk
     with session_scope(url) as s:
         assert "" not in s.scalars(select(Case.contact)).all()
     assert main(["purge"]) == 0
-    assert "closed cases cleared (contact, description, notes): 2" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "closed cases cleared (contact, description, notes): 2" in out and "lines struck from" in out
     with session_scope(url) as s:
         assert s.scalars(select(Case.contact)).all() == ["", ""]
+    assert sink.read_text(encoding="utf-8") == ""  # the cases' notifications are gone from the sink too
