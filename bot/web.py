@@ -6,8 +6,8 @@ Serves `/` (web/index.html), `/static/…` (web/static/), `/config.js` (generate
 widget connects to), `/vendor/webchat.js` (rasa-webchat's bundle from web/node_modules, with its
 remote font import taken out), `/vendor/fonts/noto-sans-sc/…` (the Noto Sans SC CSS and font files
 from @fontsource) and `/health`. Nothing else: no directory listings, nothing outside those folders,
-and a Content-Security-Policy that lets the browser load nothing from anywhere but this server and
-the Rasa socket. `RASA_URL` (default http://127.0.0.1:5005) is Rasa's base URL; `WEB_SOCKET_URL`
+a Content-Security-Policy that lets the browser load nothing from anywhere but this server and
+the Rasa socket, no framing by other sites, and a 15-second timeout on silent connections. `RASA_URL` (default http://127.0.0.1:5005) is Rasa's base URL; `WEB_SOCKET_URL`
 overrides the socket URL the browser uses (a deployment behind a proxy). Standard library only.
 """
 
@@ -71,6 +71,7 @@ def content_security_policy(url: str) -> str:
             f"connect-src {connect_sources(url)}",
             "media-src 'self'",
             "frame-src 'none'",
+            "frame-ancestors 'none'",  # no other site may frame the page (clickjacking)
             "object-src 'none'",
             "base-uri 'self'",
             "form-action 'self'",
@@ -114,6 +115,7 @@ class WebChatHandler(BaseHTTPRequestHandler):
 
     server_version = "ipbot-web"
     sys_version = ""
+    timeout = 15  # seconds a connection may stay silent (socket timeout): a slow client cannot hold a thread
 
     @cached_property
     def config(self) -> ServerConfig:
@@ -167,6 +169,7 @@ class WebChatHandler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", cache)
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("X-Frame-Options", "DENY")  # frame-ancestors for browsers without CSP level 2
         if content_type.startswith("text/html"):
             self.send_header("Content-Security-Policy", self.config.csp)
         self.end_headers()
