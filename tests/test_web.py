@@ -151,3 +151,20 @@ def test_main_says_run_make_web_when_the_npm_files_are_missing(monkeypatch, tmp_
     monkeypatch.setattr(web, "WEBCHAT_BUNDLE", tmp_path / "missing.js")
     assert web.main(["--port", "0"]) == 2
     assert "run `make web`" in capsys.readouterr().err
+
+
+def test_no_other_site_may_frame_the_page(server):
+    _, headers, _ = get(server, "/")
+    assert headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_silent_connection_is_closed_instead_of_holding_a_thread(server, monkeypatch):
+    import socket
+
+    monkeypatch.setattr(web.WebChatHandler, "timeout", 0.3)
+    with socket.create_connection(server, timeout=10) as silent:
+        silent.sendall(b"GET / HTTP/1.1\r\n")  # a request that never ends
+        assert silent.recv(1024) == b"", "the server should have closed the silent connection"
+    assert get(server, "/health")[0] == 200
