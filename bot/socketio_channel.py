@@ -8,6 +8,23 @@
    the rest of the turn (the case-offer buttons) is lost and the turn is not saved. Here a custom
    message goes out as one `bot_uttered` event `{"custom": {...}}`, the shape the REST channel uses.
 
+
+And three guards, because this is the one channel a stranger's browser talks to:
+
+3. Conversations are bound to who started them. The server issues every session id
+   (`<random>.<HMAC-SHA256 signature>`, keyed by `session_secret` = ${WEB_SESSION_SECRET}); a
+   session_request with an id this server did not sign gets a fresh one, and a message with an
+   unsigned id is refused. The conversation's sender is `web-<random>`: a browser cannot become a
+   Telegram chat (`tg-…`) or another browser's session. The id is issued here, on the socket's
+   session_request, rather than by the page server, because that is where rasa-webchat asks for
+   it and keeps it (localStorage); the page server would need the same secret for nothing more.
+4. Only the project's own page connects: a connection whose `Origin` is not in `allowed_origins`
+   (${WEB_ORIGINS}, comma-separated) is refused (browsers do not apply CORS to WebSockets).
+5. A typed `/intent{...}` is text: a message starting with "/" goes to Rasa as a payload only if
+   the bot offered exactly that payload as a button since the user's last message; otherwise its
+   leading slashes are dropped and the NLU reads it like anything else typed. A message that is not
+   a JSON object with a string `message` gets a polite reply instead of a traceback.
+
 bot/credentials.yml names it `bot.socketio_channel.SocketIOInput`. It runs inside the Rasa server
 (.venv-rasa), so it imports Rasa; nothing in the other venv imports it.
 """
@@ -17,18 +34,20 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
 from rasa.core.channels.socketio import SocketIOOutput as RasaSocketIOOutput
-from sanic import Blueprint
+from sanic import Blueprint, Sanic
 
+from bot.channel_guards import SessionIds, as_typed_text, offered_payloads, origin_allowed, parse_origins
 from bot.safe_text import channel_text
 
 logger = logging.getLogger(__name__)
+
+UNREADABLE = "抱歉，无法读取这条消息，请重新输入。 / Sorry, I could not read that message; please type it again."
 
 
 class SocketIOOutput(RasaSocketIOOutput):
@@ -40,7 +59,42 @@ class SocketIOOutput(RasaSocketIOOutput):
 
 
 class SocketIOInput(RasaSocketIOInput):
-    """Rasa's socket.io input channel with an awaited enter_room and the fixed output channel."""
+    """Rasa's socket.io input channel with an awaited enter_room, the fixed output channel and the guards."""
+
+    def __init__(self, *args: Any, session_secret: str = "", allowed_origins: str | list[str] = "", **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.session_ids = SessionIds(session_secret)
+        self.allowed_origins = parse_origins(allowed_origins)
+        self.app: Sanic | None = None
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        """The channel from bot/credentials.yml: Rasa's keys plus `session_secret` and `allowed_origins`."""
+        c = credentials or {}
+        return cls(
+            c.get("user_message_evt", "user_uttered"),
+            c.get("bot_message_evt", "bot_uttered"),
+            c.get("namespace"),
+            c.get("session_persistence", False),
+            c.get("socketio_path", "/socket.io"),
+            c.get("jwt_key"),
+            c.get("jwt_method", "HS256"),
+            c.get("metadata_key", "metadata"),
+            session_secret=str(c.get("session_secret") or ""),
+            allowed_origins=c.get("allowed_origins") or "",
+        )
+
+    async def typed_text(self, sender_id: str, text: str) -> str:
+        """The message as Rasa should read it, given the buttons this conversation was offered."""
+        if not text.lstrip().startswith("/"):
+            return text
+        offered: set[str] = set()
+        agent = getattr(getattr(self.app, "ctx", None), "agent", None)
+        if agent is not None and agent.tracker_store is not None:
+            tracker = await agent.tracker_store.retrieve(sender_id)
+            if tracker is not None:
+                offered = offered_payloads(e.as_dict() for e in tracker.events)
+        return as_typed_text(text, offered)
 
     def get_output_channel(self) -> RasaSocketIOOutput | None:
         """The output channel for messages the server sends on its own (reminders, external events)."""
@@ -52,38 +106,49 @@ class SocketIOInput(RasaSocketIOInput):
         sio = self.sio
         assert sio is not None
 
+        @blueprint.listener("before_server_start")
+        async def keep_app(app: Sanic, _loop: Any) -> None:
+            self.app = app  # its agent's tracker store tells which buttons a conversation was offered
+
+        @sio.on("connect", namespace=self.namespace)
+        async def connect(sid: str, environ: dict, auth: dict | None = None) -> bool:
+            if not origin_allowed(environ, self.allowed_origins):
+                logger.info("socket.io connection from a foreign origin refused")
+                return False
+            return True
+
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: str, data: dict | None) -> None:
-            data = data or {}
-            if not data.get("session_id"):
-                data["session_id"] = uuid.uuid4().hex
-            if self.session_persistence:
-                entered = sio.enter_room(sid, data["session_id"], namespace=self.namespace)
-                if inspect.isawaitable(entered):  # a coroutine since python-socketio 5.10
-                    await entered
-            await sio.emit("session_confirm", data["session_id"], room=sid, namespace=self.namespace)
-            logger.debug(f"User {sid} connected to socketIO endpoint.")
+        async def session_request(sid: str, data: Any) -> None:
+            asked = data.get("session_id") if isinstance(data, dict) else None
+            session_id = asked if self.session_ids.sender(asked) else self.session_ids.issue()
+            # The bot's replies go to the room named after the conversation (`web-<random>`).
+            entered = sio.enter_room(sid, self.session_ids.sender(session_id), namespace=self.namespace)
+            if inspect.isawaitable(entered):  # a coroutine since python-socketio 5.10
+                await entered
+            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def handle_message(sid: str, data: dict) -> None:
-            if self.session_persistence:
-                if not data.get("session_id"):
-                    logger.warning("A socket.io message without a session_id was ignored (send session_request first).")
-                    return
-                sender_id = data["session_id"]
-            else:
-                sender_id = sid
-            metadata = data.get(self.metadata_key, {})
-            if isinstance(metadata, str):
-                metadata = json.loads(metadata)
+        async def handle_message(sid: str, data: Any) -> None:
             output_channel = SocketIOOutput(sio, self.bot_message_evt)
-            message = UserMessage(
-                channel_text(data.get("message", "")) or "",  # a cheap guard: at most CHANNEL_MAX_CHARS go on
-                output_channel,
-                sender_id,
-                input_channel=self.name(),
-                metadata=metadata,
-            )
+            session_id = data.get("session_id") if isinstance(data, dict) else None
+            sender_id = self.session_ids.sender(session_id)
+            if sender_id is None:
+                logger.warning("a socket.io message without a session id this server issued was refused")
+                await sio.emit(self.bot_message_evt, {"text": UNREADABLE}, room=sid, namespace=self.namespace)
+                return
+            text = data.get("message")
+            metadata = data.get(self.metadata_key) or {}
+            if isinstance(metadata, str):
+                try:
+                    metadata = json.loads(metadata)
+                except ValueError:
+                    metadata = {}
+            if not isinstance(text, str) or not isinstance(metadata, dict):
+                await output_channel.send_text_message(sender_id, UNREADABLE)
+                return
+            text = channel_text(text) or ""  # a cheap guard: at most CHANNEL_MAX_CHARS go on to the NLU
+            text = await self.typed_text(sender_id, text)
+            message = UserMessage(text, output_channel, sender_id, input_channel=self.name(), metadata=metadata)
             await on_new_message(message)
 
         return blueprint

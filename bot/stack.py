@@ -5,7 +5,15 @@ widget's page and (with a TELEGRAM_TOKEN) the Telegram gateway.
     python -m bot.stack shell   # the action server plus a terminal chat (`make shell`)
 
 Also used by the end-to-end tests and the evaluation runner to start a stack on free ports.
-Standard library only. Every process gets its own process group, so stopping it also stops its
+
+Only the channels face users. Rasa's HTTP API (`/conversations/…`, `/model`) is off unless
+RASA_API_TOKEN is set, and then needs that token (`?token=`); the tests and the evaluation runner
+turn it on with a token of their own. The REST channel needs RASA_REST_TOKEN, the action server
+ACTION_SERVER_TOKEN (Rasa sends it), the web widget's sessions are signed with WEB_SESSION_SECRET:
+each comes from the environment or .env, else a fresh random value for this run (then web sessions
+do not outlive a restart). CORS and the socket's origin check admit WEB_ORIGINS (comma-separated),
+by default only the page this stack serves.
+Standard library only (python-dotenv, which pydantic-settings brings, reads .env). Every process gets its own process group, so stopping it also stops its
 children; a process that ignores SIGTERM is killed after a timeout.
 """
 
@@ -14,12 +22,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,13 +60,28 @@ def http_get(url: str, timeout: float = 2.0) -> tuple[int, str]:
         return 0, str(exc)
 
 
-def post_json(url: str, payload: dict, timeout: float = 120.0) -> object:
-    """POST a JSON payload and decode the JSON reply."""
-    request = urllib.request.Request(
-        url, data=json.dumps(payload).encode("utf-8"), headers={"Content-Type": "application/json"}
-    )
+def post_json(url: str, payload: object, timeout: float = 120.0, token: str | None = None) -> object:
+    """POST a JSON payload (with a bearer token when given) and decode the JSON reply."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=json.dumps(payload).encode("utf-8"), headers=headers)
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read().decode("utf-8"))
+
+
+def configured(name: str) -> str:
+    """A setting from the environment, else from .env; empty when neither has it."""
+    if name in os.environ:
+        return os.environ[name]
+    from dotenv import dotenv_values  # python-dotenv, which pydantic-settings uses for .env too
+
+    return dotenv_values(ROOT / ".env").get(name) or ""
+
+
+def secret(name: str) -> str:
+    """A secret setting, or a fresh random value when it is not configured."""
+    return configured(name) or secrets.token_urlsafe(32)
 
 
 @dataclass
@@ -72,8 +97,11 @@ class Service:
 
     def start(self) -> None:
         """Starts the process in its own process group, logging to its log file."""
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
+        # Logs may hold sender ids: owner-only folder and files (0700 / 0600).
+        self.log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.chmod(self.log_path, 0o600)  # a file from before keeps its old mode otherwise
+        with open(fd, "ab") as log:
             self.process = subprocess.Popen(
                 self.command,
                 cwd=ROOT,
@@ -122,6 +150,10 @@ class Stack:
     log_dir: Path = RUN_DIR
     extra_env: dict[str, str] = field(default_factory=dict)
     services: dict[str, Service] = field(default_factory=dict)
+    api_token: str = field(default_factory=lambda: configured("RASA_API_TOKEN"))  # empty: Rasa's API is off
+    rest_token: str = field(default_factory=lambda: secret("RASA_REST_TOKEN"))
+    action_token: str = field(default_factory=lambda: secret("ACTION_SERVER_TOKEN"))
+    session_secret: str = field(default_factory=lambda: secret("WEB_SESSION_SECRET"))
 
     @property
     def rasa_url(self) -> str:
@@ -135,14 +167,30 @@ class Stack:
     def web_url(self) -> str:
         return f"http://{HOST}:{self.web_port}"
 
+    @property
+    def web_origins(self) -> str:
+        """The page origins CORS and the socket admit: WEB_ORIGINS, else this stack's own page."""
+        explicit = configured("WEB_ORIGINS")
+        if explicit:
+            return explicit
+        hosts = [HOST, "localhost"] if HOST == "127.0.0.1" else [HOST]
+        return ",".join(f"http://{h}:{self.web_port}" for h in hosts)
+
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
             PYTHONPATH=str(ROOT),
             SANIC_HOST=HOST,
             ACTION_ENDPOINT_URL=f"{self.action_url}/webhook",
+            ACTION_SERVER_TOKEN=self.action_token,
+            RASA_REST_TOKEN=self.rest_token,
+            WEB_SESSION_SECRET=self.session_secret,
+            WEB_ORIGINS=self.web_origins,
             RASA_URL=self.rasa_url,
             RASA_TELEMETRY_ENABLED="false",
+            # Rasa at INFO logs no message texts or slot values (DEBUG logs both): pinned, whatever the shell says.
+            LOG_LEVEL="INFO",
+            LOG_LEVEL_LIBRARIES="ERROR",
             TF_CPP_MIN_LOG_LEVEL="2",
             PYTHONWARNINGS="ignore",
         )
@@ -155,7 +203,7 @@ class Stack:
             [
                 str(PYTHON),
                 "-m",
-                "rasa_sdk",
+                "bot.action_server",
                 "--actions",
                 "actions",
                 "--port",
@@ -169,14 +217,17 @@ class Stack:
         )
 
     def rasa_service(self) -> Service:
+        # The token travels on the command line (Rasa 3.6 reads it nowhere else): readable by local
+        # users through `ps`, so on a shared host keep the API off.
+        api = ["--enable-api", "--auth-token", self.api_token] if self.api_token else []
         return Service(
             "rasa",
             [
                 str(RASA),
                 "run",
-                "--enable-api",
+                *api,
                 "--cors",
-                "*",
+                *self.web_origins.split(","),
                 "--interface",
                 HOST,
                 "--port",
@@ -188,7 +239,7 @@ class Stack:
                 "--endpoints",
                 str(ROOT / "bot" / "endpoints.yml"),
             ],
-            f"{self.rasa_url}/status",
+            f"{self.rasa_url}/status?token={self.api_token}" if self.api_token else f"{self.rasa_url}/webhooks/rest/",
             self._env(),
             self.log_dir / "rasa.log",
         )
@@ -214,12 +265,7 @@ class Stack:
 
     def telegram_token(self) -> str:
         """The Bot API token the gateway would use (environment, else .env), empty when there is none."""
-        env = self._env()
-        if "TELEGRAM_TOKEN" in env:
-            return env["TELEGRAM_TOKEN"]
-        from dotenv import dotenv_values  # python-dotenv, which pydantic-settings uses for .env too
-
-        return dotenv_values(ROOT / ".env").get("TELEGRAM_TOKEN") or ""
+        return self.extra_env.get("TELEGRAM_TOKEN", configured("TELEGRAM_TOKEN"))
 
     def default_services(self) -> tuple[str, ...]:
         """Everything `make run` starts: the gateway only when there is a Telegram token."""
@@ -260,9 +306,15 @@ class Stack:
 
     def say(self, message: str, sender: str = "user", timeout: float = 120.0) -> list[dict]:
         """Sends a message over Rasa's REST channel and returns the bot's messages."""
-        reply = post_json(f"{self.rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": message}, timeout)
+        url = f"{self.rasa_url}/webhooks/rest/webhook"
+        reply = post_json(url, {"sender": sender, "message": message}, timeout, token=self.rest_token)
         assert isinstance(reply, list)
         return reply
+
+    def api_url(self, path: str) -> str:
+        """A URL of Rasa's HTTP API with this stack's token (the API must have been turned on)."""
+        assert self.api_token, "Rasa's HTTP API is off: give the stack an api_token"
+        return f"{self.rasa_url}{path}{'&' if '?' in path else '?'}token={urllib.parse.quote(self.api_token)}"
 
 
 def _banner(stack: Stack) -> str:
@@ -271,9 +323,15 @@ def _banner(stack: Stack) -> str:
         if "gateway" in stack.services
         else "gateway not started: TELEGRAM_TOKEN is not set (README: Going live on Telegram)"
     )
+    rest = (
+        "from your environment/.env" if configured("RASA_REST_TOKEN") else "not set; this run's is " + stack.rest_token
+    )
+    api = "on, with RASA_API_TOKEN" if stack.api_token else "off (set RASA_API_TOKEN to turn it on; never expose it)"
     return f"""
 The bot is running.
-  REST:       curl -s {stack.rasa_url}/webhooks/rest/webhook -d '{{"sender":"u1","message":"中日PPH需要提交哪些材料？"}}'
+  REST:       curl -s {stack.rasa_url}/webhooks/rest/webhook -H "Authorization: Bearer $RASA_REST_TOKEN" \\
+                -d '{{"sender":"u1","message":"中日PPH需要提交哪些材料？"}}'   (RASA_REST_TOKEN: {rest})
+  Rasa API:   {api}
   web chat:   {stack.web_url}/   (the rasa-webchat widget on Rasa's socket.io channel)
   Telegram:   {telegram}
   actions:    {stack.action_url}/health

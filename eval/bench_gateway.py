@@ -95,7 +95,9 @@ def main() -> int:
             sender = f"bench-{run_id}-{chat}-{i // len(MESSAGES)}"
             started = time.perf_counter()
             reply = post_json(
-                f"{stack.rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": MESSAGES[i % len(MESSAGES)]}
+                f"{stack.rasa_url}/webhooks/rest/webhook",
+                {"sender": sender, "message": MESSAGES[i % len(MESSAGES)]},
+                token=stack.rest_token,
             )
             if not reply:
                 print(f"warning: no REST reply to {MESSAGES[i % len(MESSAGES)]!r}")

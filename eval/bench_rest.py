@@ -13,7 +13,7 @@ import statistics
 import time
 import uuid
 
-from bot.stack import Stack, free_port, post_json
+from bot.stack import Stack, configured, free_port, post_json
 
 MESSAGES = [
     "中日PPH需要提交哪些材料？",
@@ -34,7 +34,7 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
 
 
-def run(url: str, n: int) -> list[float]:
+def run(url: str, n: int, token: str) -> list[float]:
     """Sends n messages (a new sender for each cycle of the mix) and returns seconds per reply."""
     timings = []
     sender = uuid.uuid4().hex[:8]
@@ -43,7 +43,7 @@ def run(url: str, n: int) -> list[float]:
         if i % len(MESSAGES) == 0:
             sender = uuid.uuid4().hex[:8]
         started = time.perf_counter()
-        reply = post_json(f"{url}/webhooks/rest/webhook", {"sender": sender, "message": message})
+        reply = post_json(f"{url}/webhooks/rest/webhook", {"sender": sender, "message": message}, token=token)
         timings.append(time.perf_counter() - started)
         if not reply:
             print(f"warning: no reply to {message!r}")
@@ -57,17 +57,18 @@ def main() -> int:
     args = parser.parse_args()
     stack = None
     url = args.url
+    token = configured("RASA_REST_TOKEN")  # a running server's, from the environment or .env
     if url is None:
         stack = Stack(free_port(), free_port(), free_port())
         started = time.perf_counter()
         stack.start(("actions", "rasa"))
         print(f"stack start-up (all servers healthy): {time.perf_counter() - started:.1f} s")
-        url = stack.rasa_url
+        url, token = stack.rasa_url, stack.rest_token
     try:
         started = time.perf_counter()
-        run(url, 1)  # the first answer waits for the index and model to load
+        run(url, 1, token)  # the first answer waits for the index and model to load
         print(f"first answer after start-up: {time.perf_counter() - started:.2f} s")
-        timings = run(url, args.n)
+        timings = run(url, args.n, token)
         ms = sorted(t * 1000 for t in timings)
         print(
             f"REST reply latency over {len(ms)} messages: p50 {percentile(ms, 50):.0f} ms, "

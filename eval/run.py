@@ -100,7 +100,7 @@ def live_bot(args: argparse.Namespace, results: Results) -> Iterator[Bot]:
     if args.rasa_url:
         bot = RestBot(args.rasa_url.rstrip("/"), args.database_url)
         if not bot.reachable():
-            raise RuntimeError(f"no Rasa server answers at {args.rasa_url}/status")
+            raise RuntimeError(f"no Rasa REST channel answers at {args.rasa_url}/webhooks/rest/")
         results.bot = f"{args.rasa_url}" + (f" with the case store {args.database_url}" if args.database_url else "")
         yield bot
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,10 @@ def e2e(tmp_path_factory: pytest.TempPathFactory):
         "NOTIFIER_POLL_SECONDS": "0.2",
         "NOTIFIER_SINK": str(root / "notifications.jsonl"),
     }
-    stack = Stack(free_port(), free_port(), free_port(), log_dir=root / "logs", extra_env=env)
+    # Rasa's API is on for the tests only, behind a token of their own (they read trackers).
+    stack = Stack(
+        free_port(), free_port(), free_port(), log_dir=root / "logs", extra_env=env, api_token=secrets.token_urlsafe(32)
+    )
     stack.start()
     yield EndToEnd(root, stack, telegram, database_url)
     stack.stop()

@@ -227,7 +227,8 @@ def test_declining_the_case_offer_with_a_button_and_the_history_survives_a_reloa
     answer = ask(driver, "中韩PPH的条件是什么？", lambda new: any(DISCLAIMER["zh"] in b for b in new))
     assert "来源：" in "\n".join(answer)
     assert sum(1 for bubble in texts(driver) if bubble.startswith("您好")) == 1  # no second welcome
-    status, body = http_get(f"{e2e.stack.rasa_url}/conversations/{session}/tracker", timeout=10)
+    sender = "web-" + session.split(".")[0]  # the server-signed session id names the conversation web-<random>
+    status, body = http_get(e2e.stack.api_url(f"/conversations/{sender}/tracker"), timeout=10)
     said = [e.get("text") for e in json.loads(body)["events"] if e["event"] == "user"] if status == 200 else body
     assert "我收到了一封警告函" in said and "/deny" in said and "中韩PPH的条件是什么？" in said, said
 

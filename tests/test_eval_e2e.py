@@ -18,6 +18,6 @@ def test_the_smoke_conversations_pass_on_the_live_bot(e2e):
     assert not errors, "\n".join(str(e) for e in errors)
     smoke = select(conversations, tags=["smoke"])
     assert smoke, "no conversation is tagged smoke"
-    bot = RestBot(e2e.stack.rasa_url, e2e.database_url)
+    bot = RestBot(e2e.stack.rasa_url, e2e.database_url, rest_token=e2e.stack.rest_token, api_token=e2e.stack.api_token)
     failed = [result for result in (run_conversation(c, bot) for c in smoke) if not result.ok]
     assert not failed, "\n\n".join(render_transcript(result) for result in failed)

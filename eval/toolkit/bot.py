@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import shutil
 import tempfile
 import time
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot.stack import MODEL, ROOT, Stack, free_port, http_get, post_json
+from bot.stack import MODEL, ROOT, Stack, configured, free_port, http_get, post_json
 
 
 @dataclass
@@ -127,19 +128,27 @@ class RestBot:
     rasa_url: str
     database_url: str | None = None
     timeout: float = 120.0
+    rest_token: str = field(default_factory=lambda: configured("RASA_REST_TOKEN"))  # the REST channel's
+    api_token: str = field(default_factory=lambda: configured("RASA_API_TOKEN"))  # empty: no tracker reads
 
     def send(self, sender: str, message: str) -> list[dict[str, Any]]:
         """The bot's messages for one user message."""
         reply = post_json(
-            f"{self.rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": message}, self.timeout
+            f"{self.rasa_url}/webhooks/rest/webhook",
+            {"sender": sender, "message": message},
+            self.timeout,
+            token=self.rest_token,
         )
         if not isinstance(reply, list):
             raise RuntimeError(f"the REST channel answered {reply!r}, not a list of messages")
         return reply
 
     def tracker(self, sender: str) -> dict[str, Any] | None:
-        """The conversation's tracker (needs `rasa run --enable-api`); None when the API is off."""
-        status, body = http_get(f"{self.rasa_url}/conversations/{urllib.parse.quote(sender)}/tracker", timeout=30)
+        """The conversation's tracker (needs Rasa's API and its token); None when the API is off."""
+        if not self.api_token:
+            return None
+        path = f"/conversations/{urllib.parse.quote(sender)}/tracker?token={urllib.parse.quote(self.api_token)}"
+        status, body = http_get(self.rasa_url + path, timeout=30)
         return json.loads(body) if status == 200 else None
 
     def cases(self, sender: str) -> list[dict[str, Any]] | None:
@@ -153,8 +162,8 @@ class RestBot:
             return [case_record(c) for c in cases_of(session, sender)]
 
     def reachable(self) -> bool:
-        """True when the Rasa server answers its status URL."""
-        return http_get(f"{self.rasa_url}/status")[0] == 200
+        """True when the Rasa server's REST channel answers."""
+        return http_get(f"{self.rasa_url}/webhooks/rest/")[0] == 200
 
 
 def turn(bot: Bot, sender: str, message: str, with_cases: bool = True) -> Reply:
@@ -202,10 +211,14 @@ def private_stack(logs_to: Path | None = None, timeout: float = 300.0) -> Iterat
             "TELEGRAM_TOKEN": "",  # never a real Telegram bot from .env
             "NOTIFIER_SINK": str(workdir / "notifications.jsonl"),
         }
-        stack = Stack(free_port(), free_port(), log_dir=workdir / "logs", extra_env=env)
+        # Rasa's API is on for this private stack only, with a token of its own: the checks read trackers.
+        stack = Stack(
+            free_port(), free_port(), log_dir=workdir / "logs", extra_env=env, api_token=secrets.token_urlsafe(32)
+        )
         started = time.perf_counter()
         stack.start(("actions", "rasa"), timeout=timeout)
-        yield PrivateStack(RestBot(stack.rasa_url, database_url), stack, workdir, time.perf_counter() - started)
+        bot = RestBot(stack.rasa_url, database_url, rest_token=stack.rest_token, api_token=stack.api_token)
+        yield PrivateStack(bot, stack, workdir, time.perf_counter() - started)
     finally:
         if stack is not None:
             stack.stop()
