@@ -53,6 +53,9 @@ from bot.safe_text import channel_text
 
 logger = get_logger("telegram_gateway")  # control characters escaped; chats are named by id
 
+# Telegram allows 1–256 characters A-Z, a-z, 0-9, _ and - for the webhook secret; 32 at least here.
+MIN_WEBHOOK_SECRET = 32
+WEBHOOK_SECRET_CHARS = re.compile(r"[A-Za-z0-9_-]{1,256}")
 TELEGRAM_MAX_CHARS = 4096  # Bot API limit for one message, counted in UTF-16 code units after parsing
 CALLBACK_DATA_MAX_BYTES = 64  # Bot API limit for a button's callback data
 
@@ -65,6 +68,7 @@ class GatewaySettings(BaseSettings):
     telegram_token: str = ""
     telegram_base_url: str = "https://api.telegram.org/bot"
     rasa_url: str = "http://127.0.0.1:5005"
+    rasa_rest_token: str = ""  # Rasa's REST channel asks for it (bot/rest_channel.py); bot/stack.py sets it
     rasa_timeout: float = 60.0  # seconds to wait for Rasa's reply
     # Per chat: at most `rate_limit_messages` messages every `rate_limit_seconds`; more are not forwarded.
     rate_limit_messages: int = 6
@@ -77,6 +81,19 @@ class GatewaySettings(BaseSettings):
     telegram_webhook_listen: str = "127.0.0.1"
     telegram_webhook_port: int = 8443
     telegram_webhook_secret: str = ""  # Telegram sends it in X-Telegram-Bot-Api-Secret-Token
+
+    def webhook_problem(self) -> str | None:
+        """Why webhook mode must not start (None when it may): without a long secret anyone could post updates."""
+        if not self.telegram_webhook_url:
+            return None
+        secret = self.telegram_webhook_secret
+        if len(secret) < MIN_WEBHOOK_SECRET or not WEBHOOK_SECRET_CHARS.fullmatch(secret):
+            return (
+                f"TELEGRAM_WEBHOOK_SECRET must be set to a random value of {MIN_WEBHOOK_SECRET}–256 characters "
+                "(A–Z, a–z, 0–9, _ and -; e.g. `openssl rand -hex 32`) when TELEGRAM_WEBHOOK_URL is set: without it "
+                "anyone who finds the webhook address could post forged updates"
+            )
+        return None
 
 
 TEXT: dict[str, dict[str, str]] = {
@@ -265,7 +282,8 @@ class Gateway:
     # ---- plumbing ------------------------------------------------------------------------------
     async def start(self, app: Application) -> None:
         """Opens the HTTP client for Rasa and registers the command menu."""
-        self.http = httpx.AsyncClient(timeout=self.settings.rasa_timeout)
+        headers = {"Authorization": f"Bearer {self.settings.rasa_rest_token}"} if self.settings.rasa_rest_token else {}
+        self.http = httpx.AsyncClient(timeout=self.settings.rasa_timeout, headers=headers)
         for lang, commands in COMMAND_MENU.items():
             with contextlib.suppress(Exception):  # a menu is nice to have; never a reason not to start
                 await app.bot.set_my_commands(
@@ -417,19 +435,14 @@ class Gateway:
         await self.set_language(update, ZH if query.data == "lang:zh" else EN)
 
     async def set_language(self, update: Update, lang: str) -> None:
-        """Remembers the chat's language and sets the conversation's `language` slot in Rasa."""
+        """Remembers the chat's language and sets the conversation's `language` slot in Rasa.
+
+        The slot comes with a greeting in the new language (`/greet{"language": …}`, as /start sends):
+        the gateway talks to Rasa through its REST channel only, Rasa's HTTP API stays closed."""
         chat = update.effective_chat
         self.languages[chat.id] = lang
-        assert self.http is not None
-        try:
-            response = await self.http.post(
-                f"{self.settings.rasa_url}/conversations/{sender_id(chat.id)}/tracker/events",
-                json=[{"event": "slot", "name": "language", "value": lang}],
-            )
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
-            logger.error("could not set the language of chat %s in Rasa: %r", chat.id, exc)
         await chat.send_message(TEXT["lang_set"][lang])
+        await self.converse(update, f'/greet{{"language":"{lang}"}}')
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A press on one of Rasa's buttons: its payload goes to Rasa as the chat's next message."""
@@ -490,6 +503,8 @@ async def run(settings: GatewaySettings, stop: asyncio.Event) -> None:
     from actions.settings import get_settings
     from bot.notifier import Notifier
 
+    if problem := settings.webhook_problem():
+        raise ValueError(problem)
     gateway = Gateway(settings, Notifier(get_settings()))
     app = build_application(settings, gateway)
     await app.initialize()
@@ -502,7 +517,7 @@ async def run(settings: GatewaySettings, stop: asyncio.Event) -> None:
             port=settings.telegram_webhook_port,
             url_path=path,
             webhook_url=settings.telegram_webhook_url,
-            secret_token=settings.telegram_webhook_secret or None,
+            secret_token=settings.telegram_webhook_secret,  # checked on every post by python-telegram-bot
             allowed_updates=Update.ALL_TYPES,
         )
         logger.info(
@@ -536,6 +551,9 @@ def main() -> int:
             "then put TELEGRAM_TOKEN=<token> in .env (see README, 'Going live on Telegram').",
             file=sys.stderr,
         )
+        return 2
+    if problem := settings.webhook_problem():
+        print(f"The Telegram gateway is not started: {problem}.", file=sys.stderr)
         return 2
 
     async def _main() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from actions.answers import DISCLAIMER
-from bot.stack import ROOT, free_port, http_get
+from bot.stack import ROOT, Stack, free_port, http_get
 from tests.telegram_api import FakeBotApi
 
 pytestmark = pytest.mark.e2e
@@ -50,15 +51,15 @@ def wait_for_text(api: FakeBotApi, chat: int, fragment: str, timeout: float = 60
         pytest.fail(f"no bot message with {fragment!r} in chat {chat}; the bot sent: {texts(api, chat)}")
 
 
-def tracker(rasa_url: str, chat: int) -> dict:
-    status, body = http_get(f"{rasa_url}/conversations/tg-{chat}/tracker")
+def tracker(stack: Stack, chat: int) -> dict:
+    status, body = http_get(stack.api_url(f"/conversations/tg-{chat}/tracker"))
     assert status == 200, body
     return json.loads(body)
 
 
-def user_texts(rasa_url: str, chat: int) -> list[str]:
+def user_texts(stack: Stack, chat: int) -> list[str]:
     """What Rasa received from the chat, in order."""
-    return [e.get("text") for e in tracker(rasa_url, chat)["events"] if e["event"] == "user"]
+    return [e.get("text") for e in tracker(stack, chat)["events"] if e["event"] == "user"]
 
 
 # ---- the session stack's gateway -----------------------------------------------------------------
@@ -74,7 +75,7 @@ def test_a_chinese_question_gets_a_cited_answer_with_typing_shown(e2e):
     assert any(c.get("chat_id") == chat and c.get("action") == "typing" for c in api.calls_to("sendChatAction"))
     sent = [m for m in api.sent_messages(chat) if "来源：" in m["text"]]
     assert sent[0]["parse_mode"] == "HTML"
-    assert user_texts(e2e.stack.rasa_url, chat) == ["中日PPH需要提交哪些材料？"]
+    assert user_texts(e2e.stack, chat) == ["中日PPH需要提交哪些材料？"]
 
 
 def test_a_button_press_reaches_rasa_and_the_keyboard_goes_away(e2e):
@@ -87,7 +88,7 @@ def test_a_button_press_reaches_rasa_and_the_keyboard_goes_away(e2e):
     api.press_button(chat, offer["message_id"], no["callback_data"])
     api.wait_for(lambda: len(api.bot_messages(chat)) > before, timeout=60)
     payload = no["callback_data"][2:]
-    assert user_texts(e2e.stack.rasa_url, chat)[-1] == payload, "the button's payload did not reach Rasa"
+    assert user_texts(e2e.stack, chat)[-1] == payload, "the button's payload did not reach Rasa"
     assert api.wait_for(lambda: "reply_markup" not in api.message(chat, offer["message_id"]), timeout=10)
     assert any(a.get("text") == no["text"] for a in api.callback_answers())
 
@@ -109,7 +110,8 @@ def test_lang_sets_the_conversations_language_and_help_answers_in_it(e2e):
     picker = api.wait_for(lambda: next((m for m in api.bot_messages(chat) if m.get("reply_markup")), None), timeout=30)
     api.press_button(chat, picker["message_id"], "lang:en")
     wait_for_text(api, chat, "Switched to English")
-    assert tracker(e2e.stack.rasa_url, chat)["slots"]["language"] == "en"
+    wait_for_text(api, chat, "Hello")  # the welcome in the new language, which also sets the slot
+    assert tracker(e2e.stack, chat)["slots"]["language"] == "en"
     api.push_message(chat, "/help", language_code="zh")
     wait_for_text(api, chat, "I can:")
 
@@ -118,14 +120,14 @@ def test_case_command_opens_the_case_form(e2e):
     api, chat = e2e.telegram, new_chat()
     api.push_message(chat, "/case", language_code="en")
     api.wait_for(lambda: texts(api, chat), timeout=60)
-    assert tracker(e2e.stack.rasa_url, chat)["active_loop"].get("name") == "case_form", texts(api, chat)
+    assert tracker(e2e.stack, chat)["active_loop"].get("name") == "case_form", texts(api, chat)
 
 
 def test_subscribe_command_starts_the_alert_subscription(e2e):
     api, chat = e2e.telegram, new_chat()
     api.push_message(chat, "/subscribe", language_code="zh")
     api.wait_for(lambda: texts(api, chat), timeout=60)
-    assert tracker(e2e.stack.rasa_url, chat)["active_loop"].get("name") == "alert_subscription_form", texts(api, chat)
+    assert tracker(e2e.stack, chat)["active_loop"].get("name") == "alert_subscription_form", texts(api, chat)
 
 
 def test_a_photo_gets_a_polite_request_for_text(e2e):
@@ -162,10 +164,15 @@ def start_gateway(e2e, tmp_path) -> Iterator:
     """Starts a gateway with extra environment settings; stops it after the test."""
     started: list[Gateway] = []
 
-    def start(**settings: str) -> Gateway:
+    def start(expect_exit: bool = False, **settings: str) -> Gateway:
         api = FakeBotApi(token="654321:OTHER").start()
         env = dict(os.environ, PYTHONPATH=str(ROOT), **e2e.stack.extra_env)
-        env.update(TELEGRAM_TOKEN=api.token, TELEGRAM_BASE_URL=api.base_url, RASA_URL=e2e.stack.rasa_url)
+        env.update(
+            TELEGRAM_TOKEN=api.token,
+            TELEGRAM_BASE_URL=api.base_url,
+            RASA_URL=e2e.stack.rasa_url,
+            RASA_REST_TOKEN=e2e.stack.rest_token,
+        )
         env.update(settings)
         log = tmp_path / f"gateway-{len(started)}.log"
         with open(log, "wb") as out:
@@ -180,7 +187,7 @@ def start_gateway(e2e, tmp_path) -> Iterator:
         gateway = Gateway(api, process, log)
         started.append(gateway)
         api.wait_for(lambda: api.calls_to("setMyCommands") or process.poll() is not None, timeout=30)
-        assert process.poll() is None, gateway.log_text()
+        assert expect_exit or process.poll() is None, gateway.log_text()
         return gateway
 
     yield start
@@ -223,23 +230,38 @@ def test_a_flood_of_messages_is_rate_limited(start_gateway, e2e):
     for n in range(12):
         api.push_message(chat, f"hello {n}", language_code="en")
     wait_for_text(api, chat, "sending messages too quickly", timeout=30)
-    api.wait_for(lambda: len(user_texts(e2e.stack.rasa_url, chat)) >= 3, timeout=60)
+    api.wait_for(lambda: len(user_texts(e2e.stack, chat)) >= 3, timeout=60)
     time.sleep(2)  # give any wrongly forwarded message time to arrive before counting
-    assert user_texts(e2e.stack.rasa_url, chat) == ["hello 0", "hello 1", "hello 2"]
+    assert user_texts(e2e.stack, chat) == ["hello 0", "hello 1", "hello 2"]
     assert sum("too quickly" in t for t in texts(api, chat)) == 1, "told once, not once per message"
     other = new_chat()  # the limit is per chat
     api.push_message(other, "hello", language_code="en")
     wait_for_text(api, other, "Hello")
 
 
+@pytest.mark.parametrize("secret", ["", "short-secret"])
+def test_webhook_mode_does_not_start_without_a_long_secret(start_gateway, secret):
+    port = free_port()
+    gateway = start_gateway(
+        expect_exit=True,
+        TELEGRAM_WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram/hook",
+        TELEGRAM_WEBHOOK_PORT=str(port),
+        TELEGRAM_WEBHOOK_SECRET=secret,
+    )
+    assert gateway.process.wait(30) == 2
+    assert "TELEGRAM_WEBHOOK_SECRET must be set" in gateway.log_text()
+    assert not gateway.api.webhook.get("url"), "no webhook was registered"
+
+
 def test_webhook_mode_registers_the_webhook_and_answers_posted_updates(start_gateway):
+    secret = secrets.token_hex(32)
     port = free_port()
     url = f"http://127.0.0.1:{port}/telegram/hook"
     gateway = start_gateway(
         TELEGRAM_WEBHOOK_URL=url,
         TELEGRAM_WEBHOOK_LISTEN="127.0.0.1",
         TELEGRAM_WEBHOOK_PORT=str(port),
-        TELEGRAM_WEBHOOK_SECRET="s3cret-token",
+        TELEGRAM_WEBHOOK_SECRET=secret,
     )
     api, chat = gateway.api, new_chat()
     assert api.wait_for(lambda: api.webhook.get("url") == url, timeout=30)
@@ -267,6 +289,6 @@ def test_webhook_mode_registers_the_webhook_and_answers_posted_updates(start_gat
             return exc.code
 
     assert post("wrong") == 403
-    assert post("s3cret-token") == 200
+    assert post(secret) == 200
     wait_for_text(api, chat, "Hello")
     assert len([t for t in texts(api, chat) if "Hello" in t]) == 1, "the update with the wrong secret was handled"
