@@ -26,6 +26,7 @@ logger = get_logger(__name__)
 
 SLOT_TOPIC = "answer_topic"
 MAX_QUESTION_CHARS = 1000  # a longer message is answered from its start, and the reply says so
+DEEPER_SEARCH = 3  # how many times more sections to look through when the best ones miss the asked fact
 # Glossary concepts (knowledge/glossary.yml) that name an incident, as the case form's incident codes.
 INCIDENT_CONCEPTS = {
     "warning-letter": "warning_letter",
@@ -84,13 +85,14 @@ class ActionAnswerQuestion(BaseAction):
             if decision is not None:
                 return self._decline(dispatcher, tracker, index, decision, text, lang)
             resolved = resolve(text, Topic.from_slot(tracker.get_slot(SLOT_TOPIC)), lang)
-            passages = await asyncio.to_thread(index.search, resolved.query, None, lang, "hybrid", resolved.direction)
-            passages = [self._if_it_holds_the_fact(p, resolved.query, lang) for p in passages]
+            passages = await asyncio.to_thread(self._search, index, resolved, lang)
         except Exception:
             logger.exception("retrieval failed (intent %s, %s characters)", intent, len(text))
             dispatcher.utter_message(response="utter_service_unavailable")
             return offer_case(dispatcher, tracker, lang) if should_offer(tracker) else []
-        if intent == "out_of_scope" and not any(self._asked_here(p) for p in passages):
+        # A follow-up completed from the conversation's topic is in scope whatever the NLU guessed
+        # ("how much does it cost?" after a PPH answer reads as out_of_scope on its own).
+        if intent == "out_of_scope" and not resolved.followup and not any(self._asked_here(p) for p in passages):
             dispatcher.utter_message(response="utter_out_of_scope", json_message=payload(None, lang, "out_of_scope"))
             return []
         answer = self._compose(passages, lang, resolved.query)
@@ -113,6 +115,20 @@ class ActionAnswerQuestion(BaseAction):
         if should_offer(tracker, incident):
             events += offer_case(dispatcher, tracker, lang, incident)
         return events
+
+    def _search(self, index: Any, resolved: Resolved, lang: str) -> list[Passage]:
+        """The best sections for the question, each answerable only if it can hold the kind of fact
+        asked for. When the best few cannot (a price asked, none names one), a deeper look finds the
+        first sections further down that can: the fee note of a document beats "no reliable answer"."""
+        found = index.search(resolved.query, None, lang, "hybrid", resolved.direction)
+        passages = [self._if_it_holds_the_fact(p, resolved.query, lang) for p in found]
+        missed_fact = any(p.answerable for p in found) and not any(p.answerable for p in passages)
+        if not missed_fact:
+            return passages
+        k = max(len(found), 1)
+        deeper = index.search(resolved.query, k * DEEPER_SEARCH, lang, "hybrid", resolved.direction)
+        holding = [p for p in (self._if_it_holds_the_fact(p, resolved.query, lang) for p in deeper) if p.answerable]
+        return holding[:k] or passages
 
     @staticmethod
     def _if_it_holds_the_fact(passage: Passage, question: str, lang: str) -> Passage:

@@ -201,6 +201,8 @@ def _holds(kind: str, unit: _Unit) -> bool:
     """Whether a sentence holds a fact of that kind (a document list: a list item or two document words)."""
     if kind == "documents":
         return unit.list_id is not None or len(_HOLDS["documents"].findall(unit.text)) >= 2
+    if kind == "amount" and _says_fee_unverified(unit.text):  # the honest answer to "how much?" when unknown
+        return True
     return _HOLDS[kind].search(unit.text) is not None
 
 
@@ -604,15 +606,29 @@ _NO_FEE = re.compile(
 )
 
 
+# A passage that says it could not confirm the fee answers a price question honestly ("say so when
+# you do not know"), e.g. "the official fee follows KIPO's current guideline; we could not verify it".
+_FEE_WORD = re.compile(r"官费|费用|收费|\b(?:fees?|charges?|costs?)\b", re.IGNORECASE)
+_UNVERIFIED = re.compile(
+    r"未能[^。；]{0,12}核实|未核实|未经[^。；]{0,6}核实|could not verify|not verified|unverified", re.IGNORECASE
+)
+_SENTENCE_END = re.compile(r"[。!?！？]|\.\s")
+
+
+def _says_fee_unverified(text: str) -> bool:
+    """Whether one sentence of the passage names a fee and says it could not be verified."""
+    return any(_FEE_WORD.search(s) and _UNVERIFIED.search(s) for s in _SENTENCE_END.split(text))
+
+
 _ASKS_HOW_LONG = re.compile(r"多久|多长时间|几个月|多少天|\bhow (?:long|soon|quickly|fast)\b", re.IGNORECASE)
 
 
 def holds_asked_fact(question: str, text: str) -> bool:
     """Whether a passage can answer what kind of fact the question asks for: a price question
-    needs an amount (or "no fee"), a how-long question a duration. Questions of other kinds pass.
+    needs an amount (or "no fee", or a fee it says it could not verify), a how-long question a duration. Questions of other kinds pass.
     (A section about PPH timing does not answer "what does the Japanese attorney charge?")"""
     question = question[:2000]
-    if _ASKS_PRICE.search(question) and not (_MONEY.search(text) or _NO_FEE.search(text)):
+    if _ASKS_PRICE.search(question) and not (_MONEY.search(text) or _NO_FEE.search(text) or _says_fee_unverified(text)):
         return False
     if _ASKS_HOW_LONG.search(question):
         return bool(_HOLDS["duration"].search(text) or _HOLDS["date"].search(text))

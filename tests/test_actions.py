@@ -173,6 +173,47 @@ def test_a_follow_up_is_answered_in_the_topic_of_the_previous_answer(fixture_ind
     assert custom["citations"][0]["section_id"] == "documents-to-file"
 
 
+def test_a_follow_up_the_nlu_calls_out_of_scope_is_still_answered_in_the_topic(fixture_index):
+    action = ActionAnswerQuestion(ReadyProvider(fixture_index))
+    _, events = run(action, tracker("What does the Patent Prosecution Highway do?", language="en"))
+    [topic] = [e["value"] for e in events if e["name"] == "answer_topic"]
+    t = with_slots(tracker("which papers do I need?", intent="out_of_scope", language="en"), answer_topic=topic)
+    messages, _ = run(action, t)
+    assert messages[0].get("response") != "utter_out_of_scope"
+    assert messages[0]["custom"]["followup"] and messages[0]["custom"]["answered"]
+
+
+class StubIndex:
+    """An index whose k best sections are the first k of a fixed ranking."""
+
+    def __init__(self, ranking):
+        self.ranking = ranking
+        self.asked: list[int | None] = []
+
+    def search(self, query, k=None, lang="en", mode="hybrid", direction=None):
+        self.asked.append(k)
+        return self.ranking[: k or 2]
+
+
+def test_when_the_best_sections_miss_the_asked_price_a_deeper_look_finds_one_that_has_it(fixture_index):
+    from dataclasses import replace
+
+    from actions.question import Resolved
+
+    some = fixture_index.search("What does the Patent Prosecution Highway do?", 3, "en")[0]
+    no_fee = [
+        replace(some, section_id=f"no-fee-{i}", answerable=True, text_en="PPH speeds up examination.") for i in range(3)
+    ]
+    fee_text = "The official fee follows the office's current guideline; we could not verify it (unverified)."
+    index = StubIndex([*no_fee, replace(some, section_id="fee-note", answerable=True, text_en=fee_text)])
+    action = ActionAnswerQuestion(ReadyProvider(fixture_index))
+    found = action._search(index, Resolved("how much does it cost?", False, None), "en")
+    assert index.asked == [None, 6]
+    assert [p.section_id for p in found] == ["fee-note"]
+    shallow = StubIndex(no_fee)
+    assert not any(p.answerable for p in action._search(shallow, Resolved("how much does it cost?", False, None), "en"))
+
+
 def test_a_stated_direction_picks_the_section_of_that_direction(fixture_index):
     messages, _ = run(
         ActionAnswerQuestion(ReadyProvider(fixture_index)),

@@ -367,6 +367,14 @@ def test_a_price_or_how_long_question_needs_a_passage_that_holds_such_a_fact():
 
     assert not holds_asked_fact("日本代理所报价PPH代理费30万日元，正常吗", "CNIPA平均约2.2个月发出第一次审查意见。")
     assert holds_asked_fact("PPH要交多少钱", "CNIPA对PPH请求不收取费用。")
+    # A passage that says it could not verify the fee answers a price question honestly.
+    assert holds_asked_fact(
+        "how much does it cost?", "Follow KIPO's guideline (we could not verify official fees; unverified)."
+    )
+    assert holds_asked_fact("要多少钱？", "译文要求以KIPO现行指南为准（官方费用我们未能从官方来源核实）。")
+    assert not holds_asked_fact(
+        "要多少钱？", "官费另行说明。审查期限未核实。"
+    )  # the fee and "unverified" in different sentences
     assert holds_asked_fact("how much is the fee?", "The fee is USD 150.")
     assert not holds_asked_fact("how long does it take?", "The office examines the request.")
     assert holds_asked_fact("how long does it take?", "About 2.5 months.")
