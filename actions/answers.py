@@ -47,6 +47,7 @@ SUPPORT_SHARE = 0.5  # the supporting passage gets this share of the budget
 FACT_WEIGHT = 1.5  # bonus for holding the kind of fact asked for: it outranks any relevance (0 to 1) alone
 TERM_WEIGHT = 0.5  # bonus for saying when something starts or ends, when that is asked
 EXTREME_WEIGHT = 1.0  # and for the earliest start / latest end: it outweighs sharing the question's words
+LIST_ITEMS = 4  # "which countries / offices …": a sentence naming at least this many holds the list
 POSITION_WEIGHT = 0.05  # a slight preference for earlier sentences: staff put the answer first
 CUT_FACTOR = 1.5  # a single sentence is cut only when it alone exceeds this multiple of the budget
 
@@ -132,6 +133,11 @@ _ASKS = {
         r"|\b(?:how (?:much|many)|fees?|costs?|price|charges?|amount|damages)\b",
         re.IGNORECASE,
     ),
+    "list": re.compile(
+        r"哪些国家|哪几个|哪几家|哪些局|哪些成员|有哪些国家|包括哪些|成员有|缔约方有"
+        r"|\b(?:which|what) (?:countries|offices|members|parties|states|economies)\b|\bmembers of\b|\bwho (?:is|are) in\b",
+        re.IGNORECASE,
+    ),
     "documents": re.compile(
         r"哪些材料|什么材料|哪些文件|什么文件|材料清单|提交什么|准备什么|交什么|需要哪些"
         r"|\b(?:what|which) (?:documents|papers|materials|files)\b|\bdocuments? (?:to|do|should|must|are)\b"
@@ -187,6 +193,17 @@ _HOLDS_TERM = {
         re.IGNORECASE,
     ),
 }
+# A yes/no question, and a section whose first sentence answers one ("No. According to …", "不是。…").
+_YES_NO_QUESTION = re.compile(
+    r"吗[？?]?\s*$|是不是|能不能|会不会|有没有|可不可以|是否"
+    r"|^\s*(?:is|are|does|do|can|could|will|would|should|has|have|was|were|did|may|must)\b",
+    re.IGNORECASE,
+)
+_YES_NO_ANSWER = re.compile(
+    r"\s*(?:不是|是的|不能|可以|不会|不需要|不必|没有|不一定|一般不|通常不)[。，,；]"
+    r"|\s*(?:No|Yes|Not necessarily|Generally not|Usually not|Not always)[.,;]",
+    re.IGNORECASE,
+)
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 
 
@@ -198,7 +215,10 @@ def asked_kinds(question: str) -> set[str]:
 
 
 def _holds(kind: str, unit: _Unit) -> bool:
-    """Whether a sentence holds a fact of that kind (a document list: a list item or two document words)."""
+    """Whether a sentence holds a fact of that kind (a document list: a list item or two document words;
+    a list of members: an enumeration of four or more)."""
+    if kind == "list":
+        return unit.text.count("、") + unit.text.count(", ") >= LIST_ITEMS - 1
     if kind == "documents":
         return unit.list_id is not None or len(_HOLDS["documents"].findall(unit.text)) >= 2
     if kind == "amount" and _says_fee_unverified(unit.text):  # the honest answer to "how much?" when unknown
@@ -471,7 +491,7 @@ def _select(units: list[_Unit], scores: list[float] | None, lang: str, budget: i
 def _bonuses(units: list[_Unit], kinds: set[str]) -> list[float]:
     """What each unit gains for holding the kind of fact asked for, and, when the question asks when
     something starts or ends, for saying so (the earliest start or the latest end most)."""
-    facts = kinds & set(_HOLDS)
+    facts = kinds & (set(_HOLDS) | {"list"})
     bonuses = [FACT_WEIGHT if any(_holds(kind, u) for kind in facts) else 0.0 for u in units]
     for term, latest in (("start", False), ("end", True)):
         if term not in kinds:
@@ -501,6 +521,8 @@ def _relevance(units: list[_Unit], question: str, lang: str, scorer: SentenceSco
     for i, bonus in enumerate(_bonuses(units, kinds)):
         relevance = raw[i] / best if best > 0 else 0.0
         scores.append(relevance + bonus + (POSITION_WEIGHT * (n - i) / n if relevance + bonus > 0 else 0.0))
+    if scores and _YES_NO_QUESTION.search(question) and _YES_NO_ANSWER.match(units[0].text):
+        scores[0] = max(scores) + POSITION_WEIGHT  # staff answer a yes/no question first: "No. …", "不是。…"
     if "documents" in kinds and scores:  # a document list is quoted from its first item
         lead = max(range(n), key=lambda i: (scores[i], -i))
         if units[lead].list_id is not None:

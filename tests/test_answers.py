@@ -389,3 +389,23 @@ def test_when_it_started_is_answered_by_the_first_start_not_a_later_extension():
     )
     answer = compose([passage(zh=zh)], "zh", chars_zh=60, question="中日PPH是哪年开始的？")
     assert answer.text.startswith("正式试点于2011年11月1日启动")
+
+
+def test_a_which_countries_question_leads_with_the_sentence_that_lists_them():
+    text = (
+        "The 15 RCEP parties are the ten ASEAN members – Brunei, Cambodia, Indonesia, Laos, Malaysia, Myanmar, "
+        "the Philippines, Singapore, Thailand and Viet Nam – and China, Japan, Korea, Australia and New Zealand. "
+        "RCEP is the first free trade agreement that China, Japan and Korea have joined together."
+    )
+    quoted = focused_extract(text, "en", 40, "which countries are in RCEP", FixedScorer([0.3, 1.0]))
+    assert quoted.startswith("The 15 RCEP parties") and "Brunei" in quoted
+
+
+def test_a_yes_no_question_leads_with_the_sections_yes_or_no():
+    text = "不是。CNIPA不在全球PPH成员名单中。例如，澳大利亚是全球PPH成员，但未找到与中国的PPH来源。"
+    quoted = focused_extract(text, "zh", 30, "中国是全球PPH的成员吗？", FixedScorer([0.0, 0.4, 1.0]))
+    assert quoted.startswith("不是。")
+    en = "No, CNIPA is not a Global PPH member. Australia is a member, for example."
+    assert focused_extract(en, "en", 9, "Is CNIPA part of the Global PPH?", FixedScorer([0.2, 1])).startswith("No,")
+    # not a yes/no question: the best sentence leads as before
+    assert not focused_extract(en, "en", 9, "what about Australia", FixedScorer([0.2, 1])).startswith("No,")
