@@ -84,8 +84,9 @@ class ActionAnswerQuestion(BaseAction):
             index = await asyncio.to_thread(self.provider.get)
             if decision is not None:
                 return self._decline(dispatcher, tracker, index, decision, text, lang)
-            resolved = resolve(text, Topic.from_slot(tracker.get_slot(SLOT_TOPIC)), lang)
-            passages = await asyncio.to_thread(self._search, index, resolved, lang)
+            topic = Topic.from_slot(tracker.get_slot(SLOT_TOPIC))
+            resolved = resolve(text, topic, lang)
+            passages = await asyncio.to_thread(self._search, index, resolved, lang, topic)
         except Exception:
             logger.exception("retrieval failed (intent %s, %s characters)", intent, len(text))
             dispatcher.utter_message(response="utter_service_unavailable")
@@ -116,18 +117,24 @@ class ActionAnswerQuestion(BaseAction):
             events += offer_case(dispatcher, tracker, lang, incident)
         return events
 
-    def _search(self, index: Any, resolved: Resolved, lang: str) -> list[Passage]:
+    def _search(self, index: Any, resolved: Resolved, lang: str, topic: Topic | None = None) -> list[Passage]:
         """The best sections for the question, each answerable only if it can hold the kind of fact
-        asked for. When the best few cannot (a price asked, none names one), a deeper look finds the
-        first sections further down that can: the fee note of a document beats "no reliable answer"."""
+        asked for. A follow-up whose best few sections cannot ("how much does it cost?" after a PPH
+        answer, and none names a fee) looks further down, in the topic's own document only: its fee
+        note beats "no reliable answer". Not for a fresh question: measured on the dev part, a deeper
+        look there answered price questions the knowledge cannot answer (an attorney's quote)."""
         found = index.search(resolved.query, None, lang, "hybrid", resolved.direction)
         passages = [self._if_it_holds_the_fact(p, resolved.query, lang) for p in found]
         missed_fact = any(p.answerable for p in found) and not any(p.answerable for p in passages)
-        if not missed_fact:
+        if not (missed_fact and resolved.followup and topic is not None):
             return passages
         k = max(len(found), 1)
         deeper = index.search(resolved.query, k * DEEPER_SEARCH, lang, "hybrid", resolved.direction)
-        holding = [p for p in (self._if_it_holds_the_fact(p, resolved.query, lang) for p in deeper) if p.answerable]
+        holding = [
+            p
+            for p in (self._if_it_holds_the_fact(p, resolved.query, lang) for p in deeper)
+            if p.answerable and p.doc_id == topic.doc_id
+        ]
         return holding[:k] or passages
 
     @staticmethod

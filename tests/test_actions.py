@@ -195,23 +195,30 @@ class StubIndex:
         return self.ranking[: k or 2]
 
 
-def test_when_the_best_sections_miss_the_asked_price_a_deeper_look_finds_one_that_has_it(fixture_index):
+def test_a_follow_up_whose_best_sections_miss_the_price_looks_further_in_the_topics_document(fixture_index):
     from dataclasses import replace
 
-    from actions.question import Resolved
+    from actions.question import Resolved, Topic
 
     some = fixture_index.search("What does the Patent Prosecution Highway do?", 3, "en")[0]
     no_fee = [
         replace(some, section_id=f"no-fee-{i}", answerable=True, text_en="PPH speeds up examination.") for i in range(3)
     ]
     fee_text = "The official fee follows the office's current guideline; we could not verify it (unverified)."
-    index = StubIndex([*no_fee, replace(some, section_id="fee-note", answerable=True, text_en=fee_text)])
+    fee_note = replace(some, section_id="fee-note", answerable=True, text_en=fee_text)
+    other_doc = replace(fee_note, doc_id="another-document", section_id="other-fee")
     action = ActionAnswerQuestion(ReadyProvider(fixture_index))
-    found = action._search(index, Resolved("how much does it cost?", False, None), "en")
+    topic = Topic(question="What does the PPH do?", doc_id=some.doc_id, section_id=some.section_id)
+    follow_up = Resolved("how much does it cost? PPH", True, None)
+
+    index = StubIndex([*no_fee, other_doc, fee_note])
+    found = action._search(index, follow_up, "en", topic)
     assert index.asked == [None, 6]
-    assert [p.section_id for p in found] == ["fee-note"]
-    shallow = StubIndex(no_fee)
-    assert not any(p.answerable for p in action._search(shallow, Resolved("how much does it cost?", False, None), "en"))
+    assert [p.section_id for p in found] == ["fee-note"], "only the topic's document is searched deeper"
+
+    fresh = StubIndex([*no_fee, fee_note])
+    passages = action._search(fresh, Resolved("how much does it cost?", False, None), "en")
+    assert fresh.asked == [None] and not any(p.answerable for p in passages), "a fresh question is not"
 
 
 def test_a_stated_direction_picks_the_section_of_that_direction(fixture_index):
