@@ -637,9 +637,18 @@ _UNVERIFIED = re.compile(
 _SENTENCE_END = re.compile(r"[。!?！？]|\.\s")
 
 
-def _says_fee_unverified(text: str) -> bool:
-    """Whether one sentence of the passage names a fee and says it could not be verified."""
-    return any(_FEE_WORD.search(s) and _UNVERIFIED.search(s) for s in _SENTENCE_END.split(text))
+def _says_fee_unverified(text: str, question: str = "") -> bool:
+    """Whether one sentence of the passage names a fee and says it could not be verified — for the
+    market the question names, when both name one (KIPO's unverified fee does not answer the JPO's)."""
+    from actions.question import mentions
+
+    asked = {m.code for m in mentions(question)} if question else set()
+    for sentence in _SENTENCE_END.split(text):
+        if _FEE_WORD.search(sentence) and _UNVERIFIED.search(sentence):
+            named = {m.code for m in mentions(sentence)}
+            if not asked or not named or asked & named:
+                return True
+    return False
 
 
 _ASKS_HOW_LONG = re.compile(r"多久|多长时间|几个月|多少天|\bhow (?:long|soon|quickly|fast)\b", re.IGNORECASE)
@@ -650,7 +659,9 @@ def holds_asked_fact(question: str, text: str) -> bool:
     needs an amount (or "no fee", or a fee it says it could not verify), a how-long question a duration. Questions of other kinds pass.
     (A section about PPH timing does not answer "what does the Japanese attorney charge?")"""
     question = question[:2000]
-    if _ASKS_PRICE.search(question) and not (_MONEY.search(text) or _NO_FEE.search(text) or _says_fee_unverified(text)):
+    if _ASKS_PRICE.search(question) and not (
+        _MONEY.search(text) or _NO_FEE.search(text) or _says_fee_unverified(text, question)
+    ):
         return False
     if _ASKS_HOW_LONG.search(question):
         return bool(_HOLDS["duration"].search(text) or _HOLDS["date"].search(text))

@@ -375,6 +375,10 @@ def test_a_price_or_how_long_question_needs_a_passage_that_holds_such_a_fact():
     assert not holds_asked_fact(
         "要多少钱？", "官费另行说明。审查期限未核实。"
     )  # the fee and "unverified" in different sentences
+    # …but only for the market asked about: KIPO's unverified fee does not answer a question about the JPO's.
+    kipo = "Follow KIPO's guideline (we could not verify official fees; unverified)."
+    assert not holds_asked_fact("what's the JPO official fee for a PPH request?", kipo)
+    assert holds_asked_fact("what's the KIPO official fee for a PPH request?", kipo)
     assert holds_asked_fact("how much is the fee?", "The fee is USD 150.")
     assert not holds_asked_fact("how long does it take?", "The office examines the request.")
     assert holds_asked_fact("how long does it take?", "About 2.5 months.")
