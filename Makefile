@@ -23,7 +23,7 @@ KNOWLEDGE    := $(shell find knowledge -name '*.md' -not -name README.md 2>/dev/
 RASA_PATHS   := --config config.yml --domain bot/domain.yml
 
 .PHONY: help run shell setup db venvs web browser index train check-knowledge lint format validate test test-unit \
-        test-stories test-e2e bench eval eval-retrieval postgres clean
+        test-stories test-e2e bench fuzz eval eval-retrieval postgres clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -88,6 +88,9 @@ bench: setup ## benchmarks: input handling on adversarial text (~10 s), retrieva
 	$(PY) -m eval.bench_retrieval
 	$(PY) -m eval.bench_rest
 	$(PY) -m eval.bench_gateway
+
+fuzz: setup ## hostile-input probe: 10,000 malformed requests and odd messages on REST and socket.io, on a private loopback stack (~25 min; FUZZ_ARGS=…)
+	$(PY) -m eval.fuzz $(FUZZ_ARGS)
 
 eval: $(VENV)/.installed .index/CURRENT $(MODEL) ## evaluators' toolkit: conversation tests, answer quality, NLU CV, stories → eval/reports/evaluation.md (~20 min; EVAL_ARGS=…)
 	$(PY) -m eval.run $(EVAL_ARGS)
