@@ -118,7 +118,7 @@ class SocketIOInput(RasaSocketIOInput):
             return True
 
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: str, data: Any) -> None:
+        async def session_request(sid: str, data: Any = None, *_extra: Any) -> None:  # any packet shape
             asked = data.get("session_id") if isinstance(data, dict) else None
             session_id = asked if self.session_ids.sender(asked) else self.session_ids.issue()
             # The bot's replies go to the room named after the conversation (`web-<random>`).
@@ -128,7 +128,7 @@ class SocketIOInput(RasaSocketIOInput):
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def handle_message(sid: str, data: Any) -> None:
+        async def handle_message(sid: str, data: Any = None, *_extra: Any) -> None:  # any packet shape
             output_channel = SocketIOOutput(sio, self.bot_message_evt)
             session_id = data.get("session_id") if isinstance(data, dict) else None
             sender_id = self.session_ids.sender(session_id)
