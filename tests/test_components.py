@@ -3,7 +3,8 @@ its cache with a fake model, and the bundled multilingual-e5-small model itself 
 
 The Rasa component (bot/components/e5_featurizer.py) needs Rasa, which only .venv-rasa has; it is
 exercised by `make validate`, `make train` and the NLU cross-validation (python -m eval.toolkit.nlu).
-MessageBounds (bot/components/message_bounds.py) is run here in .venv-rasa, in a subprocess (~5 s).
+MessageBounds (bot/components/message_bounds.py) and the IntentClassifier (bot/components/intent_classifier.py)
+are run here in .venv-rasa, in one subprocess (~5 s).
 """
 
 from __future__ import annotations
@@ -82,12 +83,24 @@ def test_the_bundled_model_puts_two_tellings_of_an_incident_closer_than_small_ta
 
 ROOT = Path(__file__).resolve().parent.parent
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
-# Runs in .venv-rasa: the predict graph Rasa builds from config.yml, and MessageBounds on three messages.
+# Runs in .venv-rasa: the predict graph Rasa builds from config.yml, MessageBounds on three messages, and
+# the IntentClassifier trained on four featured examples, then asked about a featured and a blank message
+# (followed by Rasa's FallbackClassifier, as in config.yml).
 MESSAGE_BOUNDS_SCRIPT = r"""
-import json, sys, yaml
+import json, sys, tempfile, yaml
+from pathlib import Path
+import numpy as np
+import scipy.sparse
+from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
 from rasa.shared.data import TrainingType
+from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from bot.components.intent_classifier import IntentClassifier
 from bot.components.message_bounds import MessageBounds
 
 config = yaml.safe_load(open("config.yml", encoding="utf-8"))
@@ -96,7 +109,25 @@ graph = {name: [node.uses.__name__, node.needs.get("messages")] for name, node i
 component = MessageBounds.create({}, None, None, None)
 messages = [Message(data={"text": t}) for t in ["\u95ee" * 400 + "\ud800", "hi\x00\u202e", 42]]
 component.process(messages)
-print(json.dumps({"graph": graph, "messages": [m.as_dict(only_output_properties=True) for m in messages]}))
+
+def featured(text, intent=None, vector=None):
+    message = Message(data={"text": text, **({"intent": intent} if intent else {})})
+    if vector is not None:
+        matrix = scipy.sparse.coo_matrix(np.array([vector], dtype=float))
+        message.add_features(Features(matrix, "sentence", "text", "counts"))
+    return message
+
+storage, context = LocalModelStorage(Path(tempfile.mkdtemp())), ExecutionContext(GraphSchema({}), "test")
+config = {**IntentClassifier.get_default_config(), "max_iter": 100}
+classifier = IntentClassifier.create(config, storage, Resource("intents"), context)
+examples = [featured("hi", "greet", [1, 0]), featured("hello", "greet", [1, 0.2]),
+            featured("PPH?", "ask_question", [0, 1]), featured("RCEP?", "ask_question", [0.2, 1])]
+classifier.train(TrainingData(examples))
+asked = classifier.process([featured("hey", vector=[1, 0.1]), featured("   ")])
+fallback = FallbackClassifier.create(FallbackClassifier.get_default_config(), storage, Resource("f"), context)
+fallback.process(asked)
+print(json.dumps({"graph": graph, "messages": [m.as_dict(only_output_properties=True) for m in messages],
+                  "intents": [m.get("intent") for m in asked]}))
 """
 
 
@@ -130,3 +161,14 @@ def test_message_bounds_makes_text_printable_and_a_non_string_empty(message_boun
     _, controls, number = message_bounds_run["messages"]
     assert controls["text"] == "hi  " and "text_bounds" not in controls
     assert number["text"] == "" and "text_bounds" not in number
+
+
+def test_the_intent_classifier_classifies_as_rasa_does_and_a_blank_message_falls_back(message_bounds_run):
+    hey, blank = message_bounds_run["intents"]
+    assert hey["name"] == "greet"
+    assert blank["name"] == "nlu_fallback"  # Rasa's own classifier raised ValueError here
+
+
+def test_the_model_uses_the_intent_classifier(message_bounds_run):
+    uses = {uses for uses, _ in message_bounds_run["graph"].values()}
+    assert "IntentClassifier" in uses and "LogisticRegressionClassifier" not in uses
