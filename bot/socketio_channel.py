@@ -24,6 +24,13 @@ And three guards, because this is the one channel a stranger's browser talks to:
    the bot offered exactly that payload as a button since the user's last message; otherwise its
    leading slashes are dropped and the NLU reads it like anything else typed. A message that is not
    a JSON object with a string `message` gets a polite reply instead of a traceback.
+6. Malformed packets are refused before python-socketio/python-engineio read them: a long-polling
+   POST whose engine.io payload does not decode, or holds a packet type a polling client does not
+   send, gets 400 (the library logged an IndexError or ValueError traceback and answered 200, or
+   hung until the ping timeout on a PING); a post to a session that
+   closed meanwhile gets 400 (the library raised KeyError: HTTP 500); a socket.io event whose data is
+   not a list starting with the event's name is dropped (the library logged a KeyError/IndexError).
+   So the server builds its own `AsyncServer` (`PacketCheckingServer`) instead of Rasa's.
 
 bot/credentials.yml names it `bot.socketio_channel.SocketIOInput`. It runs inside the Rasa server
 (.venv-rasa), so it imports Rasa; nothing in the other venv imports it.
@@ -37,10 +44,18 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import engineio
+import engineio.packet
+import socketio
+import socketio.packet
+from engineio.packet import Packet
+from engineio.payload import Payload
 from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.socketio import SocketBlueprint
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
 from rasa.core.channels.socketio import SocketIOOutput as RasaSocketIOOutput
-from sanic import Blueprint, Sanic
+from sanic import Blueprint, Request, Sanic, response
+from sanic.response import HTTPResponse
 
 from bot.channel_guards import SessionIds, as_typed_text, offered_payloads, origin_allowed, parse_origins
 from bot.safe_text import channel_text
@@ -48,6 +63,83 @@ from bot.safe_text import channel_text
 logger = logging.getLogger(__name__)
 
 UNREADABLE = "抱歉，无法读取这条消息，请重新输入。 / Sorry, I could not read that message; please type it again."
+
+
+# What a long-polling client posts (engine.io v4). python-engineio answers any other type (OPEN, PING,
+# NOOP, or an unknown number) by closing the session and waiting for the client to drain its queue:
+# such a POST hung until the ping timeout, or raised IndexError for an unknown number.
+POLLING_CLIENT_PACKETS = frozenset(
+    {engineio.packet.CLOSE, engineio.packet.PONG, engineio.packet.MESSAGE, engineio.packet.UPGRADE}
+)
+
+
+def payload_problem(body: bytes) -> str | None:
+    """Why a long-polling POST's engine.io payload cannot be read (None when it can), decoded by
+    python-engineio itself so that nothing it would choke on passes."""
+    try:
+        packets = Payload(encoded_payload=body.decode("utf-8")).packets
+    except (ValueError, IndexError, KeyError) as exc:  # UnicodeDecodeError and binascii.Error are ValueErrors
+        return type(exc).__name__
+    if any(not isinstance(p, Packet) or p.packet_type not in POLLING_CLIENT_PACKETS for p in packets):
+        return "a packet type a polling client does not send"
+    return None
+
+
+class PacketCheckingEngineIO(engineio.AsyncServer):
+    """python-engineio's server behind the sanic route, refusing what it would answer with a traceback."""
+
+    async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
+        """Engine.io's handling, except 400 for an unreadable POST payload or a session closed meanwhile."""
+        request = args[0] if args else None
+        if (
+            isinstance(request, Request)
+            and request.method == "POST"
+            and len(body := request.body or b"") <= self.max_http_buffer_size  # a longer one is refused below
+        ):
+            problem = payload_problem(body)
+            if problem is not None:
+                logger.warning("a socket.io post with an unreadable payload was refused (%s)", problem)
+                return response.text("Bad request", status=400)
+        try:
+            return await super().handle_request(*args, **kwargs)
+        except KeyError as exc:
+            if exc.args != ("Session is disconnected",):
+                raise
+            return response.text("Session is disconnected", status=400)
+
+
+class PacketCheckingServer(socketio.AsyncServer):
+    """python-socketio's server with PacketCheckingEngineIO beneath it, dropping malformed events."""
+
+    def _engineio_server_class(self) -> type[engineio.AsyncServer]:
+        return PacketCheckingEngineIO
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        if eio_sid not in self._binary_packet and not self._readable(eio_sid, data):  # else: an attachment
+            logger.warning("an unreadable socket.io packet was dropped")
+            return
+        await super()._handle_eio_message(eio_sid, data)
+
+    def _readable(self, eio_sid: str, data: Any) -> bool:
+        """Whether python-socketio can dispatch this packet (it raised ValueError or worse otherwise)."""
+        try:
+            pkt = self.packet_class(encoded_packet=data)
+        except (ValueError, TypeError, IndexError, KeyError):
+            return False
+        if pkt.packet_type in (socketio.packet.BINARY_EVENT, socketio.packet.BINARY_ACK):
+            return bool(self.manager.sid_from_eio_sid(eio_sid, pkt.namespace or "/"))
+        return pkt.packet_type in (
+            socketio.packet.CONNECT,
+            socketio.packet.DISCONNECT,
+            socketio.packet.EVENT,
+            socketio.packet.ACK,
+        )
+
+    async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
+        if not (isinstance(data, list) and data and isinstance(data[0], str)):
+            logger.warning("a socket.io event packet without an event name was dropped")
+            return
+        await super()._handle_event(eio_sid, namespace, id, data)
 
 
 class SocketIOOutput(RasaSocketIOOutput):
@@ -101,10 +193,15 @@ class SocketIOInput(RasaSocketIOInput):
         return SocketIOOutput(self.sio, self.bot_message_evt) if super().get_output_channel() else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        """Rasa's blueprint with its session_request and user-message handlers replaced."""
-        blueprint = super().blueprint(on_new_message)
-        sio = self.sio
-        assert sio is not None
+        """Rasa's socket.io blueprint, on a PacketCheckingServer and with the handlers above."""
+        # No CORS list: the Origin of every connection is checked in `connect`.
+        sio = PacketCheckingServer(async_mode="sanic", cors_allowed_origins=[])
+        blueprint = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
+        self.sio = sio
+
+        @blueprint.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
 
         @blueprint.listener("before_server_start")
         async def keep_app(app: Sanic, _loop: Any) -> None:

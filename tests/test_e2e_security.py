@@ -181,3 +181,38 @@ def test_a_message_that_is_not_text_gets_a_polite_reply(browser):
     for broken in (5, None, ["x"], {"text": "hi"}):
         assert "could not read" in client.say(session, broken)[0]["text"]
     assert client.say(session, "hello"), "the session still works"
+
+
+def engineio_session(stack: Stack) -> str:
+    """A long-polling engine.io session opened from the project's page, as the first request of a client."""
+    req = urllib.request.Request(
+        f"{stack.rasa_url}/socket.io/?EIO=4&transport=polling", headers={"Origin": stack.web_url}
+    )
+    with urllib.request.urlopen(req, timeout=30) as reply:
+        opened = reply.read().decode()
+    assert opened.startswith("0"), opened
+    return json.loads(opened[1:])["sid"]
+
+
+def post_packets(stack: Stack, sid: str, body: bytes) -> int:
+    url = f"{stack.rasa_url}/socket.io/?EIO=4&transport=polling&sid={sid}"
+    status, _ = request("POST", url, body, {"Origin": stack.web_url, "Content-Type": "text/plain;charset=UTF-8"})
+    return status
+
+
+def tracebacks(stack: Stack) -> int:
+    return (stack.log_dir / "rasa.log").read_text(encoding="utf-8", errors="replace").count("Traceback")
+
+
+def test_malformed_socket_packets_are_refused_without_a_traceback(stack):
+    before = tracebacks(stack)
+    sid = engineio_session(stack)
+    # Engine.io payloads the library could not decode (it logged a traceback and answered 200) or
+    # packets a polling client does not send (a PING made the POST hang until the ping timeout).
+    for unreadable in (b"\x1e", b"9", b"4\x1e\x1e4", b"\xff\xfe", b"bnot base64!", b"2probe", b"6", b"0"):
+        assert post_packets(stack, sid, unreadable) == 400, unreadable
+    assert post_packets(stack, sid, b"40") == 200  # socket.io connect
+    # Socket.io events without an event name (the library logged KeyError / IndexError): dropped.
+    for nameless in (b"42{}", b"42[]", b"42[1]", b'42"x"', b"4{"):
+        assert post_packets(stack, sid, nameless) == 200, nameless
+    assert tracebacks(stack) == before
