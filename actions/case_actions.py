@@ -26,6 +26,7 @@ from actions.store import migrate, session_scope
 from actions.vocab import INCIDENTS, incident_code, ip_type_code, market_code, market_name, market_suggestions
 from actions.vocab import IP_TYPES as IP_TYPE_CODES
 from actions.vocab import MARKETS as MARKET_CODES
+from bot.erasure import FORGET_SLOT
 
 logger = get_logger(__name__)
 
@@ -360,6 +361,12 @@ def reset_case_slots() -> list[EventType]:
     return [SlotSet(s, None) for s in CASE_SLOTS] + [SlotSet(SLOT_OFFERED, False), SlotSet("requested_slot", None)]
 
 
+def forget_case_entry() -> list[EventType]:
+    """Resets the intake and has the tracker store erase what was typed into it (bot/erasure.py): for when
+    the user is told that nothing was stored."""
+    return [*reset_case_slots(), SlotSet(FORGET_SLOT, "case_form")]
+
+
 def describe_matches(matches: list[Match], lang: str) -> list[str]:
     """Who was chosen and why, one line each; sample entries are labelled as samples."""
     lines = []
@@ -388,7 +395,7 @@ class ActionSubmitCase(BaseAction):
         lang = language_of(tracker)
         if not tracker.get_slot("case_consent"):
             dispatcher.utter_message(text=t("no_consent", lang))
-            return reset_case_slots()
+            return forget_case_entry()
         contact_kind, _, contact = str(tracker.get_slot("case_contact")).partition(":")
         deadline_slot = tracker.get_slot("case_deadline")
         description = tracker.get_slot("case_description") or ""
@@ -413,7 +420,7 @@ class ActionSubmitCase(BaseAction):
         except (SQLAlchemyError, OSError):
             logger.exception("case could not be saved")
             dispatcher.utter_message(text=t("db_down", lang))
-            return reset_case_slots()
+            return forget_case_entry()
         dispatcher.utter_message(
             text=self._confirmation(case_no, urgent, hours, matches, lang),
             json_message={
@@ -486,7 +493,7 @@ class ActionCancelCase(BaseAction):
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         dispatcher.utter_message(text=t("cancelled", language_of(tracker)))
-        return [ActiveLoop(None), *reset_case_slots()]
+        return [ActiveLoop(None), *forget_case_entry()]
 
 
 class ActionCorrectCaseField(BaseAction):

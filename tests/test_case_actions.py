@@ -19,6 +19,7 @@ from actions.case_actions import (
     parse_contact,
 )
 from actions.settings import get_settings
+from bot.erasure import FORGET_SLOT
 from tests.factories import adversarial_text
 
 
@@ -95,6 +96,7 @@ def test_cancel_stores_nothing_and_closes_the_form():
     messages, events = run(ActionCancelCase(), tracker("取消"))
     assert events[0] == ActiveLoop(None) and SlotSet("case_enterprise", None) in events
     assert "没有保存" in messages[0]["text"]
+    assert SlotSet(FORGET_SLOT, "case_form") in events  # the tracker store erases what was typed
 
 
 def test_correction_clears_the_named_field():
@@ -152,6 +154,12 @@ def test_a_refused_consent_clears_every_detail_the_form_collected(database):
     assert {"case_enterprise", "case_contact", "case_description", "case_deadline"} <= cleared
     assert set(case_actions.CASE_SLOTS) <= cleared
     assert not any(e["event"] == "slot" and e["value"] in FILLED.values() for e in events)
+    assert SlotSet(FORGET_SLOT, "case_form") in events
+
+
+def test_an_opened_case_is_not_erased_from_the_conversation(database):
+    _, events = run(ActionSubmitCase(), tracker(slots=FILLED, sender="owner5"))
+    assert not any(e["event"] == "slot" and e["name"] == FORGET_SLOT for e in events)
 
 
 def test_database_down_means_the_user_is_told_nothing_was_saved(monkeypatch, tmp_path):
@@ -159,10 +167,11 @@ def test_database_down_means_the_user_is_told_nothing_was_saved(monkeypatch, tmp
     get_settings.cache_clear()
     case_actions._migrated.cache_clear()
     try:
-        messages, _ = run(ActionSubmitCase(), tracker(slots=FILLED, sender="owner3"))
+        messages, events = run(ActionSubmitCase(), tracker(slots=FILLED, sender="owner3"))
     finally:
         get_settings.cache_clear()
     assert "nothing was stored" in messages[0]["text"] or "没有保存任何内容" in messages[0]["text"]
+    assert SlotSet(FORGET_SLOT, "case_form") in events
 
 
 def test_validation_returns_only_the_forms_own_slots():

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from bot.stack import http_get
 from tests.factories import Conversation
 
 pytestmark = pytest.mark.e2e
@@ -92,12 +93,41 @@ def test_english_case_with_a_question_mid_form_a_correction_and_a_bad_deadline(e
     Conversation(e2e.stack).expect(f"status of {case_no}", f"There is no case {case_no} in this conversation.")
 
 
+def stored_conversation(e2e, sender: str) -> str:
+    """Everything Rasa holds about a conversation, as its HTTP API returns it (all events)."""
+    status, body = http_get(e2e.stack.api_url(f"/conversations/{sender}/tracker?include_events=ALL"))
+    assert status == 200
+    return body
+
+
 def test_cancel_in_the_middle_stores_nothing(e2e):
     talk = Conversation(e2e.stack)
     talk.expect("I need an expert for a trademark problem in Japan", "Step 1")
     talk.expect("Example Foods Ltd.", "Step 2")
     talk.expect("cancel", "nothing was stored")
+    assert "Example Foods" not in stored_conversation(e2e, talk.sender)
     talk.expect("what is the status of my case?", "has not opened a case")
+
+
+def test_a_refused_consent_erases_the_entered_details_from_the_conversation(e2e):
+    talk = Conversation(e2e.stack)
+    talk.expect("we just got a cease and desist letter from a competitor", "[1]")
+    talk.expect("/affirm", "Step 1")
+    talk.expect("Erasable Textiles Co., Ltd.", "Step 2")
+    talk.expect("erase.me@example.com", "Step 3")
+    talk.expect("the USA", "Step 4")
+    talk.expect('/inform{"ip_type":"trademark"}', "Step 6")
+    talk.expect("none", "Step 7")
+    talk.expect("Rival Towels Inc. says our towels infringe its trademark.", "Last step")
+    assert "erase.me@example.com" in stored_conversation(e2e, talk.sender)  # held while the form runs
+    talk.expect("/deny", "nothing was stored")
+    stored = stored_conversation(e2e, talk.sender)
+    for detail in ("Erasable Textiles", "erase.me@example.com", "Rival Towels"):
+        assert detail not in stored, detail
+    assert "cease and desist" in stored  # the question before the form is kept
+    # The conversation goes on normally after the erasure.
+    texts, _, customs = talk.expect("中日PPH需要提交哪些材料？", "[1]")
+    assert customs and customs[0]["answered"]
 
 
 def test_declining_the_offer_keeps_the_conversation_going(e2e):
