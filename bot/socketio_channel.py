@@ -30,7 +30,9 @@ And three guards, because this is the one channel a stranger's browser talks to:
    hung until the ping timeout on a PING); a post to a session that
    closed meanwhile gets 400 (the library raised KeyError: HTTP 500); a socket.io event whose data is
    not a list starting with the event's name is dropped (the library logged a KeyError/IndexError).
-   So the server builds its own `AsyncServer` (`PacketCheckingServer`) instead of Rasa's.
+   So the server builds its own `AsyncServer` (`PacketCheckingServer`) instead of Rasa's. A message
+   that waited longer than Rasa's lock lifetime behind the same conversation's earlier ones (a flood)
+   gets a polite "send it again" instead of a LockError traceback and silence.
 
 bot/credentials.yml names it `bot.socketio_channel.SocketIOInput`. It runs inside the Rasa server
 (.venv-rasa), so it imports Rasa; nothing in the other venv imports it.
@@ -54,6 +56,7 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketBlueprint
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
 from rasa.core.channels.socketio import SocketIOOutput as RasaSocketIOOutput
+from rasa.core.lock_store import LockError
 from sanic import Blueprint, Request, Sanic, response
 from sanic.response import HTTPResponse
 
@@ -62,6 +65,10 @@ from bot.safe_text import channel_text
 
 logger = logging.getLogger(__name__)
 
+BUSY = (
+    "抱歉，我还在处理您之前的消息，这条没有读到，请稍后再发一次。 / Sorry, I was still busy with your earlier "
+    "messages and did not read this one; please send it again in a moment."
+)
 UNREADABLE = "抱歉，无法读取这条消息，请重新输入。 / Sorry, I could not read that message; please type it again."
 
 
@@ -246,6 +253,10 @@ class SocketIOInput(RasaSocketIOInput):
             text = channel_text(text) or ""  # a cheap guard: at most CHANNEL_MAX_CHARS go on to the NLU
             text = await self.typed_text(sender_id, text)
             message = UserMessage(text, output_channel, sender_id, input_channel=self.name(), metadata=metadata)
-            await on_new_message(message)
+            try:
+                await on_new_message(message)
+            except LockError:  # the conversation's earlier messages kept it busy past Rasa's lock lifetime
+                logger.warning("a socket.io message waited too long for its conversation and was not read")
+                await output_channel.send_text_message(sender_id, BUSY)
 
         return blueprint

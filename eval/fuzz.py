@@ -23,6 +23,7 @@ import json
 import queue
 import random
 import shutil
+import signal
 import statistics
 import tempfile
 import threading
@@ -518,7 +519,8 @@ class Sender:
             self.reconnects += 1
             with contextlib.suppress(Exception):
                 self.client.disconnect()
-        self.client = socketio.Client(reconnection=False)
+        # A browser's socket.io client waits 20 s for an HTTP answer; python-socketio's default is 5 s.
+        self.client = socketio.Client(reconnection=False, request_timeout=20)
         self.client.on("bot_uttered", self._on_reply)
         self.client.on("session_confirm", self.sessions.put)
         # Polling: the WebSocket client library adds an Origin of its own beside ours.
@@ -746,8 +748,12 @@ def run_probes(
         t.start()
     for t in threads:
         t.join()
-    for s in senders:
-        s.close()
+    # Together: a polling client's disconnect waits for its pending long poll (up to the ping interval).
+    closing = [threading.Thread(target=s.close, daemon=True) for s in senders]
+    for t in closing:
+        t.start()
+    for t in closing:
+        t.join()
     return outcomes, texts, sum(s.reconnects for s in senders), stopped.is_set()
 
 
@@ -767,6 +773,10 @@ def table(title: str, counter: collections.Counter, width: int = 22) -> str:
     return "\n".join(rows)
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000, help="how many hostile inputs (default 10,000)")
@@ -775,6 +785,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=8, help="concurrent senders (default 8)")
     parser.add_argument("--keep-logs", type=Path, help="copy the servers' logs here at the end")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupted)  # a killed run (a CI timeout) still stops its stack
     began = time.monotonic()
     probes = generate(args.n, args.seed)
     print(f"{len(probes)} inputs (seed {args.seed}), {sum(p.well_formed for p in probes)} of them well-formed")
