@@ -89,7 +89,7 @@ bench: setup ## benchmarks: input handling on adversarial text (~10 s), retrieva
 	$(PY) -m eval.bench_rest
 	$(PY) -m eval.bench_gateway
 
-fuzz: setup ## hostile-input probe: 10,000 malformed requests and odd messages on REST and socket.io, on a private loopback stack (~25 min; FUZZ_ARGS=…)
+fuzz: setup ## hostile-input probe: 10,000 malformed requests and odd messages on REST and socket.io, on a private loopback stack (~11 min; FUZZ_ARGS=…)
 	$(PY) -m eval.fuzz $(FUZZ_ARGS)
 
 eval: $(VENV)/.installed .index/CURRENT $(MODEL) ## evaluators' toolkit: conversation tests, answer quality, NLU CV, stories → eval/reports/evaluation.md (~20 min; EVAL_ARGS=…)
