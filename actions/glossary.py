@@ -84,6 +84,10 @@ class Glossary:
         books = [self._by_id[gid].playbook for gid in self.concepts(question)]  # type: ignore[attr-defined]
         return list(dict.fromkeys(b for b in books if b))
 
+    def playbook_documents(self) -> frozenset[str]:
+        """Document ids of every incident playbook."""
+        return frozenset(g.playbook for g in self.groups if g.playbook)
+
     def expansion(self, question: str, lang: str) -> list[str]:
         """The other words, in the question's language, of every concept the question names."""
         text = normalise(question[:MAX_QUERY_CHARS])

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -481,7 +481,11 @@ class KnowledgeIndex:
         # ties: more of the question's terms first; sections of another PPH direction last
         scored.sort(key=lambda t: (not t[0], -t[1], -t[2], -t[3]))
         markets = [c for c in market_codes(query) if c != "CN"]
-        playbook = next((t for t in scored if t[-1][0] in playbooks and t[0]), None)
+        # The named incident's best section; for a market the question names ("US customs stopped our
+        # container"), the best one whose heading names that market, if any (not Korea's customs).
+        candidates = [t for t in scored if t[-1][0] in playbooks and t[0]]
+        playbook = next((t for t in candidates if self._heading_names(t[-1], markets)), None) if markets else None
+        playbook = playbook or (candidates[0] if candidates else None)
         playbook_best = playbook[-1] if playbook else None
         top = scored[:k]
         if playbook and playbook not in top:  # the named incident's playbook always takes part
@@ -499,6 +503,28 @@ class KnowledgeIndex:
             )
             for ok, score, lexical, dense, ask, key in top
         ]
+
+    def answer_story(self, passages: list[Passage]) -> list[Passage]:
+        """The passages for a message the NLU read as reporting an incident ("our container got
+        stopped by US CBP…"), when none passed the gate: if the two best come from one incident
+        playbook (glossary `playbook`) and the best is close to a question it answers (ask ≥
+        gate_story_ask), that section answers. A story seldom uses the words of a listed question, so
+        the general gate misses it, yet an incident should always get its playbook; two sections of
+        the same playbook on top are the evidence the general gate lacks (a vague request for help
+        spreads over several playbooks' "when to call an expert")."""
+        if len(passages) < 2 or any(p.answerable for p in passages):
+            return passages
+        first, second = passages[0], passages[1]
+        if first.doc_id != second.doc_id or first.doc_id not in self.glossary.playbook_documents():
+            return passages
+        if first.ask < self.settings.tuned("gate_story_ask"):
+            return passages
+        return [replace(first, answerable=True), *passages[1:]]
+
+    def _heading_names(self, key: tuple[str, str], markets: list[str]) -> bool:
+        """Whether the section's heading (either language) names one of the markets."""
+        section = self.catalog[key[0]]["sections"][key[1]]
+        return bool(set(market_codes(f"{section['zh']} {section['en']}")) & set(markets))
 
     def _covers_markets(
         self,

@@ -1,6 +1,7 @@
 import json
 import os
 import threading
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -222,3 +223,35 @@ def test_a_playbook_that_names_no_document_is_a_problem(tmp_path):
     assert [str(p) for p in missing_playbooks(glossary, {"x"}, tmp_path, tmp_path)] == [
         "glossary.yml:2: [0].playbook: no knowledge document has the id 'no-such-doc'"
     ]
+
+
+def story_passages(fixture_index, *specs):
+    """Passages of the fixture corpus as a search would return them: (document id, ask similarity) each, none answerable."""
+    sections = {p.doc_id: p for q in ("PPH documents", "RCEP bad faith trademark") for p in fixture_index.search(q)}
+    return [replace(sections[doc], ask=ask, answerable=False) for doc, ask in specs]
+
+
+def test_a_story_whose_two_best_sections_are_one_playbooks_is_answered_from_it(fixture_index):
+    gate = fixture_index.settings.tuned("gate_story_ask")
+    story = story_passages(fixture_index, ("fx-pph-basics", gate + 0.01), ("fx-pph-basics", gate - 0.05))
+    answered = fixture_index.answer_story(story)
+    assert answered[0].answerable and not answered[1].answerable
+
+
+@pytest.mark.parametrize(
+    "specs",
+    [
+        (("fx-pph-basics", 0.99), ("fx-rcep-trademarks", 0.99)),  # spread over two documents: a vague request
+        (("fx-rcep-trademarks", 0.99), ("fx-rcep-trademarks", 0.99)),  # not an incident's playbook
+        (("fx-pph-basics", 0.5), ("fx-pph-basics", 0.5)),  # not close to any question the playbook answers
+        (("fx-pph-basics", 0.99),),  # only one section found
+    ],
+)
+def test_a_story_without_that_evidence_stays_unanswered(fixture_index, specs):
+    assert not any(p.answerable for p in fixture_index.answer_story(story_passages(fixture_index, *specs)))
+
+
+def test_a_story_already_answered_is_left_as_it_is(fixture_index):
+    story = story_passages(fixture_index, ("fx-rcep-trademarks", 0.99), ("fx-pph-basics", 0.99))
+    story[1] = replace(story[1], answerable=True)
+    assert fixture_index.answer_story(story) == story
