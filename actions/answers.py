@@ -266,7 +266,8 @@ def _sentence_ends(text: str, start: int, stop: int, full_only: bool = False) ->
     """Where sentences end between start and stop (the index after the end mark and its closing quotes).
 
     Not inside brackets, not after an abbreviation ("e.g.", "U.S.", "No.", "Art."), an initial or before a
-    lower-case word; "." "!" "?" ";" count only before a space, so "3.5" and "11.27" never split.
+    lower-case word (nor ";" before one: an English series of clauses is one sentence, quoted from its
+    start); "." "!" "?" ";" count only before a space, so "3.5" and "11.27" never split.
     `full_only` leaves out semicolons (used to find where the last list item ends).
     """
     ends: list[int] = []
@@ -294,6 +295,8 @@ def _sentence_ends(text: str, start: int, stop: int, full_only: bool = False) ->
                 following = text[end : end + 3].lstrip()
                 if following[:1].islower():
                     continue
+            if mark == ";" and text[end : end + 3].lstrip()[:1].islower():
+                continue  # an English series ("…; the shipment is valuable; or …") is one sentence
         ends.append(end)
     return ends
 

@@ -260,6 +260,19 @@ def test_sentences_are_not_split_inside_numbers_abbreviations_or_dates():
     ]
 
 
+def test_an_english_series_of_clauses_is_one_sentence_but_a_new_sentence_after_a_semicolon_is_not():
+    series = (
+        "Call a lawyer at once, especially if the notice asks you to agree to destruction; the shipment is "
+        "valuable; or the same brand is detained at several ports."
+    )
+    assert split_sentences(f"{series} Keep the notice.") == [series, "Keep the notice."]
+    assert split_sentences("The office decides; The applicant answers.") == [
+        "The office decides;",
+        "The applicant answers.",
+    ]
+    assert split_sentences("一是核实权利；二是准备证据。") == ["一是核实权利；", "二是准备证据。"]
+
+
 def test_list_items_are_units_kept_whole_or_dropped_whole(scorer):
     assert split_sentences(DOCUMENTS_ZH)[:5] == [
         "据CNIPA指南及代理机构说明，通常需要提交：一、《参与专利审查高速路（PPH）项目请求表》；",
