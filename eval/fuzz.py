@@ -22,10 +22,8 @@ import http.client
 import json
 import queue
 import random
-import shutil
 import signal
 import statistics
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -34,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.stack import MODEL, ROOT, Stack, free_port, http_get
+from bot.stack import Stack, http_get
+from eval.toolkit.bot import private_stack
 
 # What the message text is. Every probe carries one, also when the request around it is malformed.
 MESSAGE_CATEGORIES = (
@@ -673,45 +672,6 @@ def is_down(text: str) -> bool:
 WARM_UP = ("你好", "中日PPH需要提交哪些材料？", "hello", "What does RCEP say about bad-faith trademark applications?")
 
 
-@dataclass
-class PrivateStack:
-    """The stack this probe started, and where its logs are."""
-
-    stack: Stack
-    workdir: Path
-
-    @property
-    def logs(self) -> list[Path]:
-        return [self.stack.log_dir / "rasa.log", self.stack.log_dir / "actions.log"]
-
-
-def start_stack(workdir: Path, timeout: float = 300.0) -> PrivateStack:
-    """Rasa and the action server on free ports with copies of knowledge/ and the index, an empty case
-    database, no Telegram and Rasa's HTTP API off."""
-    from actions.retrieval import current_build
-    from actions.store import migrate
-
-    if not MODEL.exists():
-        raise SystemExit(f"{MODEL} is missing: run `make train`")
-    shutil.copytree(ROOT / "knowledge", workdir / "knowledge")
-    build = current_build(ROOT / ".index")
-    shutil.copytree(build, workdir / "index" / "builds" / build.name)
-    (workdir / "index" / "CURRENT").write_text(build.name + "\n", encoding="utf-8")
-    database_url = f"sqlite:///{workdir / 'cases.db'}"
-    migrate(database_url)
-    env = {
-        "KNOWLEDGE_DIR": str(workdir / "knowledge"),
-        "INDEX_DIR": str(workdir / "index"),
-        "WATCH_KNOWLEDGE": "false",
-        "DATABASE_URL": database_url,
-        "TELEGRAM_TOKEN": "",
-        "NOTIFIER_SINK": str(workdir / "notifications.jsonl"),
-    }
-    stack = Stack(free_port(), free_port(), free_port(), log_dir=workdir / "logs", extra_env=env, api_token="")
-    stack.start(("actions", "rasa"), timeout=timeout)
-    return PrivateStack(stack, workdir)
-
-
 def run_probes(
     stack: Stack, probes: list[Probe], workers: int, deadline: float, rasa_pid: int
 ) -> tuple[list[Outcome], list[str], int, bool]:
@@ -790,16 +750,13 @@ def main(argv: list[str] | None = None) -> int:
     probes = generate(args.n, args.seed)
     print(f"{len(probes)} inputs (seed {args.seed}), {sum(p.well_formed for p in probes)} of them well-formed")
 
-    workdir = Path(tempfile.mkdtemp(prefix="ipbot-fuzz-"))
-    private: PrivateStack | None = None
-    try:
-        started = time.perf_counter()
-        private = start_stack(workdir)
+    with private_stack(args.keep_logs, api=False) as private:
         stack = private.stack
+        logs = [stack.log_dir / "rasa.log", stack.log_dir / "actions.log"]
         rasa_pid = stack.services["rasa"].process.pid  # type: ignore[union-attr]
         print(
             f"stack on 127.0.0.1 (Rasa :{stack.rasa_port}, actions :{stack.action_port}, HTTP API off), "
-            f"healthy after {time.perf_counter() - started:.1f} s"
+            f"healthy after {private.started_in:.1f} s"
         )
         rss_start = process_tree_rss_mb(rasa_pid)
         for i, message in enumerate(WARM_UP * 3):
@@ -819,20 +776,13 @@ def main(argv: list[str] | None = None) -> int:
         rasa_ok = http_get(f"{stack.rasa_url}/webhooks/rest/", timeout=30)[0] == 200
         actions_ok = http_get(f"{stack.action_url}/health", timeout=30)[0] == 200
         still_answers = solo_seconds(stack, "你好", "fz-after")[1] == 200
-        n_tracebacks, traceback_kinds, first_traceback = tracebacks(private.logs)
+        n_tracebacks, traceback_kinds, first_traceback = tracebacks(logs)
         error_lines = sum(
             " ERROR " in line
-            for path in private.logs
+            for path in logs
             if path.exists()
             for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
         )
-    finally:
-        if private is not None:
-            private.stack.stop()
-            if args.keep_logs:
-                shutil.rmtree(args.keep_logs, ignore_errors=True)
-                shutil.copytree(private.stack.log_dir, args.keep_logs)
-        shutil.rmtree(workdir, ignore_errors=True)
 
     # ---- the summary
     sent = len(outcomes)

@@ -186,9 +186,11 @@ class PrivateStack:
 
 
 @contextlib.contextmanager
-def private_stack(logs_to: Path | None = None, timeout: float = 300.0) -> Iterator[PrivateStack]:
+def private_stack(logs_to: Path | None = None, timeout: float = 300.0, api: bool = True) -> Iterator[PrivateStack]:
     """Starts the Rasa and action servers on free ports with their own copies of knowledge/, the
-    index and an empty case database; always stops them (and keeps their logs in `logs_to`)."""
+    index and an empty case database; always stops them (and keeps their logs in `logs_to`).
+    `api`: Rasa's HTTP API on with a token of this stack's own (the checks read trackers), or off as
+    in production (the hostile-input probe, eval/fuzz.py)."""
     from actions.retrieval import current_build
     from actions.store import migrate
 
@@ -211,10 +213,8 @@ def private_stack(logs_to: Path | None = None, timeout: float = 300.0) -> Iterat
             "TELEGRAM_TOKEN": "",  # never a real Telegram bot from .env
             "NOTIFIER_SINK": str(workdir / "notifications.jsonl"),
         }
-        # Rasa's API is on for this private stack only, with a token of its own: the checks read trackers.
-        stack = Stack(
-            free_port(), free_port(), log_dir=workdir / "logs", extra_env=env, api_token=secrets.token_urlsafe(32)
-        )
+        api_token = secrets.token_urlsafe(32) if api else ""
+        stack = Stack(free_port(), free_port(), log_dir=workdir / "logs", extra_env=env, api_token=api_token)
         started = time.perf_counter()
         stack.start(("actions", "rasa"), timeout=timeout)
         bot = RestBot(stack.rasa_url, database_url, rest_token=stack.rest_token, api_token=stack.api_token)
