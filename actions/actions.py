@@ -88,7 +88,7 @@ class ActionAnswerQuestion(BaseAction):
             resolved = resolve(text, topic, lang)
             passages = await asyncio.to_thread(self._search, index, resolved, lang, topic)
             if intent == "report_case" and not resolved.followup:  # an incident told as a story
-                story = index.answer_story(passages)
+                story = index.answer_story(passages, resolved.query)
                 passages = [self._if_it_holds_the_fact(p, resolved.query, lang) for p in story]
         except Exception:
             logger.exception("retrieval failed (intent %s, %s characters)", intent, len(text))

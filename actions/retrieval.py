@@ -504,7 +504,7 @@ class KnowledgeIndex:
             for ok, score, lexical, dense, ask, key in top
         ]
 
-    def answer_story(self, passages: list[Passage]) -> list[Passage]:
+    def answer_story(self, passages: list[Passage], query: str = "") -> list[Passage]:
         """The passages for a message the NLU read as reporting an incident ("our container got
         stopped by US CBP…"), when none passed the gate: if the two best come from one incident
         playbook (glossary `playbook`) and the best is close to a question it answers (ask ≥
@@ -519,12 +519,26 @@ class KnowledgeIndex:
             return passages
         if first.ask < self.settings.tuned("gate_story_ask"):
             return passages
+        markets = [c for c in market_codes(query) if c != "CN"]
+        if markets and self._heading_names_other_markets((first.doc_id, first.section_id), markets):
+            return passages  # Korea's customs section for a story about US customs: better no answer
         return [replace(first, answerable=True), *passages[1:]]
 
     def _heading_names(self, key: tuple[str, str], markets: list[str]) -> bool:
-        """Whether the section's heading (either language) names one of the markets."""
+        """Whether the section's heading (either language) names one of the markets (an EU member: the EU too)."""
+        heading = self._heading_markets(key)
+        return any(m in heading or (m in EU_MEMBERS and "EU" in heading) for m in markets)
+
+    def _heading_markets(self, key: tuple[str, str]) -> set[str]:
+        """The markets the section's heading names, China left out as in questions (every PPH section
+        is about China on one side)."""
         section = self.catalog[key[0]]["sections"][key[1]]
-        return bool(set(market_codes(f"{section['zh']} {section['en']}")) & set(markets))
+        return set(market_codes(f"{section['zh']} {section['en']}")) - {"CN"}
+
+    def _heading_names_other_markets(self, key: tuple[str, str], markets: list[str]) -> bool:
+        """Whether the section's heading is about markets and none of them is one the question names
+        ("Korea Customs Service" does not answer "US customs stopped our goods")."""
+        return bool(self._heading_markets(key)) and not self._heading_names(key, markets)
 
     def _covers_markets(
         self,
@@ -532,11 +546,14 @@ class KnowledgeIndex:
         markets: list[str],
         direction: tuple[str | None, str | None] | None = None,
     ) -> bool:
-        """Whether a PPH section can answer for the markets a question names ("the PPH fee in
-        Brazil" is not answered from CNIPA's fees). A market is covered when the document is tagged
+        """Whether a section can answer for the markets a question names. Not when its heading is about
+        other markets only ("Korea Customs Service" for US customs). A PPH section ("the PPH fee in
+        Brazil" is not answered from CNIPA's fees) covers a market when the document is tagged
         with it (or with the EU, for a member), when the section names it, or when the section's
         direction leaves that side open ("any → CN") and the question puts the market on that side.
         (A listed question's similarity is no evidence here: e5 barely tells "in Brazil" from "in Japan".)"""
+        if markets and self._heading_names_other_markets(key, markets):
+            return False
         entry = self.catalog[key[0]]
         tags = entry.get("tags") or {}
         countries = set(tags.get("countries") or ())

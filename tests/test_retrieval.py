@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from actions.glossary import Glossary
 from actions.retrieval import (
     IndexMismatchError,
     IndexProvider,
@@ -255,3 +256,12 @@ def test_a_story_already_answered_is_left_as_it_is(fixture_index):
     story = story_passages(fixture_index, ("fx-rcep-trademarks", 0.99), ("fx-pph-basics", 0.99))
     story[1] = replace(story[1], answerable=True)
     assert fixture_index.answer_story(story) == story
+
+
+def test_a_story_about_another_market_than_the_playbook_sections_heading_stays_unanswered(fixture_index, monkeypatch):
+    monkeypatch.setattr(Glossary, "playbook_documents", lambda self: frozenset({"fx-pph-directions"}))
+    gate = fixture_index.settings.tuned("gate_story_ask")
+    directions = next(p for p in fixture_index.search("Korean result in China") if p.doc_id == "fx-pph-directions")
+    story = [replace(directions, ask=gate + 0.05, answerable=False)] * 2
+    assert not fixture_index.answer_story(story, "our goods were stopped by Japan customs")[0].answerable
+    assert fixture_index.answer_story(story, "our goods were stopped by Korean customs")[0].answerable
