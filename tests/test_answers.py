@@ -206,9 +206,23 @@ def test_the_default_scorer_is_used_when_none_is_given():
     assert quoted.startswith("For requests filed after entry")
 
 
-def test_an_injected_scorer_decides_what_leads():
+def test_an_injected_scorer_decides_what_is_kept():
     text = "Alpha one. Beta two. Gamma three."
-    assert focused_extract(text, "en", 90, "anything", FixedScorer([0.1, 0.9, 0.2])) == "Beta two. Gamma three."
+    assert focused_extract(text, "en", 4, "anything", FixedScorer([0.1, 0.9, 0.2])) == "Beta two. Gamma three."
+    assert focused_extract(text, "en", 4, "anything", FixedScorer([0.9, 0.1, 0.2])) == "Alpha one. … Gamma three."
+
+
+def test_a_sentence_before_the_best_one_fills_the_budget_in_the_sections_order():
+    # The rule a section opens with must not be lost to a later, shorter sentence sharing more words.
+    text = "Rule sentence with the article number. Short matching remark. Unrelated tail here."
+    quoted = focused_extract(text, "en", 9, "how does it work", FixedScorer([0.4, 0.9, 0.0]))
+    assert quoted == "Rule sentence with the article number. Short matching remark. …"
+
+
+def test_a_question_asking_for_one_fact_gets_that_sentence_first():
+    text = "Context sentence one. The date is 1 March 2012. Another remark."
+    quoted = focused_extract(text, "en", 9, "when did it start?", FixedScorer([0.5, 0.9, 0.0]))
+    assert quoted == "The date is 1 March 2012. … Context sentence one. …"
 
 
 def test_selected_sentences_keep_their_original_order_with_an_ellipsis_for_what_was_skipped():
