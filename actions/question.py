@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actions.glossary import normalise
+from actions.vocab import market_codes, market_name, market_spans
 
 MAX_CHARS = 2000
 
@@ -338,9 +339,7 @@ def standalone(text: str) -> bool:
 
 def _replace_countries(question: str, new_codes: list[str], lang: str) -> str:
     """The earlier question with the foreign countries it named ("中韩", "Korea") replaced by the new ones."""
-    from actions.vocab import market_name
-
-    names = [market_name(c, lang) if c != "EP" else ("欧洲" if lang == "zh" else "Europe") for c in new_codes]
+    names = [_market(c, lang) for c in new_codes]
     text = normalise(question)
     foreign = [m for m in mentions(text) if m.code != "CN"]
     out, last = [], 0
@@ -377,4 +376,30 @@ def resolve(text: str, topic: Topic | None, lang: str) -> Resolved:
         if question == normalise(topic.question):  # the earlier question named no country to swap
             question = f"{text} {topic.question}"
         return Resolved(question, True, pph_direction(question, lang))
+    # The topic's markets come along when its title names others too: "how long do we have to
+    # respond?" after US customs stopped the goods is about US customs, not about the EU's deadlines
+    # that the playbook's title "(EU, Japan, Korea, US)" would let in.
+    foreign = [c for c in topic.countries if c != "CN"]
+    if foreign and set(market_codes(title)) - {"CN", *foreign}:
+        title = _without_markets(title)
+        return Resolved(" ".join([text, title, *(_market(c, lang) for c in foreign)]), True, topic.direction)
     return Resolved(f"{text} {title}", True, topic.direction)
+
+
+def _without_markets(title: str) -> str:
+    """A title with the foreign markets it names taken out ("…on IP grounds (EU, Japan, Korea, US)" →
+    "…on IP grounds")."""
+    out, last = [], 0
+    for start, end, code in market_spans(title):
+        if code != "CN":
+            out.append(title[last:start])
+            last = end
+    kept = "".join(out) + title[last:]
+    kept = re.sub(r"[（(][\s,，、]*[)）]", "", kept)
+    return re.sub(r"\s+", " ", kept).strip()
+
+
+def _market(code: str, lang: str) -> str:
+    """A market's name for a completed question."""
+
+    return market_name(code, lang) if code != "EP" else ("欧洲" if lang == "zh" else "Europe")

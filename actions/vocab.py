@@ -200,6 +200,11 @@ def market_codes(text: str) -> list[str]:
     Longer names win over names inside them (印度尼西亚 is Indonesia, not India); two-letter
     English names and codes count only in capitals ("US", not the "us" in "help us").
     """
+    return list(dict.fromkeys(code for _, _, code in market_spans(text)))
+
+
+def market_spans(text: str) -> list[tuple[int, int, str]]:
+    """Where a text names a market: (start, end, code) in order, no overlaps (as `market_codes`)."""
     found: list[tuple[int, int, str]] = []
     lowered = text.lower()
     for code, names in MARKETS.items():
@@ -212,15 +217,14 @@ def market_codes(text: str) -> list[str]:
                 hits = [(m.start(), m.end()) for m in re.finditer(re.escape(name), text)]
             found += [(start, end, code) for start, end in hits]
     found.sort(key=lambda hit: (hit[0], -(hit[1] - hit[0])))
-    codes: list[str] = []
+    spans: list[tuple[int, int, str]] = []
     taken_until = -1
     for start, end, code in found:
         if start < taken_until:
             continue
         taken_until = end
-        if code not in codes:
-            codes.append(code)
-    return codes
+        spans.append((start, end, code))
+    return spans
 
 
 def join_names(names: list[str], lang: str) -> str:

@@ -77,6 +77,23 @@ def test_a_follow_up_is_completed_from_the_topic(message, topic, lang, query, di
     assert resolved.direction == direction
 
 
+def test_a_follow_up_keeps_the_markets_of_its_topic():
+    topic = Topic(
+        "Our goods were stopped by US customs, what now?",
+        "dispute-customs-detention",
+        "us-customs-and-border-protection",
+        {
+            "zh": "货物被海外海关扣留怎么办（欧盟、日本、韩国、美国）",
+            "en": "Goods detained by customs abroad (EU, Japan, Korea, US)",
+        },
+        ("US",),
+    )
+    resolved = resolve("how long do we have to respond?", topic, "en")
+    assert resolved.followup
+    assert resolved.query == "how long do we have to respond? Goods detained by customs abroad United States"
+    assert resolve("要多久？", topic, "zh").query == "要多久？ 货物被海外海关扣留怎么办 美国"
+
+
 @pytest.mark.parametrize(
     ("message", "lang"),
     [
