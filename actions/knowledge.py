@@ -105,11 +105,13 @@ class PphDirection(BaseModel):
 
 
 class SectionMeta(BaseModel):
-    """What staff say about one section in the front matter: the questions it answers, its PPH direction."""
+    """What staff say about one section in the front matter: the questions it answers, its PPH
+    direction, and the document's sources it rests on (the first is the link its citations show)."""
 
     model_config = ConfigDict(extra="forbid")
     asks: Asks = Field(default_factory=Asks)
     pph: PphDirection | None = None
+    sources: list[HttpUrl] = Field(default_factory=list)
 
 
 class DocumentMeta(BaseModel):
@@ -137,6 +139,7 @@ class Section:
     asks_zh: tuple[str, ...] = ()
     asks_en: tuple[str, ...] = ()
     pph: tuple[str, str] | None = None  # (office of earlier examination, office of later examination)
+    sources: tuple[str, ...] = ()  # the document's sources this section rests on; empty: all of them
 
     def asks(self, lang: str) -> tuple[str, ...]:
         """The questions this section answers, in one language."""
@@ -396,8 +399,8 @@ def _parse_document(
 def _with_section_meta(
     meta: DocumentMeta, sections: list[Section], front: str, rel: str, problems: list[Problem]
 ) -> list[Section]:
-    """Sections with the asks and PPH direction the front matter gives them; a key naming no
-    section of the document is an error at its line."""
+    """Sections with the asks, PPH direction and sources the front matter gives them; a key naming
+    no section of the document, or a section source the document does not list, is an error at its line."""
     known = {s.id for s in sections}
     key_lines = yaml_key_lines(front, first_line=2)
     for sid in meta.sections:
@@ -415,7 +418,22 @@ def _with_section_meta(
         if pph and pph[0] == pph[1]:
             where = line_of(key_lines, f"sections.{section.id}.pph", 2)
             problems.append(Problem(rel, where, f"sections.{section.id}.pph", "oee and ole must differ"))
-        out.append(replace(section, asks_zh=tuple(extra.asks.zh), asks_en=tuple(extra.asks.en), pph=pph))
+        listed = {str(url) for url in meta.sources}
+        for i, url in enumerate(extra.sources):
+            if str(url) not in listed:
+                where = line_of(key_lines, f"sections.{section.id}.sources.{i}", 2)
+                problems.append(
+                    Problem(rel, where, f"sections.{section.id}.sources", f"{url} is not among the document's sources")
+                )
+        out.append(
+            replace(
+                section,
+                asks_zh=tuple(extra.asks.zh),
+                asks_en=tuple(extra.asks.en),
+                pph=pph,
+                sources=tuple(str(url) for url in extra.sources),
+            )
+        )
     return out
 
 

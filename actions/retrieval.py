@@ -119,6 +119,7 @@ def _catalog(documents: list[KnowledgeDocument]) -> dict[str, Any]:
                     "text_en": s.text_en,
                     "line": s.line,
                     "pph": list(s.pph) if s.pph else None,
+                    "sources": list(s.sources),
                 }
                 for s in doc.sections
             },
@@ -663,7 +664,7 @@ class KnowledgeIndex:
             section_en=section["en"],
             text_zh=section["text_zh"],
             text_en=section["text_en"],
-            sources=tuple(entry["sources"]),
+            sources=tuple(section.get("sources") or entry["sources"]),  # the section's own first
             last_reviewed=entry["last_reviewed"],
             path=entry["path"],
             line=section["line"],

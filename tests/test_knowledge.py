@@ -94,6 +94,7 @@ def test_sections_front_matter_gives_asks_and_pph_direction():
     doc = next(d for d in docs if d.meta.id == "fx-pph-directions")
     korea, china = doc.sections
     assert korea.pph == ("CN", "KR") and china.pph == ("KR", "CN")
+    assert korea.sources == () and china.sources == ("https://www.cnipa.gov.cn/",)
     assert china.asks("zh") == ("韩国已经授权了，中国的申请能加快吗？",)
     asks = [c for c in to_chunks([doc]) if c.metadata.get("kind") == "ask"]
     assert {(c.metadata["section_id"], c.metadata["lang"]) for c in asks} == {
@@ -110,6 +111,10 @@ def test_sections_front_matter_gives_asks_and_pph_direction():
         (
             "unknown-section.md",
             "broken/sections/unknown-section.md:12: sections.no-such-section: no section has this id; the ids are: overview",
+        ),
+        (
+            "unlisted-source.md",
+            "broken/sections/unlisted-source.md:14: sections.overview.sources: https://www.jpo.go.jp/ is not among the document's sources",
         ),
         (
             "bad-direction.md",

@@ -197,6 +197,13 @@ def test_a_section_cited_by_key_is_found_and_a_wrong_key_is_none(fixture_index):
     assert fixture_index.section("fx-pph-basics#nope") is None
 
 
+def test_a_section_links_its_own_source_first_and_otherwise_the_documents(fixture_index):
+    own = fixture_index.section("fx-pph-directions#using-a-korean-result-in-china")
+    assert own.sources == ("https://www.cnipa.gov.cn/",)
+    inherited = fixture_index.section("fx-pph-directions#using-a-chinese-result-in-korea")
+    assert inherited.sources == ("https://www.kipo.go.kr/en/", "https://www.cnipa.gov.cn/")
+
+
 def test_a_pph_section_does_not_answer_for_a_market_it_does_not_cover(fixture_index):
     passages = fixture_index.search("巴西的PPH请求要交哪些文件？", k=3, lang="zh")
     assert passages[0].doc_id == "fx-pph-basics" and not any(p.answerable for p in passages)
