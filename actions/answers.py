@@ -42,6 +42,11 @@ SOURCE_LINE = {
 }
 ELLIPSIS = {"zh": "……", "en": " …"}
 UNVERIFIED = ("（未核实）", "(unverified)")
+# Said after an extract whose section marks something unverified that the extract left out.
+UNVERIFIED_ELSEWHERE = {
+    "zh": "（本节另有部分内容未核实，详见来源。）",
+    "en": "(Parts of this section are unverified; see the source.)",
+}
 
 SUPPORT_SHARE = 0.5  # the supporting passage gets this share of the budget
 FACT_WEIGHT = 1.5  # bonus for holding the kind of fact asked for: it outranks any relevance (0 to 1) alone
@@ -610,7 +615,7 @@ def compose(
 ) -> Answer:
     """The reply for a question: the sentences of the best gated section that answer it, at most one
     supporting passage from the second (half the budget), numbered sources, or "no answer" when
-    nothing passed the gate.
+    nothing passed the gate. An extract that leaves out what its section marks unverified says so.
 
     `question` is the user's message (empty: the start of each section is quoted, as before);
     `scorer` rates sentences against it (default: the lexical scorer).
@@ -627,7 +632,10 @@ def compose(
     parts = []
     for n, p in enumerate(chosen, start=1):
         share = budget if n == 1 else int(budget * SUPPORT_SHARE)
-        parts.append(f"{focused_extract(p.text(lang), lang, share, question, scorer)} [{n}]")
+        quoted = focused_extract(p.text(lang), lang, share, question, scorer)
+        if _UNVERIFIED.search(p.text(lang)) and not _UNVERIFIED.search(quoted):
+            quoted += ("" if lang == "zh" else " ") + UNVERIFIED_ELSEWHERE[lang]
+        parts.append(f"{quoted} [{n}]")
     cites = [citation(p, lang, n) for n, p in enumerate(chosen, start=1)]
     sources = "\n".join([SOURCES_HEADING[lang], *(source_line(c, lang) for c in cites)])
     text = "\n\n".join(parts) + "\n\n" + sources + "\n\nℹ️ " + DISCLAIMER[lang]

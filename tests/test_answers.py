@@ -8,6 +8,7 @@ from actions.answers import (
     DISCLAIMER,
     NO_ANSWER,
     SOURCES_HEADING,
+    UNVERIFIED_ELSEWHERE,
     LexicalSentenceScorer,
     asked_kinds,
     compose,
@@ -349,6 +350,17 @@ def test_the_unverified_marker_stays_with_its_sentence(scorer):
     long = "The fee is " + ", ".join(f"item {i} costs more" for i in range(40)) + " (unverified)."
     cut = focused_extract(long, "en", 20)
     assert "(unverified)" in cut and cut.endswith(" …")
+
+
+def test_an_extract_that_leaves_out_an_unverified_mark_says_the_section_has_one(scorer):
+    en = "The fee is free. The timing is 3 months. A detail of the form could not be checked (unverified)."
+    quoted = body(compose([passage(en=en)], "en", words_en=6, question="is there a fee?", scorer=scorer).text)
+    assert quoted.startswith("The fee is free.") and quoted.endswith(UNVERIFIED_ELSEWHERE["en"])
+    zh = "不收官费。审查也较快。表格的某个细节未能核实（未核实）。"
+    quoted = body(compose([passage(zh=zh)], "zh", chars_zh=6, question="要交官费吗？", scorer=scorer).text)
+    assert quoted.startswith("不收官费。") and quoted.endswith(UNVERIFIED_ELSEWHERE["zh"])
+    whole = body(compose([passage(en=en)], "en", words_en=90, question="is there a fee?", scorer=scorer).text)
+    assert whole.count("unverified") == 1
 
 
 def test_questions_name_the_kind_of_fact_they_ask_for():
