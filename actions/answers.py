@@ -681,14 +681,33 @@ def _says_fee_unverified(text: str, question: str = "") -> bool:
     return False
 
 
+# A question about what a professional charges (an agent's or a lawyer's fee) is not answered by an
+# office's fee, nor by "no official fee": only by an amount said of the professional's charges.
+_ASKS_PROFESSIONAL_FEE = re.compile(
+    r"代理费|律师费|服务费|代理所|律所.{0,8}(?:费|报价|钱)|请.{0,6}律师.{0,12}(?:钱|费)|(?:律师|代理人|代理机构).{0,6}(?:收费|报价)"
+    r"|\b(?:attorney|lawyer|agent|counsel|law firm|legal)(?:'s|s'|s)?\s(?:fees?|charges?|costs?|rates?|quotes?)\b"
+    r"|\b(?:hire|hiring|retain\w*)\s(?:a\s|an\s)?(?:\w+\s){0,3}(?:lawyer|attorney|agent|counsel)\b",
+    re.IGNORECASE,
+)
+_PROFESSIONAL = re.compile(r"代理|律师|律所|事务所|\b(?:attorney|lawyer|agent|counsel|law firm)s?\b", re.IGNORECASE)
+
+
+def _names_professional_fee(text: str) -> bool:
+    """Whether one sentence gives an amount for what an agent or lawyer charges."""
+    return any(_MONEY.search(s) and _PROFESSIONAL.search(s) for s in _SENTENCE_END.split(text))
+
+
 _ASKS_HOW_LONG = re.compile(r"多久|多长时间|几个月|多少天|\bhow (?:long|soon|quickly|fast)\b", re.IGNORECASE)
 
 
 def holds_asked_fact(question: str, text: str) -> bool:
     """Whether a passage can answer what kind of fact the question asks for: a price question
-    needs an amount (or "no fee", or a fee it says it could not verify), a how-long question a duration. Questions of other kinds pass.
+    needs an amount (or "no fee", or a fee it says it could not verify) — for an agent's or lawyer's
+    fee, an amount said of their charges —, a how-long question a duration. Questions of other kinds pass.
     (A section about PPH timing does not answer "what does the Japanese attorney charge?")"""
     question = question[:2000]
+    if _ASKS_PROFESSIONAL_FEE.search(question):
+        return _names_professional_fee(text)
     if _ASKS_PRICE.search(question) and not (
         _MONEY.search(text) or _NO_FEE.search(text) or _says_fee_unverified(text, question)
     ):

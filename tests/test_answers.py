@@ -422,6 +422,14 @@ def test_a_price_or_how_long_question_needs_a_passage_that_holds_such_a_fact():
     assert not holds_asked_fact("how long does it take?", "The office examines the request.")
     assert holds_asked_fact("how long does it take?", "About 2.5 months.")
     assert holds_asked_fact("What documents do we need?", "A request form.")  # other kinds pass
+    # An agent's or lawyer's fee is not answered by the office's fee, nor by "no official fee".
+    no_office_fee = "据一家日本专利事务所介绍，在日本提出加快审查请求不产生官费。"
+    assert not holds_asked_fact("日本代理所报价PPH代理费30万日元，这个价格正常吗", no_office_fee)
+    assert not holds_asked_fact("337调查请美国律师大概要花多少钱", "USITC不收取立案费用。")
+    assert not holds_asked_fact("How much does it cost to hire a lawyer for a Schedule A case?", "The fee is USD 150.")
+    assert holds_asked_fact(
+        "What do lawyers charge for a 337 case?", "Law firms often quote USD 2 million for a 337 case."
+    )
 
 
 def test_when_it_started_is_answered_by_the_first_start_not_a_later_extension():
