@@ -697,17 +697,32 @@ def _names_professional_fee(text: str) -> bool:
     return any(_MONEY.search(s) and _PROFESSIONAL.search(s) for s in _SENTENCE_END.split(text))
 
 
+# A question about a rate (grant rate, success rate) needs a share: a percentage or "n out of m".
+_ASKS_RATE = re.compile(
+    r"授权率|通过率|成功率|胜诉率|获批率|核准率|批准率|驳回率|比例是多少|百分之多少"
+    r"|\b(?:grant|allowance|approval|success|win|rejection|acceptance)\s(?:rates?|ratios?|percentages?)\b"
+    r"|\bwhat (?:share|percentage|proportion)\b",
+    re.IGNORECASE,
+)
+_SHARE = re.compile(
+    r"\d\s?(?:%|％)|百分之|\b\d{1,3}(?:\.\d{1,2})?\s?(?:percent|per cent)\b|\b\d+\s(?:out )?of (?:every )?\d+\b|[一二三四五六七八九]成",
+    re.IGNORECASE,
+)
+
 _ASKS_HOW_LONG = re.compile(r"多久|多长时间|几个月|多少天|\bhow (?:long|soon|quickly|fast)\b", re.IGNORECASE)
 
 
 def holds_asked_fact(question: str, text: str) -> bool:
     """Whether a passage can answer what kind of fact the question asks for: a price question
     needs an amount (or "no fee", or a fee it says it could not verify) — for an agent's or lawyer's
-    fee, an amount said of their charges —, a how-long question a duration. Questions of other kinds pass.
+    fee, an amount said of their charges —, a rate question a share, a how-long question a duration.
+    Questions of other kinds pass.
     (A section about PPH timing does not answer "what does the Japanese attorney charge?")"""
     question = question[:2000]
     if _ASKS_PROFESSIONAL_FEE.search(question):
         return _names_professional_fee(text)
+    if _ASKS_RATE.search(question) and not _SHARE.search(text):
+        return False
     if _ASKS_PRICE.search(question) and not (
         _MONEY.search(text) or _NO_FEE.search(text) or _says_fee_unverified(text, question)
     ):

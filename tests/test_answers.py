@@ -430,6 +430,12 @@ def test_a_price_or_how_long_question_needs_a_passage_that_holds_such_a_fact():
     assert holds_asked_fact(
         "What do lawyers charge for a 337 case?", "Law firms often quote USD 2 million for a 337 case."
     )
+    # A rate is answered by a share, not by a passage on the same procedure.
+    kipo_request = "A PPH request at KIPO needs the CNIPA office action."
+    assert not holds_asked_fact("What's the grant rate for PPH cases at KIPO?", kipo_request)
+    assert holds_asked_fact("What's the grant rate for PPH cases?", "About 85% of PPH cases are granted.")
+    assert not holds_asked_fact("中国PPH的授权率是多少", "构成PPH请求的文件包括请求表。")
+    assert holds_asked_fact("中国PPH的授权率是多少", "据统计，授权率约为百分之八十。")
 
 
 def test_when_it_started_is_answered_by_the_first_start_not_a_later_extension():
