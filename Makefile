@@ -22,7 +22,7 @@ BOT_SOURCES  := config.yml bot/domain.yml $(wildcard bot/data/*.yml) $(wildcard 
 KNOWLEDGE    := $(shell find knowledge -name '*.md' -not -name README.md 2>/dev/null)
 RASA_PATHS   := --config config.yml --domain bot/domain.yml
 
-.PHONY: help run shell setup db venvs web browser index train check-knowledge lint format validate test test-unit \
+.PHONY: help run shell setup db venvs web browser index train check-knowledge knowledge-report lint format validate test test-unit \
         test-stories test-e2e bench fuzz eval eval-retrieval postgres clean
 
 help: ## list the targets
@@ -82,6 +82,9 @@ shell: setup ## chat with the bot in the terminal
 
 check-knowledge: $(VENV)/.installed ## validate knowledge/ (prints file:line: field: message)
 	$(PY) -m actions.cli check
+
+knowledge-report: $(VENV)/.installed ## per document: official/secondary sources, unverified passages, review due, asks → .run/knowledge-report.md
+	$(PY) -m actions.cli report
 
 bench: setup ## benchmarks: input handling on adversarial text (~10 s), retrieval on a 10k-chunk corpus (~20 min), REST latency, Telegram gateway vs REST
 	$(PY) -m eval.bench_input

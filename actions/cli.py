@@ -2,6 +2,7 @@
 
     python -m actions.cli check                       # every problem as file:line: field: message
     python -m actions.cli index                       # (re)build the index; the running bot picks it up
+    python -m actions.cli report [--out FILE]         # per document: sources, unverified passages, review due, asks
     python -m actions.cli cases list [--status open]  # cases, newest first
     python -m actions.cli cases show IP-2026-000001   # one case with its history and offers
     python -m actions.cli cases assign IP-2026-000001 exp-003
@@ -82,6 +83,30 @@ def _check(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 1 if errors else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from datetime import date
+    from pathlib import Path
+
+    from actions.knowledge import load_knowledge
+    from actions.knowledge_report import knowledge_status, markdown_report, terminal_table
+    from actions.settings import PROJECT_ROOT, get_settings
+
+    today = date.today()
+    documents, problems = load_knowledge(
+        get_settings().knowledge_dir, PROJECT_ROOT, today=today, max_age_days=args.max_age_days
+    )
+    left_out = sorted({p.path for p in problems if p.severity == "error"})
+    rows = knowledge_status(documents, today, args.max_age_days)
+    out = Path(args.out) if args.out else PROJECT_ROOT / ".run" / "knowledge-report.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(markdown_report(rows, today, args.max_age_days, left_out), encoding="utf-8")
+    print(terminal_table(rows))
+    for path in left_out:
+        print(f"{path}: left out of the report, it has errors (make check-knowledge shows them)", file=sys.stderr)
+    print(f"{len(rows)} documents, riskiest first; written to {out}", file=sys.stderr)
+    return 0
 
 
 def _index(args: argparse.Namespace) -> int:
@@ -336,6 +361,15 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check", help="validate the knowledge files")
     check.add_argument("--max-age-days", type=int, default=365, help="warn when last_reviewed is older")
     check.set_defaults(func=_check)
+    report = commands.add_parser(
+        "report",
+        help="per document: official/secondary sources, unverified passages, review due, asks coverage",
+        description="One line per knowledge document, riskiest first (no official source, then the most "
+        "passages marked unverified, then the soonest review), printed and written as Markdown.",
+    )
+    report.add_argument("--out", help="the Markdown file to write (default: .run/knowledge-report.md)")
+    report.add_argument("--max-age-days", type=int, default=365, help="a review is due this long after last_reviewed")
+    report.set_defaults(func=_report)
     index = commands.add_parser("index", help="build the retrieval index")
     index.add_argument("--quiet", action="store_true", help="no progress bar")
     index.set_defaults(func=_index)

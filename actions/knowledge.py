@@ -18,11 +18,12 @@ import yaml
 from langchain_community.document_loaders import TextLoader
 from langchain_core.documents import Document
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator, model_validator
 
 LANGUAGES = ("zh", "en")
 IP_TYPES = ("patent", "utility_model", "design", "trademark", "copyright", "gi", "trade_secret")
 TOPICS = ("pph", "rcep", "dispute")
+SOURCE_KINDS = ("official", "secondary")
 DOCUMENT_GLOB = "**/*.md"
 MAX_CHUNK_CHARS = 700
 
@@ -114,16 +115,55 @@ class SectionMeta(BaseModel):
     sources: list[HttpUrl] = Field(default_factory=list)
 
 
+class Source(BaseModel):
+    """One source of a document: its URL and whether it is official (a treaty, law or regulation, an office's,
+    court's or platform's own page, or a faithful copy of one) or secondary (a law firm, news, commentary).
+
+    Staff write `- official: URL` or `- secondary: URL`, optionally with `note:` on the next line; a bare
+    `- URL` is still read (kind unknown: the checker warns). A source prints as its URL.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    url: HttpUrl
+    kind: Literal[SOURCE_KINDS] | None = None  # type: ignore[valid-type]
+    note: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_forms(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"url": value}
+        if isinstance(value, dict) and "url" not in value:
+            kinds = [kind for kind in SOURCE_KINDS if kind in value]
+            if len(kinds) != 1 or "kind" in value:
+                raise ValueError("write `- official: URL` or `- secondary: URL` (a `note:` may follow)")
+            rest = {key: v for key, v in value.items() if key != kinds[0]}
+            return {"url": value[kinds[0]], "kind": kinds[0], **rest}
+        return value
+
+    def __str__(self) -> str:
+        return str(self.url)
+
+
 class DocumentMeta(BaseModel):
     """The front matter every knowledge document must have."""
 
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=_ID)
     title: LangText
-    sources: list[HttpUrl] = Field(min_length=1)
+    sources: list[Source] = Field(min_length=1)
     last_reviewed: date
     tags: Tags
     sections: dict[str, SectionMeta] = Field(default_factory=dict)
+
+    @property
+    def urls(self) -> list[str]:
+        """The URLs of the document's sources, in the order staff listed them."""
+        return [str(source.url) for source in self.sources]
+
+    def count_sources(self, kind: str | None) -> int:
+        """How many of the document's sources are of this kind (None: not said)."""
+        return sum(source.kind == kind for source in self.sources)
 
 
 @dataclass(frozen=True)
@@ -374,7 +414,7 @@ def _parse_document(
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"])
             line = line_of(key_lines, loc, 2)
-            message = "missing" if err["type"] == "missing" else err["msg"]
+            message = "missing" if err["type"] == "missing" else err["msg"].removeprefix("Value error, ")
             problems.append(Problem(rel, line, loc, message))
 
     sections = _parse_sections(body, body_line, rel, problems)
@@ -388,12 +428,53 @@ def _parse_document(
                 Problem(rel, line, "last_reviewed", f"older than {max_age_days} days: review it", "warning")
             )
 
+    if meta is not None:
+        problems += _source_warnings(meta, sections, front, rel)
     if meta is not None and meta.sections:
         sections = _with_section_meta(meta, sections, front, rel, problems)
 
     if meta is None or any(p.severity == "error" for p in problems):
         return None, problems
     return KnowledgeDocument(meta, rel, digest, tuple(sections)), problems
+
+
+# How a passage says whose description it gives, for a document with no official source (knowledge/README.md).
+ATTRIBUTION = {
+    "zh": re.compile(r"(?<![证数占])据[^。；！？\n]{1,40}?(?:介绍|报道|所述|(?<![名简声号])称)"),
+    "en": re.compile(r"\b(?:according to|as (?:reported|described|explained) by)\b", re.IGNORECASE),
+}
+
+
+def rests_on_secondary_sources(sections: list[Section] | tuple[Section, ...]) -> bool:
+    """Whether every passage says whose description it gives (据……介绍 / according to …), as a document
+    with no official source must."""
+    return bool(sections) and all(
+        ATTRIBUTION["zh"].search(s.text_zh) and ATTRIBUTION["en"].search(s.text_en) for s in sections
+    )
+
+
+def _source_warnings(meta: DocumentMeta, sections: list[Section], front: str, rel: str) -> list[Problem]:
+    """A warning for each source not said to be official or secondary, and one for a document with no
+    official source whose passages do not all say they rest on practitioners' descriptions."""
+    unsaid = [i for i, source in enumerate(meta.sources) if source.kind is None]
+    no_official = not meta.count_sources("official") and not rests_on_secondary_sources(sections)
+    if not unsaid and not no_official:
+        return []
+    key_lines = yaml_key_lines(front, first_line=2)  # only needed to report
+    found = [
+        Problem(
+            rel,
+            line_of(key_lines, f"sources.{i}", 2),
+            f"sources.{i}",
+            "say whether this source is official or secondary",
+            "warning",
+        )
+        for i in unsaid
+    ]
+    if no_official:
+        message = "no official source: add one, or say in the passages that they rest on practitioners' descriptions"
+        found.append(Problem(rel, line_of(key_lines, "sources", 2), "sources", message, "warning"))
+    return found
 
 
 def _with_section_meta(
@@ -418,7 +499,7 @@ def _with_section_meta(
         if pph and pph[0] == pph[1]:
             where = line_of(key_lines, f"sections.{section.id}.pph", 2)
             problems.append(Problem(rel, where, f"sections.{section.id}.pph", "oee and ole must differ"))
-        listed = {str(url) for url in meta.sources}
+        listed = set(meta.urls)
         for i, url in enumerate(extra.sources):
             if str(url) not in listed:
                 where = line_of(key_lines, f"sections.{section.id}.sources.{i}", 2)

@@ -320,7 +320,7 @@ def citation_index(documents: list[KnowledgeDocument]) -> dict[str, CitedSection
                 d.meta.title,
                 LangText(zh=s.title_zh, en=s.title_en),
                 d.path,
-                str(d.meta.sources[0]),
+                d.meta.urls[0],
                 d.meta.last_reviewed.isoformat(),
             )
     return index

@@ -2,8 +2,10 @@
 
 import csv
 import json
+import shutil
 import stat
-from datetime import timedelta
+from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -207,3 +209,88 @@ def test_purge_clears_what_is_past_the_retention_setting(two_conversations, monk
     with session_scope(url) as s:
         assert s.scalars(select(Case.contact)).all() == ["", ""]
     assert sink.read_text(encoding="utf-8") == ""  # the cases' notifications are gone from the sink too
+
+
+FIXTURE_KNOWLEDGE = Path(__file__).parent / "fixtures" / "knowledge"
+
+
+def due_cell(last_reviewed: date) -> str:
+    """The report's Markdown cell for the days until a document reviewed that day is due again (365 days later)."""
+    days = (last_reviewed + timedelta(days=365) - date.today()).days
+    return str(days) if days >= 0 else f"**{days}** (overdue)"
+
+
+def test_report_on_the_fixture_corpus_counts_sources_passages_and_asks(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("KNOWLEDGE_DIR", str(FIXTURE_KNOWLEDGE))
+    get_settings.cache_clear()
+    out = tmp_path / "report.md"
+    try:
+        assert main(["report", "--out", str(out)]) == 0
+    finally:
+        get_settings.cache_clear()
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert header.split()[:5] == ["document", "official", "secondary", "unmarked", "unverified"]
+    rows = {line.split()[0]: line.split() for line in lines}
+    assert list(rows) == ["fx-pph-basics", "fx-pph-directions", "fx-rcep-trademarks"]  # all official: soonest due
+    assert rows["fx-pph-directions"][1:6] == ["2", "0", "0", "0/4", "2026-01-15"]
+    assert rows["fx-rcep-trademarks"][1:6] == ["1", "0", "0", "0/2", "2026-02-01"]
+    assert [row[-1] for row in rows.values()] == ["2/2", "2/2", "1/1"]  # sections with asks / sections
+    page = out.read_text(encoding="utf-8")
+    directions = f"| 2 | 0 | 0 | 0/4 | 2026-01-15 | {due_cell(date(2026, 1, 15))} | 2/2 |"
+    assert f"| fx-pph-directions | `tests/fixtures/knowledge/pph/pph-directions.md` {directions}" in page
+    assert "Left out" not in page
+
+
+@pytest.fixture
+def risky_corpus(tmp_path):
+    """The fixture corpus where the RCEP document rests on a secondary source only, the directions document
+    marks two passages unverified, an older copy of the basics is due first, and one file is broken."""
+    corpus = tmp_path / "knowledge"
+    shutil.copytree(FIXTURE_KNOWLEDGE, corpus)
+
+    def edit(name: str, *changes: tuple[str, str]) -> None:
+        path = corpus / name
+        text = path.read_text(encoding="utf-8")
+        for old, new in changes:
+            assert old in text
+            text = text.replace(old, new)
+        path.write_text(text, encoding="utf-8")
+
+    edit("rcep/rcep-trademarks.md", ("- official: https://rcepsec.org/", "- secondary: https://rcepsec.org/"))
+    edit(
+        "pph/pph-directions.md",
+        ("须在韩国第一次审查意见之前提出。", "须在韩国第一次审查意见之前提出（未核实）。"),
+        ("made before its first office action.", "made before its first office action (unverified)."),
+    )
+    shutil.copy(corpus / "pph" / "pph-basics.md", corpus / "pph" / "pph-basics-old.md")
+    edit(
+        "pph/pph-basics-old.md",
+        ("id: fx-pph-basics\n", "id: fx-pph-basics-old\n"),
+        ("last_reviewed: 2026-01-15", "last_reviewed: 2025-11-03"),
+        ("  - official: https://www.jpo.go.jp/", "  - https://www.jpo.go.jp/"),
+    )
+    (corpus / "pph" / "broken.md").write_text("no front matter\n", encoding="utf-8")
+    return corpus
+
+
+def test_report_puts_the_riskiest_documents_first_and_writes_markdown(risky_corpus, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("KNOWLEDGE_DIR", str(risky_corpus))
+    get_settings.cache_clear()
+    out = tmp_path / "out" / "report.md"
+    try:
+        assert main(["report", "--out", str(out)]) == 0
+    finally:
+        get_settings.cache_clear()
+    printed = capsys.readouterr()
+    rows = [line.split() for line in printed.out.splitlines()[1:]]
+    # no official source first (the unmarked URL is not official either), then most unverified, then soonest due
+    assert [row[0] for row in rows] == ["fx-pph-basics-old", "fx-rcep-trademarks", "fx-pph-directions", "fx-pph-basics"]
+    assert rows[0][1:5] == ["0", "0", "1", "0/4"] and rows[1][1:5] == ["0", "1", "0", "0/2"]
+    assert rows[2][1:5] == ["2", "0", "0", "2/4"] and rows[3][1:5] == ["1", "0", "0", "0/4"]
+    assert "pph/broken.md: left out of the report, it has errors" in printed.err
+    page = out.read_text(encoding="utf-8")
+    lines = [line for line in page.splitlines() if line.startswith("| fx-")]
+    assert [line.split(" | ")[0] for line in lines] == [f"| {row[0]}" for row in rows]
+    assert lines[0].endswith(f"| **0** | 0 | 1 | 0/4 | 2025-11-03 | {due_cell(date(2025, 11, 3))} | 2/2 |")
+    assert lines[2].endswith(f"| 2 | 0 | 0 | 2/4 | 2026-01-15 | {due_cell(date(2026, 1, 15))} | 2/2 |")
+    assert page.rstrip().endswith("/pph/broken.md`")

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from actions.knowledge import load_document, load_knowledge, section_id, to_chunks
+from actions.knowledge import ATTRIBUTION, load_document, load_knowledge, section_id, to_chunks
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BROKEN = FIXTURES / "broken"
@@ -126,3 +126,67 @@ def test_section_front_matter_errors_name_file_line_and_field(name, expected):
     doc, problems = load_document(BROKEN / "sections" / name, FIXTURES, today=TODAY)
     assert doc is None
     assert any(str(p).startswith(expected) for p in problems), problems
+
+
+def test_a_source_not_said_to_be_official_or_secondary_warns_at_its_line():
+    doc, problems = load_document(BROKEN / "sources" / "bare-url.md", FIXTURES, today=TODAY)
+    assert doc is not None  # a warning: the document is still used
+    assert doc.meta.urls == ["https://www.kipo.go.kr/en/", "https://www.example-lawfirm.com/pph-in-korea"]
+    assert [str(p) for p in problems] == [
+        "broken/sources/bare-url.md:8: sources.1: warning: say whether this source is official or secondary"
+    ]
+
+
+def test_a_document_without_an_official_source_warns_unless_every_passage_names_whose_description_it_is():
+    doc, problems = load_document(BROKEN / "sources" / "no-official.md", FIXTURES, today=TODAY)
+    assert doc is not None
+    assert [str(p) for p in problems] == [
+        "broken/sources/no-official.md:6: sources: warning: no official source: add one, or say in the passages "
+        "that they rest on practitioners' descriptions"
+    ]
+    doc, problems = load_document(BROKEN / "sources" / "attributed.md", FIXTURES, today=TODAY)
+    assert doc is not None and problems == []  # 据……介绍 / 据……报道, "according to" / "as reported by" everywhere
+
+
+def test_annotated_sources_are_clean_and_keep_their_urls_in_order():
+    doc, problems = load_document(BROKEN / "sources" / "annotated.md", FIXTURES, today=TODAY)
+    assert problems == []
+    assert [(s.kind, s.note) for s in doc.meta.sources] == [
+        ("official", None),
+        ("official", "copy of the official text"),
+        ("secondary", None),
+        ("secondary", "the long form"),
+    ]
+    assert doc.meta.urls == [
+        "https://www.kipo.go.kr/en/",
+        "https://github.com/example/laws/blob/main/patent-act.md",
+        "https://www.example-lawfirm.com/pph-in-korea",
+        "https://www.example.org/long-form?x=1",
+    ]
+    assert [str(s) for s in doc.meta.sources] == doc.meta.urls  # a source prints as its URL
+    assert (doc.meta.count_sources("official"), doc.meta.count_sources("secondary")) == (2, 2)
+
+
+def test_a_misspelt_source_kind_is_an_error_at_its_line():
+    doc, problems = load_document(BROKEN / "sources" / "bad-kind.md", FIXTURES, today=TODAY)
+    assert doc is None
+    assert [str(p) for p in problems] == [
+        "broken/sources/bad-kind.md:8: sources.1: write `- official: URL` or `- secondary: URL` (a `note:` may follow)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "attributed"),
+    [
+        ("zh", "据律师事务所介绍，审查约需三个月。", True),
+        ("zh", "根据新闻报道，该计划已延长。", True),
+        ("zh", "据韩国特许厅新闻稿称，异议期缩短。", True),
+        ("zh", "请保留证据，注明商品名称。", False),  # 证据 and 名称 are no attribution
+        ("zh", "审查约需三个月。", False),
+        ("en", "According to US law firms, a seller has about 3 weeks.", True),
+        ("en", "As reported by a news site, the pilot was extended.", True),
+        ("en", "The pilot was extended.", False),
+    ],
+)
+def test_attributions_that_say_a_passage_rests_on_a_secondary_source(lang, text, attributed):
+    assert bool(ATTRIBUTION[lang].search(text)) is attributed
