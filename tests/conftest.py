@@ -58,7 +58,8 @@ def e2e(tmp_path_factory: pytest.TempPathFactory):
 
     import yaml
 
-    from actions.retrieval import current_build
+    from actions.retrieval import build_index, current_build
+    from actions.settings import Settings
     from bot.stack import MODEL, ROOT, Stack, free_port
     from tests.telegram_api import FakeBotApi
 
@@ -73,6 +74,11 @@ def e2e(tmp_path_factory: pytest.TempPathFactory):
     build = current_build(ROOT / ".index")
     shutil.copytree(build, root / "index" / "builds" / build.name)
     (root / "index" / "CURRENT").write_text(build.name + "\n")
+    # Up to date with the knowledge files before the stack starts (only edited documents are embedded),
+    # so no test is answered from texts older than the ones it checks.
+    build_index(
+        Settings(knowledge_dir=root / "knowledge", index_dir=root / "index"), progress=False, log=lambda _: None
+    )
 
     telegram = FakeBotApi(token="123456:TEST")
     telegram.start()

@@ -33,8 +33,11 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 REPORTS = ROOT / "eval" / "reports"
 ANSWER_TIMEOUT = 90  # seconds; the first answer after start-up is the slowest
-BOT_TEXTS = "return Array.from(document.querySelectorAll('.rw-response')).map(e => e.innerText)"
-ALL_TEXTS = "return Array.from(document.querySelectorAll('.rw-message')).map(e => e.innerText)"
+# Message bubbles, without the widget's typing indicator: an empty `.rw-message` it shows while it
+# waits to take the next message (the answer's citations payload, which it then drops).
+MESSAGES = ".rw-message:not(.rw-typing-indication)"
+BOT_TEXTS = f"return Array.from(document.querySelectorAll('{MESSAGES} .rw-response')).map(e => e.innerText)"
+ALL_TEXTS = f"return Array.from(document.querySelectorAll('{MESSAGES}')).map(e => e.innerText)"
 
 Browser = Callable[..., webdriver.Chrome]
 
