@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from actions.knowledge import UNVERIFIED_MARK
 from actions.retrieval import Passage
 
 if TYPE_CHECKING:
@@ -633,7 +634,7 @@ def compose(
     for n, p in enumerate(chosen, start=1):
         share = budget if n == 1 else int(budget * SUPPORT_SHARE)
         quoted = focused_extract(p.text(lang), lang, share, question, scorer)
-        if _UNVERIFIED.search(p.text(lang)) and not _UNVERIFIED.search(quoted):
+        if UNVERIFIED_MARK.search(p.text(lang)) and not UNVERIFIED_MARK.search(quoted):
             quoted += ("" if lang == "zh" else " ") + UNVERIFIED_ELSEWHERE[lang]
         parts.append(f"{quoted} [{n}]")
     cites = [citation(p, lang, n) for n, p in enumerate(chosen, start=1)]
@@ -661,9 +662,6 @@ _NO_FEE = re.compile(
 # A passage that says it could not confirm the fee answers a price question honestly ("say so when
 # you do not know"), e.g. "the official fee follows KIPO's current guideline; we could not verify it".
 _FEE_WORD = re.compile(r"官费|费用|收费|\b(?:fees?|charges?|costs?)\b", re.IGNORECASE)
-_UNVERIFIED = re.compile(
-    r"未能[^。；]{0,12}核实|未核实|未经[^。；]{0,6}核实|could not verify|not verified|unverified", re.IGNORECASE
-)
 _SENTENCE_END = re.compile(r"[。!?！？]|\.\s")
 
 
@@ -674,7 +672,7 @@ def _says_fee_unverified(text: str, question: str = "") -> bool:
 
     asked = {m.code for m in mentions(question)} if question else set()
     for sentence in _SENTENCE_END.split(text):
-        if _FEE_WORD.search(sentence) and _UNVERIFIED.search(sentence):
+        if _FEE_WORD.search(sentence) and UNVERIFIED_MARK.search(sentence):
             named = {m.code for m in mentions(sentence)}
             if not asked or not named or asked & named:
                 return True

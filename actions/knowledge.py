@@ -438,6 +438,12 @@ def _parse_document(
     return KnowledgeDocument(meta, rel, digest, tuple(sections)), problems
 
 
+# How a passage says that something in it could not be verified (the answer keeps the mark visible;
+# the staff report counts such passages).
+UNVERIFIED_MARK = re.compile(
+    r"未能[^。；]{0,12}核实|未核实|未经[^。；]{0,6}核实|could not verify|not verified|unverified", re.IGNORECASE
+)
+
 # How a passage says whose description it gives, for a document with no official source (knowledge/README.md).
 ATTRIBUTION = {
     "zh": re.compile(r"(?<![证数占])据[^。；！？\n]{1,40}?(?:介绍|报道|所述|(?<![名简声号])称)"),
@@ -489,6 +495,7 @@ def _with_section_meta(
             where = line_of(key_lines, f"sections.{sid}", 2)
             ids = ", ".join(sorted(known))
             problems.append(Problem(rel, where, f"sections.{sid}", f"no section has this id; the ids are: {ids}"))
+    listed = set(meta.urls)
     out = []
     for section in sections:
         extra = meta.sections.get(section.id)
@@ -499,7 +506,6 @@ def _with_section_meta(
         if pph and pph[0] == pph[1]:
             where = line_of(key_lines, f"sections.{section.id}.pph", 2)
             problems.append(Problem(rel, where, f"sections.{section.id}.pph", "oee and ole must differ"))
-        listed = set(meta.urls)
         for i, url in enumerate(extra.sources):
             if str(url) not in listed:
                 where = line_of(key_lines, f"sections.{section.id}.sources.{i}", 2)

@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from actions.answers import _UNVERIFIED  # the marks the bot itself recognises in a passage
-from actions.knowledge import KnowledgeDocument
+from actions.knowledge import UNVERIFIED_MARK, KnowledgeDocument
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ def document_status(doc: KnowledgeDocument, today: date, max_age_days: int = 365
     """What the report says about one document."""
     meta = doc.meta
     due = meta.last_reviewed + timedelta(days=max_age_days)
-    unverified = sum(bool(_UNVERIFIED.search(text)) for s in doc.sections for text in (s.text_zh, s.text_en))
+    unverified = sum(bool(UNVERIFIED_MARK.search(text)) for s in doc.sections for text in (s.text_zh, s.text_en))
     return DocumentStatus(
         doc_id=meta.id,
         path=doc.path,

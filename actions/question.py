@@ -401,5 +401,4 @@ def _without_markets(title: str) -> str:
 
 def _market(code: str, lang: str) -> str:
     """A market's name for a completed question."""
-
     return market_name(code, lang) if code != "EP" else ("欧洲" if lang == "zh" else "Europe")
