@@ -60,7 +60,7 @@ browser: ## make sure Debian's Chromium, ChromeDriver and a CJK font are install
 .index/CURRENT: $(KNOWLEDGE) $(wildcard bot/jieba/*) | $(VENV)/.installed
 	$(PY) -m actions.cli index
 
-index: $(VENV)/.installed ## (re)build the knowledge index; only changed documents are embedded again
+index: $(VENV)/.installed ## (re)build the knowledge index; only changed passages are embedded again
 	$(PY) -m actions.cli index
 
 $(MODEL): $(BOT_SOURCES) | $(VENV_RASA)/.installed

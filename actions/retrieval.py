@@ -148,9 +148,9 @@ def build_index(
     """Builds the index from the knowledge files and makes it current; returns its manifest.
 
     Raises KnowledgeInvalidError (and leaves the current index alone) when any file has errors.
-    Documents whose content hash is unchanged since the current build keep their chunks, terms
-    and vectors, so after an edit only the changed documents are embedded again; a changed
-    embedding setting makes every document new.
+    A chunk whose embedded text is the same as in the current build keeps its vector, so an edit
+    embeds again only the chunks it changed (a front-matter edit such as marking a source, none);
+    terms and metadata are always taken afresh. A changed embedding setting makes every chunk new.
     """
     from tqdm import tqdm
 
@@ -179,14 +179,7 @@ def build_index(
     todo: list[int] = []  # positions still to embed
     changed = []
     for doc in documents:
-        reused = previous.get(doc.sha256)
-        if reused:
-            for text, meta, vector in reused:
-                texts.append(text)
-                metadatas.append({**meta, "path": doc.path})
-                vectors.append(vector)
-            continue
-        changed.append(doc.path)
+        embedded_here = False
         for chunk in to_chunks([doc]):
             meta = chunk.metadata
             lang = meta["lang"]
@@ -196,10 +189,15 @@ def build_index(
             else:
                 text = embedding_text(catalog[meta["doc_id"]]["title"][lang], section[lang], chunk.page_content)
             meta["tokens"] = tokenizer.tokens(text)
-            todo.append(len(texts))
+            vector = previous.get((meta.get("kind") == "ask", text))
+            if vector is None:
+                todo.append(len(texts))
+                embedded_here = True
             texts.append(text)
             metadatas.append(meta)
-            vectors.append(None)
+            vectors.append(vector)
+        if embedded_here:
+            changed.append(doc.path)
 
     batch = 64
     bar = tqdm(total=len(todo), desc="embedding", unit="chunk", disable=not progress or not todo)
@@ -282,8 +280,8 @@ def previous_manifest_documents(settings: Settings, embedding: dict[str, str]) -
     return previous["documents"]
 
 
-def _previous_chunks(settings: Settings, embedding: dict[str, str], base: Any) -> dict[str, list[tuple]]:
-    """Chunks of the current build by document hash: (text, metadata, vector), to reuse."""
+def _previous_chunks(settings: Settings, embedding: dict[str, str], base: Any) -> dict[tuple[bool, str], Any]:
+    """The current build's vectors by (is a listed question, embedded text), to reuse."""
     if not previous_manifest_documents(settings, embedding):
         return {}
     from langchain_community.vectorstores import FAISS
@@ -296,10 +294,10 @@ def _previous_chunks(settings: Settings, embedding: dict[str, str], base: Any) -
         logger.warning("previous index not reusable (%s): embedding everything again", exc)
         return {}
     matrix = store.index.reconstruct_n(0, store.index.ntotal)
-    out: dict[str, list[tuple]] = defaultdict(list)
+    out: dict[tuple[bool, str], Any] = {}
     for i, docstore_id in store.index_to_docstore_id.items():
         doc = store.docstore.search(docstore_id)
-        out[doc.metadata["doc_sha256"]].append((doc.page_content, dict(doc.metadata), matrix[i]))
+        out[(doc.metadata.get("kind") == "ask", doc.page_content)] = matrix[i]
     return out
 
 
@@ -322,6 +320,19 @@ def current_build(index_dir: Path) -> Path:
     if not (build / "manifest.json").is_file():
         raise IndexMissingError(f"{pointer} names {build}, which is incomplete: run `make index`")
     return build
+
+
+def fresh_index_copy(index_dir: Path, knowledge_dir: Path, copy_dir: Path) -> Settings:
+    """A copy of the current build in copy_dir, brought up to date with knowledge_dir, and the
+    settings that serve it: a private stack (evaluation, end-to-end tests) answers from the texts
+    it checks, never from a stale .index; unchanged chunks keep their vectors, so only what was
+    edited since the last `make index` is embedded."""
+    build = current_build(index_dir)
+    shutil.copytree(build, copy_dir / "builds" / build.name)
+    (copy_dir / POINTER).write_text(build.name + "\n", encoding="utf-8")
+    settings = Settings(knowledge_dir=knowledge_dir, index_dir=copy_dir)
+    build_index(settings, progress=False, log=lambda _: None)
+    return settings
 
 
 def _read_manifest_or_none(index_dir: Path) -> dict[str, Any] | None:

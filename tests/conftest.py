@@ -58,8 +58,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory):
 
     import yaml
 
-    from actions.retrieval import build_index, current_build
-    from actions.settings import Settings
+    from actions.retrieval import fresh_index_copy
     from bot.stack import MODEL, ROOT, Stack, free_port
     from tests.telegram_api import FakeBotApi
 
@@ -71,14 +70,8 @@ def e2e(tmp_path_factory: pytest.TempPathFactory):
     for n, expert in enumerate(experts, start=1):
         expert["telegram_chat_id"] = 1000 + n  # every sample expert reachable on the loopback server
     (root / "knowledge" / "experts.yml").write_text(yaml.safe_dump(experts, allow_unicode=True), encoding="utf-8")
-    build = current_build(ROOT / ".index")
-    shutil.copytree(build, root / "index" / "builds" / build.name)
-    (root / "index" / "CURRENT").write_text(build.name + "\n")
-    # Up to date with the knowledge files before the stack starts (only edited documents are embedded),
-    # so no test is answered from texts older than the ones it checks.
-    build_index(
-        Settings(knowledge_dir=root / "knowledge", index_dir=root / "index"), progress=False, log=lambda _: None
-    )
+    # Up to date with the knowledge files, so no test is answered from texts older than the ones it checks.
+    fresh_index_copy(ROOT / ".index", root / "knowledge", root / "index")
 
     telegram = FakeBotApi(token="123456:TEST")
     telegram.start()

@@ -132,7 +132,7 @@ def test_provider_keeps_serving_the_last_good_index(fixture_settings, tmp_path):
     assert provider.get(timeout=5) is first  # the failed load did not replace it
 
 
-def test_rebuild_embeds_only_changed_documents_and_drops_deleted_ones(fixture_settings, embeddings, tmp_path):
+def test_rebuild_embeds_only_changed_chunks_and_drops_deleted_documents(fixture_settings, embeddings, tmp_path):
     import shutil
 
     corpus = tmp_path / "knowledge"
@@ -147,7 +147,15 @@ def test_rebuild_embeds_only_changed_documents_and_drops_deleted_ones(fixture_se
     pph.write_text(pph.read_text(encoding="utf-8").replace("请求表", "PPH请求表"), encoding="utf-8")
     second = build_index(settings, **quiet)
     assert len(second["changed_documents"]) == 1 and second["changed_documents"][0].endswith("pph/pph-basics.md")
-    assert second["embedded_chunks"] == 8 and second["chunks"] == 20  # 2 sections × 2 languages × 2
+    assert second["embedded_chunks"] == 1 and second["chunks"] == 20  # the one Chinese passage with the word
+
+    text = pph.read_text(encoding="utf-8")
+    reviewed = next(line for line in text.splitlines() if line.startswith("last_reviewed:"))
+    pph.write_text(text.replace(reviewed, "last_reviewed: 2026-11-30"), encoding="utf-8")
+    front_matter_only = build_index(settings, **quiet)
+    assert front_matter_only["embedded_chunks"] == 0 and front_matter_only["changed_documents"] == []
+    reloaded = KnowledgeIndex.load(settings, embeddings=embeddings)
+    assert reloaded.catalog["fx-pph-basics"]["last_reviewed"] == "2026-11-30"  # the catalog is always fresh
 
     (corpus / "rcep" / "rcep-trademarks.md").unlink()
     third = build_index(settings, **quiet)
@@ -272,3 +280,29 @@ def test_a_story_about_another_market_than_the_playbook_sections_heading_stays_u
     story = [replace(directions, ask=gate + 0.05, answerable=False)] * 2
     assert not fixture_index.answer_story(story, "our goods were stopped by Japan customs")[0].answerable
     assert fixture_index.answer_story(story, "our goods were stopped by Korean customs")[0].answerable
+
+
+def test_a_fresh_index_copy_answers_from_the_edited_files_and_leaves_the_original_alone(
+    fixture_settings, embeddings, tmp_path, monkeypatch
+):
+    import shutil
+
+    from actions import embeddings as embeddings_module
+    from actions.retrieval import current_build, fresh_index_copy
+
+    monkeypatch.setattr(embeddings_module, "make_embeddings", lambda settings: embeddings)
+    original = fixture_settings.model_copy(update={"index_dir": tmp_path / "index"})
+    build_index(original, progress=False, embeddings=embeddings, log=lambda _: None)
+    before = current_build(original.index_dir)
+    edited = tmp_path / "knowledge"
+    shutil.copytree(fixture_settings.knowledge_dir, edited)
+    pph = edited / "pph" / "pph-basics.md"
+    pph.write_text(pph.read_text(encoding="utf-8").replace("请求表", "PPH请求表"), encoding="utf-8")
+
+    settings = fresh_index_copy(original.index_dir, edited, tmp_path / "copy")
+
+    copy = KnowledgeIndex.load(settings, embeddings=embeddings)
+    assert "PPH请求表" in copy.catalog["fx-pph-basics"]["sections"]["documents-to-file"]["text_zh"]
+    assert current_build(original.index_dir) == before  # the original build is untouched
+    kept = KnowledgeIndex.load(original, embeddings=embeddings)
+    assert "PPH请求表" not in kept.catalog["fx-pph-basics"]["sections"]["documents-to-file"]["text_zh"]

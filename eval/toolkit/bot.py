@@ -191,8 +191,7 @@ def private_stack(logs_to: Path | None = None, timeout: float = 300.0, api: bool
     index and an empty case database; always stops them (and keeps their logs in `logs_to`).
     `api`: Rasa's HTTP API on with a token of this stack's own (the checks read trackers), or off as
     in production (the hostile-input probe, eval/fuzz.py)."""
-    from actions.retrieval import build_index, current_build
-    from actions.settings import Settings
+    from actions.retrieval import fresh_index_copy
     from actions.store import migrate
 
     if not MODEL.exists():
@@ -201,14 +200,8 @@ def private_stack(logs_to: Path | None = None, timeout: float = 300.0, api: bool
     stack: Stack | None = None
     try:
         shutil.copytree(ROOT / "knowledge", workdir / "knowledge")
-        build = current_build(ROOT / ".index")
-        shutil.copytree(build, workdir / "index" / "builds" / build.name)
-        (workdir / "index" / "CURRENT").write_text(build.name + "\n", encoding="utf-8")
-        # The copy is brought up to date with the knowledge files: a stale .index would answer from
-        # the old texts while the labels are checked against the new ones. Unchanged documents keep
-        # their vectors, so this embeds only what was edited since the last `make index`.
-        settings = Settings(knowledge_dir=workdir / "knowledge", index_dir=workdir / "index")
-        build_index(settings, progress=False, log=lambda _: None)
+        # Labels are checked against the knowledge files, so the answers must come from them too.
+        fresh_index_copy(ROOT / ".index", workdir / "knowledge", workdir / "index")
         database_url = f"sqlite:///{workdir / 'cases.db'}"
         migrate(database_url)
         env = {
