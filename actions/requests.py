@@ -9,7 +9,8 @@ How matching works: the message (its first 2,000 characters) is normalised — N
 dashes, apostrophes and whitespace unified — and every term is a plain substring of it; a term
 that starts or ends with a Latin letter or digit must sit on a word boundary there, and a `*`
 ending a word stands for any further letters of that word. A category matches when, for one entry
-of its `match.any`, every group of `all` has a term in the message, and no `unless` term is in it.
+of its `match.any`, every group of `all` has a term in the message, and no `unless` term is in it
+(with `unless_scope: sentence`, none in the sentence that holds the entry's first group).
 Improper categories are tried first, then drafting, then out_of_scope, each in file order.
 Each group is one precompiled regex of escaped alternatives, so a message is checked in time
 linear in its length; no staff-written regex is ever compiled.
@@ -136,6 +137,10 @@ class RequestCategory(BaseModel):
     kind: Literal[KINDS]  # type: ignore[valid-type]
     match: MatchRule
     unless: list[Term] = Field(default_factory=list)
+    # "message": an `unless` term anywhere blocks the category (the victim's phrasings of improper
+    # requests, the IP words of out_of_scope). "sentence": it blocks only its own sentence, so a
+    # question form does not hide a request made in the next one ("申诉信怎么写？帮我写一份").
+    unless_scope: Literal["message", "sentence"] = "message"
     reply: LangText
     cite: list[Annotated[str, AfterValidator(_check_cite)]] = Field(default_factory=list, validate_default=True)
     offer_case: bool
@@ -198,6 +203,9 @@ def _group_regex(terms: list[str]) -> re.Pattern[str]:
     return re.compile("|".join(fragments))
 
 
+_SENTENCE_END = re.compile(r"[。？！；?!;\n]|\.(?:\s|$)")
+
+
 @dataclass(frozen=True)
 class _Matcher:
     index: int  # the category's position in the file, for messages
@@ -206,9 +214,19 @@ class _Matcher:
     unless: re.Pattern[str] | None
 
     def matches(self, message: str) -> bool:
-        if self.unless is not None and self.unless.search(message):
-            return False
-        return any(all(group.search(message) for group in entry) for entry in self.entries)
+        if self.unless is None:
+            return any(all(group.search(message) for group in entry) for entry in self.entries)
+        if self.category.unless_scope == "message":
+            return not self.unless.search(message) and any(
+                all(group.search(message) for group in entry) for entry in self.entries
+            )
+        # sentence scope: the entry's first group (the request itself) must sit in a sentence
+        # without an `unless` term; its other groups may be anywhere in the message
+        free = [s for s in _SENTENCE_END.split(message) if s.strip() and not self.unless.search(s)]
+        return any(
+            all(group.search(message) for group in entry[1:]) and any(entry[0].search(s) for s in free)
+            for entry in self.entries
+        )
 
 
 class RequestPolicy:

@@ -231,6 +231,27 @@ def test_only_the_start_of_a_long_message_is_examined(policy):
     assert policy.classify("") is None and policy.classify("   ") is None
 
 
+@pytest.mark.parametrize(
+    ("message", "category"),
+    [
+        ("亚马逊申诉信怎么写？帮我写一份", "draft-platform-papers"),
+        ("how do I write a DMCA counter notice? can you write one for me", "draft-platform-papers"),
+        ("我们的律师在休假。能帮我写一份律师函的回函吗", "draft-warning-letter-reply"),
+        ("亚马逊申诉信怎么写？", None),
+        ("How should we write a reply to the cease and desist letter? Our lawyer is away.", None),
+        ("请律师写回函大概多少钱？", None),
+    ],
+)
+def test_a_question_form_blocks_only_its_own_sentence_of_a_drafting_request(policy, message, category):
+    decision = policy.classify(message)
+    assert (decision.category if decision else None) == category
+
+
+def test_a_victim_phrasing_blocks_an_improper_category_anywhere_in_the_message(policy):
+    assert policy.classify("伪造了证据。我们怎么办？").category == "fabricate-evidence"
+    assert policy.classify("对方伪造了证据。我们怎么办？") is None  # unless_scope: message (the default)
+
+
 def test_improper_wins_over_drafting_and_drafting_over_out_of_scope(policy):
     assert policy.classify("帮我写一份律师函，再把合同日期改早一点").kind == "improper"
     assert policy.classify("Please write a cease and desist letter and tell me the weather").kind == "drafting"
