@@ -117,7 +117,8 @@ class SectionMeta(BaseModel):
 
 class Source(BaseModel):
     """One source of a document: its URL and whether it is official (a treaty, law or regulation, an office's,
-    court's or platform's own page, or a faithful copy of one) or secondary (a law firm, news, commentary).
+    court's or platform's own page, at the publisher's address) or secondary (a law firm, news, commentary,
+    or a copy of an official text on another site, said so in its note).
 
     Staff write `- official: URL` or `- secondary: URL`, optionally with `note:` on the next line; a bare
     `- URL` is still read (kind unknown: the checker warns). A source prints as its URL.
