@@ -480,19 +480,29 @@ class KnowledgeIndex:
         for key in [key for key in self._positions if key[0] in playbooks]:
             fused.setdefault(key, 0.0)
 
+        markets = [c for c in market_codes(query) if c != "CN"]
         scored = []
         for key, score in fused.items():
             dense = dense_best.get(key)
             if dense is None:  # not among the nearest chunks: score it against its best chunk
                 dense = self._dense_for(query_vector, key)
             fit = self._direction_fit(key, direction)
-            score += fit / (self.settings.rrf_k + 1)  # a matching direction counts like one more first rank
+            place = self._market_fit(key, markets)
+            # a matching direction, or a heading that names the asked market, counts like one more first rank
+            score += (fit + max(place, 0)) / (self.settings.rrf_k + 1)
             scored.append(
-                (fit >= 0, score, self._coverage(terms, lexical_terms, key), dense, ask_best.get(key, 0.0), key)
+                (
+                    fit >= 0 and place >= 0,
+                    score,
+                    self._coverage(terms, lexical_terms, key),
+                    dense,
+                    ask_best.get(key, 0.0),
+                    key,
+                )
             )
-        # ties: more of the question's terms first; sections of another PPH direction last
+        # ties: more of the question's terms first; sections of another PPH direction, or whose heading
+        # names other markets only ("EU" for a question about US customs), last
         scored.sort(key=lambda t: (not t[0], -t[1], -t[2], -t[3]))
-        markets = [c for c in market_codes(query) if c != "CN"]
         # The named incident's best section; for a market the question names ("US customs stopped our
         # container"), the best one whose heading names that market, if any (not Korea's customs).
         candidates = [t for t in scored if t[-1][0] in playbooks and t[0]]
@@ -535,6 +545,20 @@ class KnowledgeIndex:
         if markets and self._heading_names_other_markets((first.doc_id, first.section_id), markets):
             return passages  # Korea's customs section for a story about US customs: better no answer
         return [replace(first, answerable=True), *passages[1:]]
+
+    def _market_fit(self, key: tuple[str, str], markets: list[str]) -> int:
+        """For a question that names markets: +1 when the section's heading names one of them, -1 when
+        it names other markets only, else 0."""
+        if not markets:
+            return 0
+        if self._heading_names_other_markets(key, markets):
+            return -1
+        if not self._heading_names(key, markets):
+            return 0
+        # up only in a playbook with a section per market (customs: EU, Japan, Korea, US), where the
+        # heading is what tells them apart; a PPH section's heading names its direction instead
+        siblings = self.catalog[key[0]]["sections"]
+        return int(any(self._heading_names_other_markets((key[0], s), markets) for s in siblings))
 
     def _heading_names(self, key: tuple[str, str], markets: list[str]) -> bool:
         """Whether the section's heading (either language) names one of the markets (an EU member: the EU too)."""

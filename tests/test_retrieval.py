@@ -306,3 +306,25 @@ def test_a_fresh_index_copy_answers_from_the_edited_files_and_leaves_the_origina
     assert current_build(original.index_dir) == before  # the original build is untouched
     kept = KnowledgeIndex.load(original, embeddings=embeddings)
     assert "PPH请求表" not in kept.catalog["fx-pph-basics"]["sections"]["documents-to-file"]["text_zh"]
+
+
+def test_a_heading_of_the_asked_market_moves_up_only_in_a_playbook_with_a_section_per_market(
+    fixture_index, fixture_settings, embeddings
+):
+    index = KnowledgeIndex.load(fixture_settings, embeddings=embeddings)  # a private copy to edit
+    doc = max(index.catalog, key=lambda d: len(index.catalog[d]["sections"]))
+    sections = index.catalog[doc]["sections"]
+    assert len(sections) >= 2
+    us, other = list(sections)[:2]
+
+    def heading(section: str, zh: str, en: str) -> None:
+        sections[section] = {**sections[section], "zh": zh, "en": en}
+
+    heading(us, "美国海关", "US customs")
+    heading(other, "欧盟", "EU")
+    assert index._market_fit((doc, us), ["US"]) == 1  # a sibling names another market
+    assert index._market_fit((doc, other), ["US"]) == -1  # about the EU only: ranked last
+    assert index._market_fit((doc, us), []) == 0  # the question names no market
+    heading(other, "概述", "Overview")
+    assert index._market_fit((doc, us), ["US"]) == 0  # no section for another market: no lift
+    assert index._market_fit((doc, other), ["US"]) == 0
