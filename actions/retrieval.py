@@ -528,12 +528,23 @@ class KnowledgeIndex:
 
     def answer_story(self, passages: list[Passage], query: str = "") -> list[Passage]:
         """The passages for a message the NLU read as reporting an incident ("our container got
-        stopped by US CBP…"), when none passed the gate: if the two best come from one incident
-        playbook (glossary `playbook`) and the best is close to a question it answers (ask ≥
-        gate_story_ask), that section answers. A story seldom uses the words of a listed question, so
-        the general gate misses it, yet an incident should always get its playbook; two sections of
-        the same playbook on top are the evidence the general gate lacks (a vague request for help
-        spreads over several playbooks' "when to call an expert")."""
+        stopped by US CBP…").
+
+        When the story names an incident with a playbook (glossary `playbook`) that is among the
+        passages, its section leads: for a market the story names, the playbook's section whose
+        heading names it (if it is close to a question it answers, ask ≥ gate_story_ask), else the
+        playbook's best answerable section — a story about court papers from Germany is answered from
+        the lawsuit playbook, not from the warning-letter one that shares its words.
+
+        Otherwise, when none passed the gate: if the two best come from one incident playbook and the
+        best is close to a question it answers, that section answers. A story seldom uses the words
+        of a listed question, so the general gate misses it, yet an incident should always get its
+        playbook; two sections of the same playbook on top are the evidence the general gate lacks (a
+        vague request for help spreads over several playbooks' "when to call an expert")."""
+        markets = [c for c in market_codes(query) if c != "CN"]
+        lead = self._named_playbook_section(passages, query, markets)
+        if lead is not None:
+            return [replace(lead, answerable=True), *[p for p in passages if p is not lead]]
         if len(passages) < 2 or any(p.answerable for p in passages):
             return passages
         first, second = passages[0], passages[1]
@@ -541,10 +552,21 @@ class KnowledgeIndex:
             return passages
         if first.ask < self.settings.tuned("gate_story_ask"):
             return passages
-        markets = [c for c in market_codes(query) if c != "CN"]
         if markets and self._heading_names_other_markets((first.doc_id, first.section_id), markets):
             return passages  # Korea's customs section for a story about US customs: better no answer
         return [replace(first, answerable=True), *passages[1:]]
+
+    def _named_playbook_section(self, passages: list[Passage], query: str, markets: list[str]) -> Passage | None:
+        """The section of the story's named incident playbook that should answer it, or None."""
+        playbooks = self.glossary.playbooks(query) if query else []
+        found = [p for p in passages if p.doc_id in playbooks]
+        if markets:
+            gate = self.settings.tuned("gate_story_ask")
+            for p in found:
+                if self._heading_names((p.doc_id, p.section_id), markets) and (p.answerable or p.ask >= gate):
+                    return p
+            found = [p for p in found if not self._heading_names_other_markets((p.doc_id, p.section_id), markets)]
+        return next((p for p in found if p.answerable), None)
 
     def _market_fit(self, key: tuple[str, str], markets: list[str]) -> int:
         """For a question that names markets: +1 when the section's heading names one of them, -1 when

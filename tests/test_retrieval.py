@@ -328,3 +328,26 @@ def test_a_heading_of_the_asked_market_moves_up_only_in_a_playbook_with_a_sectio
     heading(other, "概述", "Overview")
     assert index._market_fit((doc, us), ["US"]) == 0  # no section for another market: no lift
     assert index._market_fit((doc, other), ["US"]) == 0
+
+
+def test_a_story_is_answered_from_the_playbook_it_names_and_from_its_section_for_the_named_market(
+    fixture_settings, embeddings
+):
+    index = KnowledgeIndex.load(fixture_settings, embeddings=embeddings)  # a private copy to edit
+    gate = index.settings.tuned("gate_story_ask")
+    other = replace(index.section("fx-rcep-trademarks#bad-faith-trademark-applications"), answerable=True)
+    general = replace(index.section("fx-pph-basics#what-the-pph-is"), answerable=True, ask=gate)
+    local = replace(index.section("fx-pph-basics#documents-to-file"), answerable=False, ask=gate + 0.01)
+    story = [other, general, local]
+
+    led = index.answer_story(story, "we got a warning letter")  # the fixture glossary's playbook
+    assert [p.key for p in led] == [general.key, other.key, local.key]
+    assert index.answer_story(story, "we got a letter") == story  # no incident named: left as it is
+
+    sections = index.catalog["fx-pph-basics"]["sections"]
+    sections["documents-to-file"] = {**sections["documents-to-file"], "zh": "日本海关", "en": "Japan customs"}
+    sections["what-the-pph-is"] = {**sections["what-the-pph-is"], "zh": "韩国关税厅", "en": "Korea Customs Service"}
+    led = index.answer_story(story, "Japanese customs sent a notice about a warning letter")
+    assert led[0].key == local.key and led[0].answerable  # the named market's section, close to its questions
+    led = index.answer_story(story, "US customs sent a notice about a warning letter")
+    assert led == story  # the playbook's sections are about other markets only: nothing is made to answer

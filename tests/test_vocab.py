@@ -1,0 +1,32 @@
+"""Names users type for markets (actions/vocab.py): countries, the adjectives and the cities of a story."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions.vocab import market_code, market_codes, market_name
+
+
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        ("Japanese customs sent our importer a notice", ["JP"]),
+        ("a Korean distributor filed our brand", ["KR"]),
+        ("we got papers from a German court", ["DE"]),
+        ("an American company sent us a cease and desist", ["US"]),
+        ("货在鹿特丹被海关扣了", ["NL"]),
+        ("我们在汉堡港的货被扣了", ["DE"]),
+        ("a Schedule A case in Chicago froze our store", ["US"]),
+        ("伊利诺伊州法院的案子", ["US"]),
+        ("Japan customs, then Korea Customs Service", ["JP", "KR"]),
+        ("no market here", []),
+    ],
+)
+def test_a_story_names_its_market_by_adjective_or_city(text, codes):
+    assert market_codes(text) == codes
+
+
+def test_a_country_answer_and_the_displayed_names_are_unchanged():
+    assert market_code("Germany") == "DE" and market_code("德国") == "DE" and market_code("german") == "DE"
+    assert market_name("DE", "en") == "Germany" and market_name("JP", "zh") == "日本"
+    assert market_name("US", "en") == "United States"
