@@ -251,6 +251,8 @@ class Tokenizer:
                         continue
                     if len(word) > 3 and not word[0].isdigit():
                         word = self._stemmer.stemWord(word)
+                        if word in STOPWORDS_EN:  # "whats" → "what"
+                            continue
                     out.append(word)
                 elif not word.isascii():
                     out.append(word)

@@ -15,6 +15,10 @@ def test_english_is_lowercased_and_stemmed():
     assert tokens == ["rcep", "say", "trademark"]
 
 
+def test_a_word_that_stems_to_a_stopword_is_no_search_term():
+    assert Tokenizer().tokens("whats pph extra") == ["pph", "extra"]
+
+
 def test_tests_cannot_reach_the_network():
     import socket
 
