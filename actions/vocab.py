@@ -132,6 +132,12 @@ def _lookup(table: dict[str, tuple[str, ...]], text: str) -> str | None:
     return best[1] if best else None
 
 
+# A suggested market's name is at least this close to what was typed, and at most this much less
+# close than the closest market's name (difflib ratios, 0..1).
+SUGGEST_CUTOFF = 0.5
+SUGGEST_MARGIN = 0.15
+
+
 def market_code(text: str) -> str | None:
     """The market a user names ("德国", "Germany", "DE") as a code, or None."""
     return _lookup(MARKETS, text)
@@ -148,14 +154,19 @@ def incident_code(text: str) -> str | None:
 
 
 def market_suggestions(text: str, n: int = 3) -> list[str]:
-    """Codes of the markets whose names are closest to an unknown name."""
-    names = {name: code for code, aliases in MARKETS.items() for name in aliases}
-    close = difflib.get_close_matches(text.strip().lower(), list(names), n=n * 2, cutoff=0.5)
-    codes: list[str] = []
-    for name in close:
-        if names[name] not in codes:
-            codes.append(names[name])
-    return codes[:n]
+    """Codes of the markets whose names are closest to an unknown name.
+
+    A market is offered only if its best name is nearly as close as the closest one: "Koreaa" is
+    Korea, not also Japan because "Osaka" shares three letters.
+    """
+    typed = text.strip().lower()
+    best: dict[str, float] = {}
+    for code, aliases in MARKETS.items():
+        for name in aliases:
+            ratio = difflib.SequenceMatcher(None, typed, name).ratio()
+            best[code] = max(best.get(code, 0.0), ratio)
+    ranked = sorted((code for code in best if best[code] >= SUGGEST_CUTOFF), key=lambda c: -best[c])
+    return [code for code in ranked if best[code] >= best[ranked[0]] - SUGGEST_MARGIN][:n]
 
 
 def market_name(code: str, lang: str) -> str:

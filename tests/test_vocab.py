@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actions.vocab import market_code, market_codes, market_name
+from actions.vocab import market_code, market_codes, market_name, market_suggestions
 
 
 @pytest.mark.parametrize(
@@ -30,3 +30,16 @@ def test_a_country_answer_and_the_displayed_names_are_unchanged():
     assert market_code("Germany") == "DE" and market_code("德国") == "DE" and market_code("german") == "DE"
     assert market_name("DE", "en") == "Germany" and market_name("JP", "zh") == "日本"
     assert market_name("US", "en") == "United States"
+
+
+@pytest.mark.parametrize(
+    ("typed", "suggested"),
+    [
+        ("Koreaa", ["KR"]),  # not also Japan because "Osaka" shares letters with it
+        ("germny", ["DE"]),
+        ("japn", ["JP"]),
+        ("xyzzy", []),
+    ],
+)
+def test_a_mistyped_market_is_offered_only_the_markets_it_nearly_spells(typed, suggested):
+    assert market_suggestions(typed) == suggested
