@@ -487,7 +487,7 @@ class KnowledgeIndex:
             if dense is None:  # not among the nearest chunks: score it against its best chunk
                 dense = self._dense_for(query_vector, key)
             fit = self._direction_fit(key, direction)
-            place = self._market_fit(key, markets)
+            place = self._market_fit(key, markets) if self._covers_markets(key, markets, direction) else -1
             # a matching direction, or a heading that names the asked market, counts like one more first rank
             score += (fit + max(place, 0)) / (self.settings.rrf_k + 1)
             scored.append(

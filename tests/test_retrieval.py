@@ -214,7 +214,9 @@ def test_a_section_links_its_own_source_first_and_otherwise_the_documents(fixtur
 
 def test_a_pph_section_does_not_answer_for_a_market_it_does_not_cover(fixture_index):
     passages = fixture_index.search("巴西的PPH请求要交哪些文件？", k=3, lang="zh")
-    assert passages[0].doc_id == "fx-pph-basics" and not any(p.answerable for p in passages)
+    keys = [p.key for p in passages]
+    # the section that answers for Japan is found, ranked behind the sections that could answer, not answerable
+    assert keys.index("fx-pph-basics#documents-to-file") > 0 and not any(p.answerable for p in passages)
     passages = fixture_index.search("日本的PPH请求要交哪些文件？", k=3, lang="zh")
     assert passages[0].section_id == "documents-to-file" and passages[0].answerable
 
