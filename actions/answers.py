@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -252,10 +252,12 @@ _ZH_DIGITS = {c: i for i, c in enumerate("一二三四五六七八九", start=1)
 
 @dataclass(frozen=True)
 class _Unit:
-    """A sentence or a whole list item; `list_id` says which list an item belongs to."""
+    """A sentence or a whole list item; `list_id` says which list an item belongs to; `unverified`:
+    an "(unverified)" mark in its sentence applies to it too, though it does not carry the mark."""
 
     text: str
     list_id: int | None = None
+    unverified: bool = False
 
 
 def _zh_number(numeral: str) -> int:
@@ -375,23 +377,48 @@ def _split_line(line: str, next_list: int) -> tuple[list[_Unit], int]:
     return units, next_list
 
 
+_FULL_END = re.compile(r"[。！？.!?][”’\"'」』）)\]]{0,3}$")
+_TRAILING = re.compile(r"[\s。！？；.!?;，,、：:]*$")
+
+
+def _marked_sentences(units: list[_Unit]) -> list[_Unit]:
+    """The units of one line, each part of a sentence that carries an "(unverified)" mark flagged.
+
+    A sentence is cut into units at "；"/";", so a mark can sit in one part and qualify the others
+    ("以下细节未核实：a；b；c" — quoting "c" alone must still say so). Every part of a marked sentence
+    is flagged: better a verified clause called unverified than the reverse."""
+    flagged: list[_Unit] = []
+    sentence: list[_Unit] = []
+    for n, unit in enumerate(units):
+        sentence.append(unit)
+        plain = unit.text
+        for mark in UNVERIFIED:
+            plain = plain.replace(mark, "")
+        if _FULL_END.search(plain.rstrip()) or n == len(units) - 1:
+            marked = len(sentence) > 1 and any(UNVERIFIED_MARK.search(u.text) for u in sentence)
+            flagged += [replace(u, unverified=marked and not UNVERIFIED_MARK.search(u.text)) for u in sentence]
+            sentence = []
+    return flagged
+
+
 def _units(text: str) -> list[_Unit]:
-    """The sentences and list items of a section, in order; an "(unverified)" mark stays with its sentence."""
+    """The sentences and list items of a section, in order; an "(unverified)" mark stays with its
+    sentence, and a unit of a marked sentence is flagged (see `_marked_sentences`)."""
     units: list[_Unit] = []
     next_list = 0
     for line in text.split("\n"):
         if line.strip():
             found, next_list = _split_line(line, next_list)
-            units += found
+            units += _marked_sentences(found)
     merged: list[_Unit] = []
     for unit in units:
         marker = next((m for m in UNVERIFIED if unit.text.startswith(m)), None)
         if marker and merged:
             last = merged.pop()
-            merged.append(_Unit(last.text + marker, last.list_id))
+            merged.append(replace(last, text=last.text + marker, unverified=False))
             rest = unit.text[len(marker) :].strip()
             if rest:
-                merged.append(_Unit(rest, unit.list_id))
+                merged.append(replace(unit, text=rest))
         else:
             merged.append(unit)
     return merged
@@ -462,6 +489,9 @@ def _quote(units: list[_Unit], chosen: list[int], lang: str, cut: bool) -> str:
     out: list[str] = []
     for k, i in enumerate(chosen):
         text = units[i].text
+        if units[i].unverified:  # the mark of its sentence, before the closing punctuation
+            end = _TRAILING.search(text).start()  # type: ignore[union-attr]  # matches at least ""
+            text = text[:end] + ("" if lang == "zh" else " ") + UNVERIFIED[0 if lang == "zh" else 1] + text[end:]
         following = chosen[k + 1] if k + 1 < len(chosen) else len(units)
         if following != i + 1 or (k == 0 and cut):
             text = text.rstrip(" ，、；：,;:") + ELLIPSIS[lang]
@@ -568,7 +598,8 @@ def focused_extract(text: str, lang: str, budget: int, question: str = "", score
     scores = _relevance(units, question, lang, scorer or default_scorer()) if question.strip() else None
     chosen, cut = _select(units, scores, lang, budget, lead_first=_asks_one_fact(question))
     if cut:
-        units = [*units[: chosen[0]], _Unit(_cut(units[chosen[0]].text, lang, budget)), *units[chosen[0] + 1 :]]
+        lead = units[chosen[0]]
+        units = [*units[: chosen[0]], replace(lead, text=_cut(lead.text, lang, budget)), *units[chosen[0] + 1 :]]
     return _quote(units, chosen, lang, cut)
 
 

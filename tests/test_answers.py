@@ -352,6 +352,17 @@ def test_the_unverified_marker_stays_with_its_sentence(scorer):
     assert "(unverified)" in cut and cut.endswith(" …")
 
 
+def test_a_part_of_a_sentence_marked_unverified_is_quoted_with_the_mark(scorer):
+    zh = (
+        "补贴比例为60%。以下细节只见于转载（未核实）：国内险上限6万元；不含青岛市的企业才能申请；向市局申报。另见指南。"
+    )
+    quoted = focused_extract(zh, "zh", 20, "青岛的企业能申请吗？", scorer)
+    assert "不含青岛市的企业才能申请（未核实）" in quoted and "补贴比例" not in quoted
+    plain = focused_extract("补贴比例为60%；上限6万元。向市局申报；另见指南。", "zh", 8, "上限是多少？", scorer)
+    assert "未核实" not in plain  # no mark in the sentence, none added
+    # (English does not need it: a series of clauses joined by ";" is one unit, quoted with its mark.)
+
+
 def test_an_extract_that_leaves_out_an_unverified_mark_says_the_section_has_one(scorer):
     en = "The fee is free. The timing is 3 months. A detail of the form could not be checked (unverified)."
     quoted = body(compose([passage(en=en)], "en", words_en=6, question="is there a fee?", scorer=scorer).text)
