@@ -162,6 +162,14 @@ class DocumentMeta(BaseModel):
         """The URLs of the document's sources, in the order staff listed them."""
         return [str(source.url) for source in self.sources]
 
+    @property
+    def cited_urls(self) -> list[str]:
+        """The URLs in the order a citation uses them: official sources first, then as listed. A
+        section without its own `sources` links the first, so an answer never points at a law firm's
+        article when the document also cites the treaty, the law or the office's page."""
+        ranked = sorted(self.sources, key=lambda source: source.kind != "official")  # stable: keeps staff order
+        return [str(source.url) for source in ranked]
+
     def count_sources(self, kind: str | None) -> int:
         """How many of the document's sources are of this kind (None: not said)."""
         return sum(source.kind == kind for source in self.sources)

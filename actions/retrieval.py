@@ -107,7 +107,7 @@ def _catalog(documents: list[KnowledgeDocument]) -> dict[str, Any]:
     return {
         doc.meta.id: {
             "title": {"zh": doc.meta.title.zh, "en": doc.meta.title.en},
-            "sources": doc.meta.urls,
+            "sources": doc.meta.cited_urls,
             "last_reviewed": doc.meta.last_reviewed.isoformat(),
             "path": doc.path,
             "tags": doc.meta.tags.model_dump(),

@@ -320,7 +320,7 @@ def citation_index(documents: list[KnowledgeDocument]) -> dict[str, CitedSection
                 d.meta.title,
                 LangText(zh=s.title_zh, en=s.title_en),
                 d.path,
-                d.meta.urls[0],
+                (s.sources or tuple(d.meta.cited_urls))[0],  # as an answer's citation links it
                 d.meta.last_reviewed.isoformat(),
             )
     return index

@@ -190,3 +190,20 @@ def test_a_misspelt_source_kind_is_an_error_at_its_line():
 )
 def test_attributions_that_say_a_passage_rests_on_a_secondary_source(lang, text, attributed):
     assert bool(ATTRIBUTION[lang].search(text)) is attributed
+
+
+def test_a_section_without_its_own_sources_is_cited_by_the_documents_first_official_source(tmp_path):
+    from actions.retrieval import _catalog
+
+    text = (BROKEN / "sources" / "annotated.md").read_text(encoding="utf-8")
+    first_secondary = text.replace("  - official: https://www.kipo.go.kr/en/\n", "", 1).replace(
+        "last_reviewed:", "  - official: https://www.kipo.go.kr/en/\nlast_reviewed:", 1
+    )
+    (tmp_path / "doc.md").write_text(first_secondary, encoding="utf-8")
+    doc, problems = load_document(tmp_path / "doc.md", tmp_path, today=TODAY)
+    assert problems == [] and doc.meta.urls[-1] == "https://www.kipo.go.kr/en/"  # listed last
+    assert doc.meta.cited_urls[:2] == [
+        "https://github.com/example/laws/blob/main/patent-act.md",
+        "https://www.kipo.go.kr/en/",
+    ]  # official first, in the order listed, then the secondary ones
+    assert _catalog([doc])["fx-annotated"]["sources"][0] == doc.meta.cited_urls[0]
