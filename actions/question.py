@@ -126,27 +126,10 @@ WEAK_TARGET = frozenset(("申请", "application", "applications", "app", "filing
 WINDOW = {"zh": 12, "en": 40}  # how far (characters) a cue may be from the office it applies to
 _CLAUSE = re.compile(r"[，,。；;？?！!\n]")
 
-FOLLOWUP_CUES = (
-    "那",
-    "呢",
-    "这个",
-    "它",
-    "反过来",
-    "另外",
-    "还有",
-    "what about",
-    "how about",
-    "and ",
-    "it ",
-    " it",
-    "that",
-    "this",
-    "then",
-    "also",
-    "too",
-    "the other way",
-    "reverse",
-)
+# A short question that names its own subject but says it is a follow-up ("那商标呢？", "what about
+# trade secrets?") changes the subject within the framework (RCEP, PPH) the conversation is about.
+SWITCH_CUES = ("那", "呢", "what about", "how about")
+FRAMEWORKS = ("RCEP", "PPH")
 REVERSE_CUES = (
     "反过来",
     "反方向",
@@ -195,6 +178,18 @@ ANCHORS = (
     "马德里",
     "宽限期",
     "grace period",
+    "实用新型",
+    "utility model",
+    "商业秘密",
+    "trade secret",
+    "不正当竞争",
+    "unfair competition",
+    "遗传资源",
+    "genetic resource",
+    "传统知识",
+    "traditional knowledge",
+    "域名",
+    "domain name",
 )
 SHORT = {"zh": 16, "en": 9}  # a follow-up is at most this many characters (zh) or words (en)
 
@@ -370,6 +365,10 @@ def resolve(text: str, topic: Topic | None, lang: str) -> Resolved:
         oee, ole = topic.direction
         return Resolved(f"{text} {topic.question}", True, (ole, oee))
     if standalone(text):
+        framework = _framework(topic)
+        names_one = any(name.lower() in lowered for name in FRAMEWORKS)
+        if framework and not names_one and any(cue in lowered for cue in SWITCH_CUES):
+            return Resolved(f"{text} {framework}", True, own_direction)
         return Resolved(text, False, own_direction)
     if named:
         question = _replace_countries(topic.question, named, lang)
@@ -384,6 +383,12 @@ def resolve(text: str, topic: Topic | None, lang: str) -> Resolved:
         title = _without_markets(title)
         return Resolved(" ".join([text, title, *(_market(c, lang) for c in foreign)]), True, topic.direction)
     return Resolved(f"{text} {title}", True, topic.direction)
+
+
+def _framework(topic: Topic) -> str | None:
+    """The framework the conversation is about, "RCEP" or "PPH", when its document is about one."""
+    title = normalise(" ".join(topic.title.values()))
+    return next((name for name in FRAMEWORKS if name.lower() in title), None)
 
 
 def _without_markets(title: str) -> str:

@@ -107,6 +107,30 @@ def test_a_new_topic_replaces_the_old_one(message, lang):
     assert not resolved.followup and resolved.query == message
 
 
+GI_TOPIC = Topic(
+    "does rcep protect geographical indications?",
+    "rcep-gi",
+    "how",
+    {"zh": "RCEP第十一章——地理标志", "en": "RCEP Chapter 11 – Geographical indications"},
+)
+
+
+@pytest.mark.parametrize(
+    ("message", "lang", "query"),
+    [
+        ("what about trade secrets?", "en", "what about trade secrets? RCEP"),
+        ("那实用新型呢？", "zh", "那实用新型呢？ RCEP"),
+    ],
+)
+def test_a_follow_up_naming_another_subject_stays_in_the_framework_of_the_topic(message, lang, query):
+    resolved = resolve(message, GI_TOPIC, lang)
+    assert resolved.followup and resolved.query == query  # RCEP's trade secrets, not its GIs nor any
+    # a new subject without a follow-up cue, or one naming its framework, is a question of its own
+    alone = resolve("trade secrets in Korea", GI_TOPIC, "en")
+    assert (alone.query, alone.followup) == ("trade secrets in Korea", False)
+    assert not resolve("那PPH的实用新型呢？", GI_TOPIC, "zh").followup
+
+
 def test_without_a_topic_a_message_is_its_own_question():
     assert resolve("要多少钱？", None, "zh").query == "要多少钱？"
 
