@@ -741,10 +741,28 @@ _SHARE = re.compile(
 _ASKS_HOW_LONG = re.compile(r"多久|多长时间|几个月|多少天|\bhow (?:long|soon|quickly|fast)\b", re.IGNORECASE)
 
 
+# "多久能授权", "how long does examination take": the time a proceeding takes, answered only by a
+# duration said of that proceeding, not by a priority period or a response deadline in the section.
+_PROCEEDING = r"授权|注册|审查|审结|审理|下证|结案|examin\w*|grant\w*|registration|decision|pendency|first action"
+_ASKS_PROCEEDING_TIME = re.compile(
+    rf"(?:多久|多长时间|几个月|多少天)\S{{0,3}}(?:能|才能|可以|会)?(?:{_PROCEEDING})"
+    rf"|(?:{_PROCEEDING})\S{{0,8}}(?:多久|多长时间|几个月|多少天)"
+    rf"|\bhow long\b.{{0,40}}\b(?:{_PROCEEDING})",
+    re.IGNORECASE,
+)
+_NAMES_PROCEEDING = re.compile(_PROCEEDING, re.IGNORECASE)
+
+
+def _states_proceeding_time(text: str) -> bool:
+    """Whether one sentence of the text gives a duration and names the proceeding it is of."""
+    return any(_HOLDS["duration"].search(s) and _NAMES_PROCEEDING.search(s) for s in split_sentences(text))
+
+
 def holds_asked_fact(question: str, text: str) -> bool:
     """Whether a passage can answer what kind of fact the question asks for: a price question
     needs an amount (or "no fee", or a fee it says it could not verify) — for an agent's or lawyer's
-    fee, an amount said of their charges —, a rate question a share, a how-long question a duration.
+    fee, an amount said of their charges —, a rate question a share, a how-long question a duration
+    (of the proceeding it names, if it names one: "多久能授权" is not answered by a priority period).
     Questions of other kinds pass.
     (A section about PPH timing does not answer "what does the Japanese attorney charge?")"""
     question = question[:2000]
@@ -756,6 +774,8 @@ def holds_asked_fact(question: str, text: str) -> bool:
         _MONEY.search(text) or _NO_FEE.search(text) or _says_fee_unverified(text, question)
     ):
         return False
+    if _ASKS_PROCEEDING_TIME.search(question):
+        return _states_proceeding_time(text)
     if _ASKS_HOW_LONG.search(question):
         return bool(_HOLDS["duration"].search(text) or _HOLDS["date"].search(text))
     return True

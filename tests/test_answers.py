@@ -477,3 +477,16 @@ def test_a_yes_no_question_leads_with_the_sections_yes_or_no():
     assert focused_extract(en, "en", 9, "Is CNIPA part of the Global PPH?", FixedScorer([0.2, 1])).startswith("No,")
     # not a yes/no question: the best sentence leads as before
     assert not focused_extract(en, "en", 9, "what about Australia", FixedScorer([0.2, 1])).startswith("No,")
+
+
+def test_a_question_about_how_long_a_proceeding_takes_needs_a_duration_of_that_proceeding():
+    from actions.answers import holds_asked_fact
+
+    priority = "利用《巴黎公约》优先权（外观设计通常为6个月）在中国首次申请后及时向外申请。"
+    assert not holds_asked_fact("在日本申请外观设计多久能授权", priority)
+    assert holds_asked_fact("在日本申请外观设计多久能授权", priority + "JPO外观设计审查平均约6个月。")
+    assert holds_asked_fact("要多久？", priority)  # no proceeding named: any duration may answer
+    assert not holds_asked_fact(
+        "how long does examination take in Japan?", "File within the 6-month priority period. Examination is quick."
+    )  # the duration and the proceeding must be said in one sentence
+    assert holds_asked_fact("how long does examination take in Japan?", "Examination takes about 6 months.")
