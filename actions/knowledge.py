@@ -468,12 +468,22 @@ def rests_on_secondary_sources(sections: list[Section] | tuple[Section, ...]) ->
     )
 
 
+# A note that says a source is a copy of a text published elsewhere (knowledge/README: such a copy is secondary).
+COPY_NOTE = re.compile(r"\b(?:copy|copies|mirror|reprint|repost)\b|转载|副本|镜像", re.IGNORECASE)
+
+
 def _source_warnings(meta: DocumentMeta, sections: list[Section], front: str, rel: str) -> list[Problem]:
-    """A warning for each source not said to be official or secondary, and one for a document with no
-    official source whose passages do not all say they rest on practitioners' descriptions."""
+    """A warning for each source not said to be official or secondary, for an official one whose note
+    calls it a copy, and for a document with no official source whose passages do not all say they
+    rest on practitioners' descriptions."""
     unsaid = [i for i, source in enumerate(meta.sources) if source.kind is None]
+    copies = [
+        i
+        for i, source in enumerate(meta.sources)
+        if source.kind == "official" and source.note and COPY_NOTE.search(source.note)
+    ]
     no_official = not meta.count_sources("official") and not rests_on_secondary_sources(sections)
-    if not unsaid and not no_official:
+    if not unsaid and not copies and not no_official:
         return []
     key_lines = yaml_key_lines(front, first_line=2)  # only needed to report
     found = [
@@ -485,6 +495,16 @@ def _source_warnings(meta: DocumentMeta, sections: list[Section], front: str, re
             "warning",
         )
         for i in unsaid
+    ]
+    found += [
+        Problem(
+            rel,
+            line_of(key_lines, f"sources.{i}", 2),
+            f"sources.{i}",
+            "its note calls it a copy: a copy of an official text is secondary (cite the publisher's own page as official)",
+            "warning",
+        )
+        for i in copies
     ]
     if no_official:
         message = "no official source: add one, or say in the passages that they rest on practitioners' descriptions"

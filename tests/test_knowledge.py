@@ -137,6 +137,15 @@ def test_a_source_not_said_to_be_official_or_secondary_warns_at_its_line():
     ]
 
 
+def test_an_official_source_whose_note_calls_it_a_copy_warns_at_its_line():
+    doc, problems = load_document(BROKEN / "sources" / "official-copy.md", FIXTURES, today=TODAY)
+    assert doc is not None
+    assert [str(p) for p in problems] == [
+        "broken/sources/official-copy.md:8: sources.1: warning: its note calls it a copy: a copy of an official "
+        "text is secondary (cite the publisher's own page as official)"
+    ]
+
+
 def test_a_document_without_an_official_source_warns_unless_every_passage_names_whose_description_it_is():
     doc, problems = load_document(BROKEN / "sources" / "no-official.md", FIXTURES, today=TODAY)
     assert doc is not None
@@ -153,7 +162,7 @@ def test_annotated_sources_are_clean_and_keep_their_urls_in_order():
     assert problems == []
     assert [(s.kind, s.note) for s in doc.meta.sources] == [
         ("official", None),
-        ("official", "copy of the official text"),
+        ("secondary", "copy of the official text"),
         ("secondary", None),
         ("secondary", "the long form"),
     ]
@@ -164,7 +173,7 @@ def test_annotated_sources_are_clean_and_keep_their_urls_in_order():
         "https://www.example.org/long-form?x=1",
     ]
     assert [str(s) for s in doc.meta.sources] == doc.meta.urls  # a source prints as its URL
-    assert (doc.meta.count_sources("official"), doc.meta.count_sources("secondary")) == (2, 2)
+    assert (doc.meta.count_sources("official"), doc.meta.count_sources("secondary")) == (1, 3)
 
 
 def test_a_misspelt_source_kind_is_an_error_at_its_line():
@@ -203,7 +212,7 @@ def test_a_section_without_its_own_sources_is_cited_by_the_documents_first_offic
     doc, problems = load_document(tmp_path / "doc.md", tmp_path, today=TODAY)
     assert problems == [] and doc.meta.urls[-1] == "https://www.kipo.go.kr/en/"  # listed last
     assert doc.meta.cited_urls[:2] == [
-        "https://github.com/example/laws/blob/main/patent-act.md",
         "https://www.kipo.go.kr/en/",
-    ]  # official first, in the order listed, then the secondary ones
+        "https://github.com/example/laws/blob/main/patent-act.md",
+    ]  # the official source first, then the secondary ones in the order listed
     assert _catalog([doc])["fx-annotated"]["sources"][0] == doc.meta.cited_urls[0]
