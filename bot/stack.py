@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HOST = os.environ.get("HOST", "127.0.0.1")
 MODEL = ROOT / "models" / "ipbot.tar.gz"
 RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -77,6 +76,16 @@ def configured(name: str) -> str:
     from dotenv import dotenv_values  # python-dotenv, which pydantic-settings uses for .env too
 
     return dotenv_values(ROOT / ".env").get(name) or ""
+
+
+HOST = configured("HOST") or "127.0.0.1"
+PORTS = {"RASA_PORT": 5005, "ACTION_PORT": 5055, "WEB_PORT": 8080}
+
+
+def port(name: str) -> int:
+    """A port from the environment, else from .env, else its default (PORTS)."""
+    value = configured(name)
+    return int(value) if value else PORTS[name]
 
 
 def secret(name: str) -> str:
@@ -345,9 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     """`run` starts both servers until Ctrl-C; `shell` opens a terminal chat."""
     parser = argparse.ArgumentParser(prog="python -m bot.stack")
     parser.add_argument("command", choices=["run", "shell"])
-    parser.add_argument("--rasa-port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
-    parser.add_argument("--action-port", type=int, default=int(os.environ.get("ACTION_PORT", 5055)))
-    parser.add_argument("--web-port", type=int, default=int(os.environ.get("WEB_PORT", 8080)))
+    parser.add_argument("--rasa-port", type=int, default=port("RASA_PORT"))
+    parser.add_argument("--action-port", type=int, default=port("ACTION_PORT"))
+    parser.add_argument("--web-port", type=int, default=port("WEB_PORT"))
     args = parser.parse_args(argv)
     stack = Stack(args.rasa_port, args.action_port, args.web_port)
 

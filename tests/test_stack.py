@@ -56,3 +56,14 @@ def test_log_files_are_readable_by_their_owner_only(tmp_path):
     assert stat.S_IMODE(log.stat().st_mode) == 0o600
     assert stat.S_IMODE(log.parent.stat().st_mode) == 0o700
     assert log.read_text().strip() == "hello"
+
+
+def test_ports_come_from_the_environment_then_dot_env_then_their_defaults(monkeypatch, tmp_path):
+    from bot import stack
+
+    (tmp_path / ".env").write_text("RASA_PORT=6005\nWEB_PORT=9090\n", encoding="utf-8")
+    monkeypatch.setattr(stack, "ROOT", tmp_path)
+    for name in stack.PORTS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WEB_PORT", "9191")
+    assert [stack.port(name) for name in ("RASA_PORT", "ACTION_PORT", "WEB_PORT")] == [6005, 5055, 9191]
