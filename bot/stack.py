@@ -351,7 +351,8 @@ Press Ctrl-C to stop.
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`run` starts both servers until Ctrl-C; `shell` opens a terminal chat."""
+    """`run` starts the stack (Rasa, the action server, the notifier, the web page, the gateway with a
+    Telegram token) until Ctrl-C; `shell` opens a terminal chat."""
     parser = argparse.ArgumentParser(prog="python -m bot.stack")
     parser.add_argument("command", choices=["run", "shell"])
     parser.add_argument("--rasa-port", type=int, default=port("RASA_PORT"))
