@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from actions.knowledge import IP_TYPES, Problem, read_yaml_file, relative_name, validate_records
+from actions.vocab import INDUSTRIES, industry_code
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.I)
 _PHONE = re.compile(r"^\+?[\d\s\-()]{7,}$")
@@ -60,6 +61,14 @@ class Expert(BaseModel):
         bad = [c for c in value if not re.fullmatch(r"[A-Z]{2}", c)]
         if bad:
             raise ValueError(f"{bad} are not two-letter country codes such as JP or EU")
+        return value
+
+    @field_validator("industries")
+    @classmethod
+    def _industry_codes(cls, value: list[str]) -> list[str]:
+        unknown = [c for c in value if c not in INDUSTRIES]
+        if unknown:
+            raise ValueError(f"{unknown} are not industry codes; use {sorted(INDUSTRIES)}")
         return value
 
     @field_validator("languages")
@@ -125,15 +134,6 @@ EU_MEMBERS = frozenset(
         "SE",
     ]
 )
-# Words in a case description that tell the enterprise's industry (expert industries use these keys).
-INDUSTRY_WORDS = {
-    "machinery": ("机械", "设备", "机床", "泵", "阀", "machine", "machinery", "equipment", "pump", "valve"),
-    "textiles": ("纺织", "服装", "面料", "鞋", "textile", "garment", "apparel", "fabric", "shoe"),
-    "electronics": ("电子", "电器", "手机", "充电", "芯片", "electronic", "phone", "charger", "chip", "led"),
-    "chemicals": ("化工", "化学", "涂料", "农药", "chemical", "coating", "pesticide"),
-    "food": ("食品", "饮料", "茶", "农产品", "food", "beverage", "tea", "snack"),
-    "auto_parts": ("汽车", "汽配", "轮胎", "auto", "car parts", "tyre", "tire", "vehicle"),
-}
 
 
 @dataclass(frozen=True)
@@ -146,10 +146,9 @@ class Match:
 
 
 def industry_of(text: str) -> str | None:
-    """The industry a description mentions first, if any."""
-    lowered = text.lower()
-    hits = [(lowered.find(w), key) for key, words in INDUSTRY_WORDS.items() for w in words if w in lowered]
-    return min(hits)[1] if hits else None
+    """The industry a description names (the longest industry word in it), if any; the same words
+    as alert subscriptions and the self-check (actions/vocab.py)."""
+    return industry_code(text)
 
 
 def match_experts(

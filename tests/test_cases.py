@@ -83,7 +83,8 @@ def test_unavailable_and_excluded_experts_are_never_matched():
     ("text", "industry"),
     [
         ("我们出口的机床在德国被扣", "machinery"),
-        ("Our LED chargers were removed", "electronics"),
+        ("Our LED chargers were removed", "electronics"),  # the longest industry word: chargers
+        ("我们出口的LED灯具在德国被投诉", "lighting"),  # as alerts and the self-check read it
         ("茶叶商标被抢注", "food"),
         ("no clue", None),
     ],

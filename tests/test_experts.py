@@ -21,6 +21,9 @@ def test_each_broken_entry_is_reported_with_file_line_and_field():
     messages = [str(p) for p in problems]
     assert "broken/experts.yml:9: [0].contact: a sample entry must use an example.com/.org/.net address" in messages
     assert any(m.startswith("broken/experts.yml:19: [1].countries: ['Japan'] are not two-letter") for m in messages)
+    assert any(
+        m.startswith("broken/experts.yml:21: [1].industries: ['lamps'] are not industry codes") for m in messages
+    )
     assert any(m.startswith("broken/experts.yml:30: [2].id: duplicate id 'exp-001', first on line 2") for m in messages)
     assert "broken/experts.yml:44: [3].name: missing" in messages
     assert any(m.startswith("broken/experts.yml:47: [3].ip_types.0: ") for m in messages)
