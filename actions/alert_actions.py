@@ -37,10 +37,9 @@ from actions.alerts import (
     unsubscribe,
 )
 from actions.base import AskSlotAction, BaseAction, FormSlotsValidation, language_of, user_text
-from actions.case_actions import _migrated
 from actions.privacy import get_logger
 from actions.settings import PROJECT_ROOT, get_settings
-from actions.store import session_scope
+from actions.store import migrated, session_scope
 from actions.vocab import (
     ALL_INDUSTRIES,
     MARKETS,
@@ -377,7 +376,7 @@ class ActionSubscribeAlerts(BaseAction):
     @staticmethod
     def _subscribe(sender_id: str, markets: list[str], industry: str, lang: str) -> tuple[list[str], list[dict], int]:
         url = get_settings().database_url
-        _migrated(url)
+        migrated(url)
         with session_scope(url) as session:
             added = subscribe(session, sender_id, markets, industry, lang)
         queued = sum(publish_alerts(url, current_alerts(), sender_id=sender_id).values())
@@ -436,7 +435,7 @@ class ActionUnsubscribeAlerts(BaseAction):
         sender_id: str, markets: list[str], industry: str | None, everything: bool, unknown: bool, lang: str
     ) -> tuple[str, list[dict[str, str]]]:
         url = get_settings().database_url
-        _migrated(url)
+        migrated(url)
         with session_scope(url) as session:
             current = subscriptions_of(session, sender_id)
             if not current:
@@ -501,7 +500,7 @@ class ActionListAlerts(BaseAction):
     @staticmethod
     def _subscriptions(sender_id: str) -> list[tuple[str, str]]:
         url = get_settings().database_url
-        _migrated(url)
+        migrated(url)
         with session_scope(url) as session:
             return [(s.market, s.industry) for s in subscriptions_of(session, sender_id)]
 
@@ -537,7 +536,7 @@ class ActionShowNewAlerts(Action):
     @staticmethod
     def _claim(sender_id: str) -> list[dict]:
         url = get_settings().database_url
-        _migrated(url)
+        migrated(url)
         with session_scope(url) as session:
             return claim_web_alerts(session, sender_id)
 

@@ -22,7 +22,7 @@ from actions.deadlines import parse_deadline
 from actions.experts import Expert, Match, industry_of, load_experts
 from actions.privacy import get_logger
 from actions.settings import get_settings
-from actions.store import migrate, session_scope
+from actions.store import migrated, session_scope
 from actions.vocab import INCIDENTS, incident_code, ip_type_code, market_code, market_name, market_suggestions
 from actions.vocab import IP_TYPES as IP_TYPE_CODES
 from actions.vocab import MARKETS as MARKET_CODES
@@ -160,12 +160,6 @@ def current_experts() -> list[Expert]:
     """The valid entries of the expert list, re-read when the file changes."""
     path = get_settings().experts_file
     return list(_experts(str(path), path.stat().st_mtime if path.exists() else 0.0))
-
-
-@lru_cache(maxsize=4)
-def _migrated(url: str) -> bool:
-    migrate(url)
-    return True
 
 
 def offer_case(
@@ -434,7 +428,7 @@ class ActionSubmitCase(BaseAction):
 
     @staticmethod
     def _open(intake: Intake, settings: Any) -> tuple[str, bool, int, list[Match]]:
-        _migrated(settings.database_url)
+        migrated(settings.database_url)
         with session_scope(settings.database_url) as session:
             case, matches = open_case(
                 session,
@@ -551,7 +545,7 @@ class ActionCheckCase(BaseAction):
 
     @staticmethod
     def _lookup(url: str, sender_id: str, case_no: str | None, lang: str) -> list[str] | None:
-        _migrated(url)
+        migrated(url)
         with session_scope(url) as session:
             if case_no:
                 case = find_case(session, case_no)

@@ -208,6 +208,14 @@ def session_scope(url: str) -> Iterator[Session]:
         session.close()
 
 
+@lru_cache(maxsize=8)
+def migrated(url: str) -> bool:
+    """Brings the database schema up to date once per database for this process (the action
+    server's first case or alert call), not at every call."""
+    migrate(url)
+    return True
+
+
 def migrate(url: str) -> None:
     """Brings the database schema up to date with the Alembic migrations."""
     from alembic import command

@@ -19,6 +19,7 @@ from actions.case_actions import (
     parse_contact,
 )
 from actions.settings import get_settings
+from actions.store import migrated
 from bot.erasure import FORGET_SLOT
 from tests.factories import adversarial_text
 
@@ -165,7 +166,7 @@ def test_an_opened_case_is_not_erased_from_the_conversation(database):
 def test_database_down_means_the_user_is_told_nothing_was_saved(monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://bot:secret@127.0.0.1:9/cases")  # nothing listens
     get_settings.cache_clear()
-    case_actions._migrated.cache_clear()
+    migrated.cache_clear()
     try:
         messages, events = run(ActionSubmitCase(), tracker(slots=FILLED, sender="owner3"))
     finally:
