@@ -579,17 +579,16 @@ def parse_signals(text: str, markets: list[str]) -> dict[str, frozenset[str]] | 
     """The warning signs per market; a part that names no market applies to all. None if not understood."""
     codes = {c for c in re.split(r"[\s,+]+", text.strip().lower()) if c}
     if codes and codes <= {*SIGNALS, "none"}:
-        signs = frozenset(codes - {"none"})
-        return dict.fromkeys(markets, signs)
+        return dict.fromkeys(markets, frozenset(codes - {"none"}))
     result: dict[str, set[str]] = {m: set() for m in markets}
     understood = False
     for segment in _segments(text):
-        signs = set()
+        signs: set[str] = set()
         for name, pattern in SIGNAL_PATTERNS.items():
-            m = pattern.search(segment)
-            if m and not _NEGATION.search(segment[max(0, m.start() - 14) : m.start()]):
+            hit = pattern.search(segment)
+            if hit and not _NEGATION.search(segment[max(0, hit.start() - 14) : hit.start()]):
                 signs.add(name)
-            elif m:
+            elif hit:
                 understood = True  # "没有收到警告函": a sign explicitly denied
         if not signs:
             understood = understood or bool(_NONE_SIGNAL.search(segment))

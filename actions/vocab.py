@@ -124,9 +124,9 @@ def _lookup(table: dict[str, tuple[str, ...]], text: str) -> str | None:
             return code
         for name in names:
             if re.fullmatch(r"[a-z ]+", name):
-                found = re.search(rf"\b{re.escape(name)}\b", lowered)
+                found = re.search(rf"\b{re.escape(name)}\b", lowered) is not None
             else:
-                found = name in lowered or None
+                found = name in lowered
             if found and (best is None or len(name) > best[0]):
                 best = (len(name), code)
     return best[1] if best else None
