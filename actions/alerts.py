@@ -49,7 +49,7 @@ from actions.knowledge import (
 )
 from actions.privacy import get_logger
 from actions.store import AlertDelivery, AlertSubscription, OutboxMessage, session_scope, utcnow
-from actions.vocab import ALL_INDUSTRIES, INDUSTRY_NAMES, MARKETS, industry_name, join_names, market_name
+from actions.vocab import ALL_INDUSTRIES, MARKETS, industry_name, join_names, known_industries, market_name
 
 logger = get_logger(__name__)
 
@@ -89,13 +89,7 @@ class Alert(BaseModel):
     @field_validator("industries")
     @classmethod
     def _known_industries(cls, value: list[str]) -> list[str]:
-        unknown = [c for c in value if c not in INDUSTRY_NAMES or c == "other"]
-        if unknown:
-            known = sorted(set(INDUSTRY_NAMES) - {"other"})
-            raise ValueError(f"{unknown} are not industry codes; use {known}")
-        if ALL_INDUSTRIES in value and len(value) > 1:
-            raise ValueError("'all' already covers every industry: list it alone")
-        return value
+        return known_industries(value, allow_all=True)
 
     @field_validator("title")
     @classmethod

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from actions.knowledge import IP_TYPES, Problem, read_yaml_file, relative_name, validate_records
-from actions.vocab import INDUSTRIES, industry_code
+from actions.vocab import industry_code, known_industries
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.I)
 _PHONE = re.compile(r"^\+?[\d\s\-()]{7,}$")
@@ -66,10 +66,7 @@ class Expert(BaseModel):
     @field_validator("industries")
     @classmethod
     def _industry_codes(cls, value: list[str]) -> list[str]:
-        unknown = [c for c in value if c not in INDUSTRIES]
-        if unknown:
-            raise ValueError(f"{unknown} are not industry codes; use {sorted(INDUSTRIES)}")
-        return value
+        return known_industries(value)
 
     @field_validator("languages")
     @classmethod

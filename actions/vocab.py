@@ -284,6 +284,18 @@ _ALL_WORDS = ("全部", "所有", "不限", "都要", "all", "any", "every", "ev
 _OTHER_WORDS = ("其他", "其它", "别的", "other", "others")
 
 
+def known_industries(value: list[str], allow_all: bool = False) -> list[str]:
+    """The codes, if each is an industry code (or "all", listed alone, where allowed); else ValueError
+    naming the unknown ones (for the validators of the expert list and the alert files)."""
+    allowed = set(INDUSTRIES) | ({ALL_INDUSTRIES} if allow_all else set())
+    unknown = [c for c in value if c not in allowed]
+    if unknown:
+        raise ValueError(f"{unknown} are not industry codes; use {sorted(allowed)}")
+    if ALL_INDUSTRIES in value and len(value) > 1:
+        raise ValueError("'all' already covers every industry: list it alone")
+    return value
+
+
 def industry_code(text: str) -> str | None:
     """The industry a user names ("家电", "LED lamps", "machinery") as a code, or None."""
     return _lookup(INDUSTRIES, text)
