@@ -18,7 +18,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 
 MODEL        := models/ipbot.tar.gz
 BOT_SOURCES  := config.yml bot/domain.yml $(wildcard bot/data/*.yml) $(wildcard bot/jieba/*) \
-                bot/language.py $(wildcard bot/components/*.py)
+                actions/language.py $(wildcard bot/components/*.py)
 KNOWLEDGE    := $(shell find knowledge -name '*.md' -not -name README.md 2>/dev/null)
 RASA_PATHS   := --config config.yml --domain bot/domain.yml
 
@@ -57,7 +57,7 @@ browser: ## make sure Debian's Chromium, ChromeDriver and a CJK font are install
 	  { echo "installing Chromium, ChromeDriver and Noto CJK fonts for the widget tests"; apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk; }
 
-.index/CURRENT: $(KNOWLEDGE) $(wildcard bot/jieba/*) actions/text.py actions/knowledge.py actions/retrieval.py | $(VENV)/.installed
+.index/CURRENT: $(KNOWLEDGE) $(wildcard bot/jieba/*) actions/retrieval/text.py actions/knowledge.py actions/retrieval/index.py | $(VENV)/.installed
 	$(PY) -m actions.cli index
 
 index: $(VENV)/.installed ## (re)build the knowledge index; only changed passages are embedded again

@@ -44,12 +44,12 @@ def spreadsheet_cell(value: Any) -> Any:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from actions.alerts import load_alerts
-    from actions.experts import load_experts
-    from actions.glossary import load_glossary, missing_playbooks
+    from actions.alerts.service import load_alerts
+    from actions.answers.requests import known_citations, load_request_policy, missing_citations
+    from actions.cases.experts import load_experts
     from actions.knowledge import load_knowledge
-    from actions.requests import known_citations, load_request_policy, missing_citations
-    from actions.selfcheck import load_rules
+    from actions.retrieval.glossary import load_glossary, missing_playbooks
+    from actions.risk.selfcheck import load_rules
     from actions.settings import PROJECT_ROOT, get_settings
 
     settings = get_settings()
@@ -110,7 +110,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _index(args: argparse.Namespace) -> int:
-    from actions.retrieval import KnowledgeInvalidError, build_index
+    from actions.retrieval.index import KnowledgeInvalidError, build_index
     from actions.settings import get_settings
 
     try:
@@ -129,8 +129,8 @@ def _cases(args: argparse.Namespace) -> int:
 
     from sqlalchemy import select
 
-    from actions.cases import add_event, assign, find_case, status_lines
-    from actions.experts import load_experts
+    from actions.cases.experts import load_experts
+    from actions.cases.service import add_event, assign, find_case, status_lines
     from actions.privacy import open_private, printable
     from actions.settings import get_settings
     from actions.store import Case, migrate, session_scope
@@ -220,7 +220,7 @@ def _alerts(args: argparse.Namespace) -> int:
 
     from sqlalchemy import func, select
 
-    from actions.alerts import has_errors, load_alerts, publish
+    from actions.alerts.service import has_errors, load_alerts, publish
     from actions.privacy import printable
     from actions.settings import PROJECT_ROOT, get_settings
     from actions.store import AlertDelivery, AlertSubscription, OutboxMessage, migrate, session_scope

@@ -1,1 +1,1 @@
-"""Bot runtime helpers shared by both venvs: language detection, the stack launcher, gateways."""
+"""The Rasa project's code and the processes around it: NLU components, channels, the launcher, the notifier."""

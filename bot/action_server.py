@@ -26,7 +26,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.worker.loader import AppLoader
 
-from bot.channel_guards import bearer_matches
+from bot.channels.guards import bearer_matches
 
 TOKEN_VARIABLE = "ACTION_SERVER_TOKEN"
 MIN_TOKEN_LENGTH = 16

@@ -9,11 +9,11 @@
   at-least-once: a crash between sending and marking may send a row again, and every reaction to
   a message (accept, decline) is idempotent.
 - Experts answer offers with the Accept / Decline buttons; the first Accept wins. The buttons'
-  presses reach the Telegram gateway (`bot/telegram_gateway.py`, the one process that polls the
+  presses reach the Telegram gateway (`bot/channels/telegram/gateway.py`, the one process that polls the
   bot's updates), which calls `Notifier.on_callback`; the replies it causes go through the outbox.
 - Open cases whose promised response time has passed are offered to the next experts.
 - Market alerts (knowledge/alerts/) are published from this loop: at once when the files change and
-  every ALERTS_PUBLISH_SECONDS anyway, each exactly once per subscriber (actions/alerts.py). Rows
+  every ALERTS_PUBLISH_SECONDS anyway, each exactly once per subscriber (actions/alerts/service.py). Rows
   on the "web" channel are not sent from here: the bot shows them at the user's next message.
 """
 
@@ -29,9 +29,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from actions.alerts import AlertWatcher
-from actions.cases import accept, decline, escalate_overdue
-from actions.experts import Expert, load_experts
+from actions.alerts.service import AlertWatcher
+from actions.cases.experts import Expert, load_experts
+from actions.cases.service import accept, decline, escalate_overdue
 from actions.personal_data import purge, strike_from_sink, tracker_session
 from actions.privacy import get_logger, open_private
 from actions.settings import PROJECT_ROOT, Settings, get_settings

@@ -261,7 +261,7 @@ class Stack:
     def web_service(self) -> Service:
         return Service(
             "web",
-            [str(PYTHON), "-m", "bot.web", "--host", HOST, "--port", str(self.web_port)],
+            [str(PYTHON), "-m", "bot.channels.web", "--host", HOST, "--port", str(self.web_port)],
             f"{self.web_url}/health",
             self._env(),
             self.log_dir / "web.log",
@@ -269,7 +269,11 @@ class Stack:
 
     def gateway_service(self) -> Service:
         return Service(
-            "gateway", [str(PYTHON), "-m", "bot.telegram_gateway"], None, self._env(), self.log_dir / "gateway.log"
+            "gateway",
+            [str(PYTHON), "-m", "bot.channels.telegram.gateway"],
+            None,
+            self._env(),
+            self.log_dir / "gateway.log",
         )
 
     def telegram_token(self) -> str:

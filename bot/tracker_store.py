@@ -1,7 +1,7 @@
 """Rasa's in-memory tracker store, which erases a form entry the bot said it did not keep before it saves.
 
 Configured in bot/endpoints.yml (``tracker_store: type: bot.tracker_store.ErasingTrackerStore``). The
-erasure itself is bot/erasure.py. This store keeps conversations in memory, as Rasa's default does
+erasure itself is actions/erasure.py. This store keeps conversations in memory, as Rasa's default does
 (lost when Rasa restarts); a SQL tracker store only appends new events, so one would need its own
 erasure of stored rows.
 """
@@ -14,13 +14,13 @@ import logging
 from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.erasure import erase_forgotten_entries
+from actions.erasure import erase_forgotten_entries
 
 logger = logging.getLogger(__name__)
 
 
 class ErasingTrackerStore(InMemoryTrackerStore):
-    """Stores conversations in memory with forgotten form entries erased (see bot/erasure.py)."""
+    """Stores conversations in memory with forgotten form entries erased (see actions/erasure.py)."""
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Streams the new events, then stores the conversation with forgotten entries erased."""

@@ -18,10 +18,10 @@ import statistics
 import time
 from collections.abc import Callable
 
-from actions.case_actions import parse_contact
 from actions.deadlines import parse_deadline
-from bot.language import detect_language
-from bot.safe_text import bound_text
+from actions.dialogue.cases import parse_contact
+from actions.language import detect_language
+from actions.safe_text import bound_text
 
 TODAY = datetime.date(2026, 11, 24)
 

@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 
 from actions.knowledge import load_knowledge, to_chunks
-from actions.retrieval import KnowledgeIndex, build_index
+from actions.retrieval.index import KnowledgeIndex, build_index
 from actions.settings import PROJECT_ROOT, get_settings
 from bot.stack import Stack, free_port, post_json
 from eval.retrieval.run import load_questions

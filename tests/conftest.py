@@ -25,7 +25,7 @@ def fixture_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="session")
 def embeddings(fixture_settings: Settings):
     """The real default embedding model, loaded once for the session (offline)."""
-    from actions.embeddings import make_embeddings
+    from actions.retrieval.embeddings import make_embeddings
 
     return make_embeddings(fixture_settings)
 
@@ -33,7 +33,7 @@ def embeddings(fixture_settings: Settings):
 @pytest.fixture(scope="session")
 def fixture_index(fixture_settings: Settings, embeddings):
     """The fixture corpus, indexed and loaded like the action server does."""
-    from actions.retrieval import KnowledgeIndex, build_index
+    from actions.retrieval.index import KnowledgeIndex, build_index
 
     build_index(fixture_settings, progress=False, embeddings=embeddings, log=lambda _: None)
     return KnowledgeIndex.load(fixture_settings, embeddings=embeddings)
@@ -58,7 +58,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory):
 
     import yaml
 
-    from actions.retrieval import fresh_index_copy
+    from actions.retrieval.index import fresh_index_copy
     from bot.stack import MODEL, ROOT, Stack, free_port
     from tests.telegram_api import FakeBotApi
 

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from actions.cases import Intake
+from actions.cases.service import Intake
 
 
 def intake(**changes) -> Intake:

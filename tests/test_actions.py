@@ -5,9 +5,9 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.actions import ActionAnswerQuestion
-from actions.answers import DISCLAIMER
-from actions.retrieval import IndexProvider
+from actions.answers.reply import DISCLAIMER
+from actions.dialogue.answer import ActionAnswerQuestion
+from actions.retrieval.index import IndexProvider
 
 
 class ReadyProvider(IndexProvider):
@@ -198,7 +198,7 @@ class StubIndex:
 def test_a_follow_up_whose_best_sections_miss_the_price_looks_further_in_the_topics_document(fixture_index):
     from dataclasses import replace
 
-    from actions.question import Resolved, Topic
+    from actions.answers.question import Resolved, Topic
 
     some = fixture_index.search("What does the Patent Prosecution Highway do?", 3, "en")[0]
     no_fee = [

@@ -11,7 +11,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.alert_actions import (
+from actions.alerts.service import load_alerts, publish
+from actions.dialogue.alerts import (
     ActionListAlerts,
     ActionShowNewAlerts,
     ActionStartAlertSubscription,
@@ -20,8 +21,7 @@ from actions.alert_actions import (
     ValidateAlertSubscriptionForm,
     mention_alerts,
 )
-from actions.alerts import load_alerts, publish
-from actions.selfcheck_actions import (
+from actions.dialogue.selfcheck import (
     SELFCHECK_SLOTS,
     ActionCancelSelfcheck,
     ActionStartSelfcheck,
@@ -116,8 +116,8 @@ def test_an_unknown_market_gets_the_closest_suggestions_as_buttons():
 
 
 def test_every_button_payload_fits_telegram_callback_data():
-    from actions.alert_actions import ActionAskAlertIndustry, ActionAskAlertMarkets
-    from actions.selfcheck_actions import _buttons
+    from actions.dialogue.alerts import ActionAskAlertIndustry, ActionAskAlertMarkets
+    from actions.dialogue.selfcheck import _buttons
 
     payloads = [b["payload"] for slot in SELFCHECK_SLOTS for lang in ("zh", "en") for b in _buttons(slot, lang)]
     for action in (ActionAskAlertIndustry(), ActionAskAlertMarkets()):
@@ -197,7 +197,7 @@ def test_answers_mention_active_alerts_for_the_market_named():
 
 
 def test_the_answer_action_adds_the_alert_note(fixture_index):
-    from actions.actions import ActionAnswerQuestion
+    from actions.dialogue.answer import ActionAnswerQuestion
     from tests.test_actions import ReadyProvider
 
     t = tracker("What should we prepare for a trade fair in Germany?", intent="ask_question")
@@ -324,7 +324,7 @@ def test_cancel_closes_the_form():
 
 
 def test_a_lowercase_us_is_not_the_united_states():
-    from actions.alert_actions import named_markets
+    from actions.dialogue.alerts import named_markets
 
     us = [{"entity": "country", "value": "US", "start": 34, "end": 36}]
     assert named_markets(tracker("can you run a risk self-check for us", entities=us)) == []

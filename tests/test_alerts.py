@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from actions.alerts import (
+from actions.alerts.service import (
     Alert,
     AlertWatcher,
     active_alerts_for,

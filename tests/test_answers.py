@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from actions.answers import (
+from actions.answers.reply import (
     DISCLAIMER,
     NO_ANSWER,
     SOURCES_HEADING,
@@ -16,7 +16,7 @@ from actions.answers import (
     focused_extract,
     split_sentences,
 )
-from actions.retrieval import Passage
+from actions.retrieval.index import Passage
 from actions.settings import PROJECT_ROOT
 
 # Two sections of knowledge/pph, copied so that staff edits there cannot change these tests.
@@ -413,7 +413,7 @@ def test_a_huge_section_and_question_return_promptly(scorer):
 
 
 def test_a_price_or_how_long_question_needs_a_passage_that_holds_such_a_fact():
-    from actions.answers import holds_asked_fact
+    from actions.answers.reply import holds_asked_fact
 
     assert not holds_asked_fact("日本代理所报价PPH代理费30万日元，正常吗", "CNIPA平均约2.2个月发出第一次审查意见。")
     assert holds_asked_fact("PPH要交多少钱", "CNIPA对PPH请求不收取费用。")
@@ -480,7 +480,7 @@ def test_a_yes_no_question_leads_with_the_sections_yes_or_no():
 
 
 def test_a_question_about_how_long_a_proceeding_takes_needs_a_duration_of_that_proceeding():
-    from actions.answers import holds_asked_fact
+    from actions.answers.reply import holds_asked_fact
 
     priority = "利用《巴黎公约》优先权（外观设计通常为6个月）在中国首次申请后及时向外申请。"
     assert not holds_asked_fact("在日本申请外观设计多久能授权", priority)

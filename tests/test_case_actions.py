@@ -9,8 +9,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import case_actions
-from actions.case_actions import (
+from actions.dialogue import cases as case_actions
+from actions.dialogue.cases import (
     ActionCancelCase,
     ActionCheckCase,
     ActionCorrectCaseField,
@@ -18,9 +18,9 @@ from actions.case_actions import (
     ValidateCaseForm,
     parse_contact,
 )
+from actions.erasure import FORGET_SLOT
 from actions.settings import get_settings
 from actions.store import migrated
-from bot.erasure import FORGET_SLOT
 from tests.factories import adversarial_text
 
 

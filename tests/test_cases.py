@@ -5,7 +5,8 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from actions.cases import (
+from actions.cases.experts import Contact, Expert, industry_of, match_experts
+from actions.cases.service import (
     accept,
     add_event,
     cases_of,
@@ -15,7 +16,6 @@ from actions.cases import (
     open_case,
     status_lines,
 )
-from actions.experts import Contact, Expert, industry_of, match_experts
 from actions.store import OutboxMessage, session_scope
 from tests.factories import intake as make_intake
 

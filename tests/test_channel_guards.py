@@ -1,11 +1,11 @@
-"""The checks the input channels make (bot/channel_guards.py): tokens, REST bodies, signed web
+"""The checks the input channels make (bot/channels/guards.py): tokens, REST bodies, signed web
 session ids, page origins and typed payloads."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.channel_guards import (
+from bot.channels.guards import (
     SessionIds,
     as_typed_text,
     bearer_matches,

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from actions.alerts import subscribe
-from actions.cases import add_event, open_case
+from actions.alerts.service import subscribe
+from actions.cases.experts import load_experts
+from actions.cases.service import add_event, open_case
 from actions.cli import main, spreadsheet_cell
-from actions.experts import load_experts
 from actions.settings import PROJECT_ROOT, get_settings
 from actions.store import AlertSubscription, Case, OutboxMessage, migrate, session_scope, utcnow
 from tests.factories import intake

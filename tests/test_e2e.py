@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
-from actions.answers import DISCLAIMER, NO_ANSWER
-from bot.language import detect_language
+from actions.answers.reply import DISCLAIMER, NO_ANSWER
+from actions.language import detect_language
 from bot.stack import Stack
 
 pytestmark = pytest.mark.e2e

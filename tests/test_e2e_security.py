@@ -14,7 +14,7 @@ import uuid
 import pytest
 import socketio
 
-from bot.channel_guards import SessionIds
+from bot.channels.guards import SessionIds
 from bot.stack import Stack, http_get
 
 pytestmark = pytest.mark.e2e

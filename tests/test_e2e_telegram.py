@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from actions.answers import DISCLAIMER
+from actions.answers.reply import DISCLAIMER
 from bot.stack import ROOT, Stack, free_port, http_get
 from tests.telegram_api import FakeBotApi
 
@@ -177,7 +177,7 @@ def start_gateway(e2e, tmp_path) -> Iterator:
         log = tmp_path / f"gateway-{len(started)}.log"
         with open(log, "wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "bot.telegram_gateway"],
+                [sys.executable, "-m", "bot.channels.telegram.gateway"],
                 cwd=ROOT,
                 env=env,
                 stdout=out,

@@ -1,7 +1,7 @@
 """End-to-end: the web chat page in a real browser against the real stack.
 
 Debian's Chromium (headless) driven by Selenium through Debian's ChromeDriver (`make browser` installs
-both and a CJK font; Selenium Manager is never used). The page comes from `python -m bot.web`, the
+both and a CJK font; Selenium Manager is never used). The page comes from `python -m bot.channels.web`, the
 widget talks to Rasa's socket.io channel on another port. Screenshots go to eval/reports/widget-*.png.
 """
 
@@ -23,8 +23,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from actions.answers import DISCLAIMER
-from actions.case_actions import t
+from actions.answers.reply import DISCLAIMER
+from actions.dialogue.cases import t
 from bot.stack import ROOT, http_get
 
 pytestmark = pytest.mark.e2e
@@ -114,7 +114,7 @@ def wait_for_welcome(driver: webdriver.Chrome, disclaimer: str) -> str:
         driver,
         lambda d: [t for t in texts(d) if disclaimer in t],
         ANSWER_TIMEOUT,
-        "no welcome message over socket.io: does bot/credentials.yml use bot.socketio_channel.SocketIOInput? "
+        "no welcome message over socket.io: does bot/credentials.yml use bot.channels.socketio_channel.SocketIOInput? "
         "(Rasa 3.6's own channel never awaits enter_room, so with session_persistence no bot message arrives)",
     )
     return found[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 
-from bot.erasure import ERASED, FORGET_SLOT, erase_forgotten_entries
+from actions.erasure import ERASED, FORGET_SLOT, erase_forgotten_entries
 
 FORMS = {"case_form": ["case_enterprise", "case_contact", "case_consent"]}
 

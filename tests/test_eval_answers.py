@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from actions.answers import NO_ANSWER, compose
-from actions.case_actions import ASKS, T
+from actions.answers.reply import NO_ANSWER, compose
+from actions.dialogue.cases import ASKS, T
 from eval.toolkit.answers import (
     ANSWERS_DIR,
     AnswerItem,

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from actions.experts import load_experts
+from actions.cases.experts import load_experts
 
 ROOT = Path(__file__).parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"

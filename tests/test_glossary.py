@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from actions.glossary import Glossary, TermGroup, load_glossary
+from actions.retrieval.glossary import Glossary, TermGroup, load_glossary
 
 ROOT = Path(__file__).parent.parent
 

@@ -1,7 +1,7 @@
 import pytest
 from hypothesis import given, settings
 
-from bot.language import detect_language
+from actions.language import detect_language
 from tests.factories import adversarial_text
 
 

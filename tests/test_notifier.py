@@ -18,7 +18,7 @@ import yaml
 from sqlalchemy import select
 from telegram import Bot
 
-from actions.cases import open_case
+from actions.cases.service import open_case
 from actions.settings import Settings
 from actions.store import Case, OutboxMessage, migrate, session_scope, utcnow
 from bot.notifier import Notifier, backoff
@@ -138,7 +138,7 @@ def test_without_a_token_notifications_go_to_the_sink_file(setup):
 
 
 def notifier_process(settings: Settings, api: FakeBotApi, log: Path, module: str = "bot.notifier") -> subprocess.Popen:
-    """The notifier (or, with module="bot.telegram_gateway", the gateway that takes button presses) as a process."""
+    """The notifier (or, with module="bot.channels.telegram.gateway", the gateway that takes button presses) as a process."""
     env = dict(
         os.environ,
         PYTHONPATH=str(ROOT),
@@ -160,7 +160,7 @@ def test_first_accept_wins_and_the_others_are_told(setup, tmp_path):
     [case_no] = open_cases(setup, 1)
     with FakeBotApi(TOKEN) as api:
         process = notifier_process(setup, api, tmp_path / "notifier.log")
-        gateway = notifier_process(setup, api, tmp_path / "gateway.log", module="bot.telegram_gateway")
+        gateway = notifier_process(setup, api, tmp_path / "gateway.log", module="bot.channels.telegram.gateway")
         try:
             assert api.wait_for(lambda: len(api.sent_messages()) == 3, timeout=30)
             first = api.bot_messages(2002)[0]

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, func, insert, select
 
-from actions.alerts import subscribe, unsubscribe
-from actions.cases import add_event, open_case
-from actions.experts import load_experts
+from actions.alerts.service import subscribe, unsubscribe
+from actions.cases.experts import load_experts
+from actions.cases.service import add_event, open_case
 from actions.personal_data import Subject, collect, erase, holdings, purge, strike_from_sink
 from actions.settings import PROJECT_ROOT
 from actions.store import (

@@ -75,7 +75,13 @@ def test_a_project_logger_escapes_control_characters_in_messages_and_tracebacks(
 
 @pytest.mark.parametrize(
     "module",
-    ["actions.actions", "actions.alert_actions", "actions.case_actions", "actions.selfcheck_actions", "actions.alerts"],
+    [
+        "actions.dialogue.answer",
+        "actions.dialogue.alerts",
+        "actions.dialogue.cases",
+        "actions.dialogue.selfcheck",
+        "actions.alerts.service",
+    ],
 )
 def test_the_modules_that_handle_user_input_log_it_escaped(module, caplog):
     logger = importlib.import_module(module).logger

@@ -1,6 +1,6 @@
 import pytest
 
-from actions.question import Topic, mentions, pph_direction, resolve
+from actions.answers.question import Topic, mentions, pph_direction, resolve
 
 
 @pytest.mark.parametrize(

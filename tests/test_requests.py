@@ -1,4 +1,4 @@
-"""Improper, drafting and out-of-scope requests (actions/requests.py) against the real
+"""Improper, drafting and out-of-scope requests (actions/answers/requests.py) against the real
 knowledge/requests.yml, with phrasings written for these tests in both languages; and validation of
 the file with one broken fixture per error class (tests/fixtures/requests/)."""
 
@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from actions.knowledge import load_knowledge
-from actions.requests import (
+from actions.answers.requests import (
     MAX_EXAMINED_CHARS,
     RequestPolicy,
     known_citations,
@@ -19,6 +18,7 @@ from actions.requests import (
     normalise,
     policy_for,
 )
+from actions.knowledge import load_knowledge
 
 ROOT = Path(__file__).parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from actions.glossary import Glossary
-from actions.retrieval import (
+from actions.retrieval.glossary import Glossary
+from actions.retrieval.index import (
     IndexMismatchError,
     IndexProvider,
     KnowledgeIndex,
@@ -58,7 +58,7 @@ def test_gate_thresholds_default_to_the_backends_calibration(fixture_settings):
 
 
 def test_minilm_backend_loads_offline_and_ranks_english(fixture_settings, tmp_path):
-    from actions.embeddings import make_embeddings
+    from actions.retrieval.embeddings import make_embeddings
 
     minilm = fixture_settings.model_copy(update={"embedding_backend": "sentence-transformers", "index_dir": tmp_path})
     embeddings = make_embeddings(minilm)
@@ -232,7 +232,7 @@ def test_an_incident_named_in_a_long_story_may_be_answered_from_its_playbook(fix
 
 
 def test_a_playbook_that_names_no_document_is_a_problem(tmp_path):
-    from actions.glossary import load_glossary, missing_playbooks
+    from actions.retrieval.glossary import load_glossary, missing_playbooks
 
     (tmp_path / "glossary.yml").write_text(
         "- id: a\n  playbook: no-such-doc\n  zh: [警告函]\n  en: [warning letter]\n", encoding="utf-8"
@@ -289,8 +289,8 @@ def test_a_fresh_index_copy_answers_from_the_edited_files_and_leaves_the_origina
 ):
     import shutil
 
-    from actions import embeddings as embeddings_module
-    from actions.retrieval import current_build, fresh_index_copy
+    from actions.retrieval import embeddings as embeddings_module
+    from actions.retrieval.index import current_build, fresh_index_copy
 
     monkeypatch.setattr(embeddings_module, "make_embeddings", lambda settings: embeddings)
     original = fixture_settings.model_copy(update={"index_dir": tmp_path / "index"})

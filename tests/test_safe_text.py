@@ -1,7 +1,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.safe_text import (
+from actions.safe_text import (
     CHANNEL_MAX_CHARS,
     DEFAULT_MAX_MESSAGE_CHARS,
     bound_text,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from actions.knowledge import load_knowledge
-from actions.selfcheck import (
+from actions.risk.selfcheck import (
     Answers,
     answers_from_slots,
     assess,

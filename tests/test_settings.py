@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from actions.settings import Settings
-from bot.telegram_gateway import GatewaySettings
+from bot.channels.telegram.gateway import GatewaySettings
 
 ROOT = Path(__file__).resolve().parent.parent
 

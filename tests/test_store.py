@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from actions.cases import open_case
+from actions.cases.service import open_case
 from actions.store import Case, migrate, session_scope, sqlite_path
 from tests.factories import intake
 

@@ -13,8 +13,7 @@ import sys
 import httpx
 import pytest
 
-from bot.stack import ROOT
-from bot.telegram_gateway import (
+from bot.channels.telegram.gateway import (
     CALLBACK_DATA_MAX_BYTES,
     TELEGRAM_MAX_CHARS,
     TEXT,
@@ -26,6 +25,7 @@ from bot.telegram_gateway import (
     split_text,
     to_html,
 )
+from bot.stack import ROOT
 from tests.telegram_api import parse_text
 
 NASTY = [
@@ -119,7 +119,7 @@ def test_each_chat_is_one_conversation():
 def test_without_a_token_the_gateway_says_why_and_does_not_start(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "TELEGRAM_TOKEN": ""}
     result = subprocess.run(
-        [sys.executable, "-m", "bot.telegram_gateway"],
+        [sys.executable, "-m", "bot.channels.telegram.gateway"],
         env=env,
         cwd=tmp_path,
         capture_output=True,

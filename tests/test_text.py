@@ -1,7 +1,7 @@
 import pytest
 
+from actions.retrieval.text import Tokenizer
 from actions.settings import PROJECT_ROOT
-from actions.text import Tokenizer
 
 
 def test_chinese_ip_terms_stay_whole_and_stopwords_go():

@@ -1,4 +1,4 @@
-"""The web chat page server (bot/web.py) on a free loopback port: routes, config, no path traversal."""
+"""The web chat page server (bot/channels/web.py) on a free loopback port: routes, config, no path traversal."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import web
+from bot.channels import web
 
 pytestmark = pytest.mark.enable_socket  # loopback only: pyproject's --allow-hosts keeps it to 127.0.0.1
 

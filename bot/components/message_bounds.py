@@ -2,7 +2,7 @@
 
 Whatever the channel (REST, the widget's socket.io, the Telegram gateway through REST), the tokenizer
 and featurizers see at most MAX_MESSAGE_CHARS characters (default 2,000): a 20,000-character message
-took DIET over a minute and 10 GB. Lone surrogates and control characters are replaced (bot/safe_text.py),
+took DIET over a minute and 10 GB. Lone surrogates and control characters are replaced (actions/safe_text.py),
 a non-string text becomes empty. When the text was cut, the parse data says so under ``text_bounds``
 (``{"received_chars": ..., "kept_chars": ...}``), so the answer can tell the user what was read.
 """
@@ -19,7 +19,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.safe_text import bound_text, max_message_chars
+from actions.safe_text import bound_text, max_message_chars
 
 TEXT_BOUNDS = "text_bounds"
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import yaml
 from tqdm import tqdm
 
-from actions.question import pph_direction
-from actions.retrieval import KnowledgeIndex, build_index
+from actions.answers.question import pph_direction
+from actions.retrieval.index import KnowledgeIndex, build_index
 from actions.settings import PROJECT_ROOT, get_settings
 
 HERE = Path(__file__).parent

@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from actions.knowledge import line_of, load_knowledge, yaml_key_lines
-from bot.language import detect_language
+from actions.language import detect_language
 from eval.toolkit.bot import Bot, Reply, turn
 from eval.toolkit.spec import DOMAIN_PATH, KNOWLEDGE_DIR, ROOT, SpecError, Vocabulary, _as_text
 
@@ -320,7 +320,7 @@ def _offer_buttons() -> tuple[str, ...]:
     from rasa_sdk import Tracker
     from rasa_sdk.executor import CollectingDispatcher
 
-    from actions.case_actions import offer_case
+    from actions.dialogue.cases import offer_case
 
     titles = []
     for lang in ("zh", "en"):
@@ -344,8 +344,8 @@ def _offer_buttons() -> tuple[str, ...]:
 
 def load_signals(domain: Path = DOMAIN_PATH) -> Signals:
     """Reads the reference texts from bot/domain.yml and the action modules."""
-    from actions.answers import NO_ANSWER, SOURCES_HEADING
-    from actions.case_actions import ASKS, T
+    from actions.answers.reply import NO_ANSWER, SOURCES_HEADING
+    from actions.dialogue.cases import ASKS, T
 
     responses = (yaml.safe_load(domain.read_text(encoding="utf-8")) or {}).get("responses") or {}
 

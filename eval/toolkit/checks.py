@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.language import detect_language
+from actions.language import detect_language
 from eval.toolkit.bot import Reply
 from eval.toolkit.spec import ANY_VALUE, CaseExpect, Expect
 

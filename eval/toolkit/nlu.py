@@ -1,6 +1,6 @@
 """NLU cross-validation and the dialogue test stories, run with Rasa (`.venv-rasa/bin/rasa`) as a
 subprocess, and their results read back: per-example intent predictions split by language (zh/en,
-with bot/language.py's detector), per-language metrics and confusion matrices, story accuracy.
+with actions/language.py's detector), per-language metrics and confusion matrices, story accuracy.
 
 Cross-validation is stratified k-fold over all NLU data (bot/data): DIET is trained once per fold,
 every example is predicted exactly once by a model that did not see it. The folds are drawn with a
@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from bot.language import detect_language
+from actions.language import detect_language
 from bot.stack import MODEL, RASA, ROOT
 
 CONFIG = ROOT / "config.yml"

@@ -366,7 +366,7 @@ def _nlu_section(r: Results, lines: list[str]) -> None:
         f"`rasa test nlu --cross-validation --folds {r.folds}` over all of bot/data (stratified; DIET trained "
         f"{r.folds} times, {_fmt((r.nlu_seconds or 0) / 60, 1)} min): every example is predicted once by a model "
         "that did not train on it. Per-language numbers are computed from these per-example predictions, each "
-        "example's language detected with bot/language.py (examples with no language signal, such as “88”, are "
+        "example's language detected with actions/language.py (examples with no language signal, such as “88”, are "
         "*none*). Rasa's evaluation reverts the FallbackClassifier, so every example counts with DIET's "
         f"intent; *below {stats['all']['threshold']:.2f}* is the share whose confidence is under the "
         "FallbackClassifier's threshold — the live bot asks those users to rephrase. Rasa shuffles the folds "

@@ -1,5 +1,5 @@
 /* Starts the rasa-webchat widget (window.WebChat, served from /vendor/webchat.js) on Rasa's socket.io
- * channel. The socket URL comes from /config.js, which bot/web.py generates. */
+ * channel. The socket URL comes from /config.js, which bot/channels/web.py generates. */
 (function () {
   "use strict";
 

@@ -1,6 +1,6 @@
 """The Telegram gateway: enterprises chat with the bot in Telegram.
 
-    python -m bot.telegram_gateway      # started by `make run` when TELEGRAM_TOKEN is set
+    python -m bot.channels.telegram.gateway      # started by `make run` when TELEGRAM_TOKEN is set
 
 Each Telegram chat is one Rasa conversation (sender id `tg-<chat_id>`, the id the case and alert
 notifications are addressed to). A message goes to Rasa's REST channel and the bot's reply comes
@@ -47,9 +47,9 @@ from telegram.ext import (
     filters,
 )
 
+from actions.language import EN, ZH, detect_language
 from actions.privacy import get_logger
-from bot.language import EN, ZH, detect_language
-from bot.safe_text import channel_text
+from actions.safe_text import channel_text
 
 logger = get_logger("telegram_gateway")  # control characters escaped; chats are named by id
 
@@ -68,7 +68,7 @@ class GatewaySettings(BaseSettings):
     telegram_token: str = ""
     telegram_base_url: str = "https://api.telegram.org/bot"
     rasa_url: str = "http://127.0.0.1:5005"
-    rasa_rest_token: str = ""  # Rasa's REST channel asks for it (bot/rest_channel.py); bot/stack.py sets it
+    rasa_rest_token: str = ""  # Rasa's REST channel asks for it (bot/channels/rest_channel.py); bot/stack.py sets it
     rasa_timeout: float = 60.0  # seconds to wait for Rasa's reply
     # Per chat: at most `rate_limit_messages` messages every `rate_limit_seconds`; more are not forwarded.
     rate_limit_messages: int = 6

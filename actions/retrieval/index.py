@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from actions.experts import EU_MEMBERS
-from actions.glossary import Glossary, load_glossary
+from actions.cases.experts import EU_MEMBERS
 from actions.knowledge import KnowledgeDocument, Problem, load_knowledge, to_chunks
+from actions.retrieval.glossary import Glossary, load_glossary
+from actions.retrieval.text import Tokenizer
 from actions.settings import Settings
-from actions.text import Tokenizer
 from actions.vocab import market_codes
 
 logger = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ def _catalog(documents: list[KnowledgeDocument]) -> dict[str, Any]:
 
 def expected_embedding(settings: Settings) -> dict[str, str]:
     """The embedding part of the manifest that the current settings require."""
-    from actions.embeddings import model_fingerprint
+    from actions.retrieval.embeddings import model_fingerprint
 
     return {
         "backend": settings.embedding_backend,
@@ -154,7 +154,7 @@ def build_index(
     """
     from tqdm import tqdm
 
-    from actions.embeddings import make_embeddings
+    from actions.retrieval.embeddings import make_embeddings
 
     started = time.perf_counter()
     # Paths are cited as knowledge/…, wherever the folder lives.
@@ -388,7 +388,7 @@ class KnowledgeIndex:
         from langchain_community.vectorstores import FAISS
         from langchain_community.vectorstores.utils import DistanceStrategy
 
-        from actions.embeddings import make_embeddings
+        from actions.retrieval.embeddings import make_embeddings
 
         build = current_build(settings.index_dir)
         manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))

@@ -1,6 +1,6 @@
 """The web chat page: a bilingual landing page with the rasa-webchat widget, every file served from here.
 
-    python -m bot.web --host 127.0.0.1 --port 8080
+    python -m bot.channels.web --host 127.0.0.1 --port 8080
 
 Serves `/` (web/index.html), `/static/…` (web/static/), `/config.js` (generated: the socket URL the
 widget connects to), `/vendor/webchat.js` (rasa-webchat's bundle from web/node_modules, with its
@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WEB_DIR = ROOT / "web"
 NODE_MODULES = WEB_DIR / "node_modules"
 WEBCHAT_BUNDLE = NODE_MODULES / "rasa-webchat" / "lib" / "index.js"
@@ -210,7 +210,7 @@ def make_server(host: str, port: int, environ: Mapping[str, str] | None = None) 
 
 def main(argv: list[str] | None = None) -> int:
     """Serves the page until Ctrl-C or SIGTERM."""
-    parser = argparse.ArgumentParser(prog="python -m bot.web", description="Serve the web chat page.")
+    parser = argparse.ArgumentParser(prog="python -m bot.channels.web", description="Serve the web chat page.")
     parser.add_argument("--host", default=os.environ.get("WEB_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("WEB_PORT", "8080")))
     args = parser.parse_args(argv)

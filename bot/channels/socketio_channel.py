@@ -34,7 +34,7 @@ And three guards, because this is the one channel a stranger's browser talks to:
    that waited longer than Rasa's lock lifetime behind the same conversation's earlier ones (a flood)
    gets a polite "send it again" instead of a LockError traceback and silence.
 
-bot/credentials.yml names it `bot.socketio_channel.SocketIOInput`. It runs inside the Rasa server
+bot/credentials.yml names it `bot.channels.socketio_channel.SocketIOInput`. It runs inside the Rasa server
 (.venv-rasa), so it imports Rasa; nothing in the other venv imports it.
 """
 
@@ -60,8 +60,8 @@ from rasa.core.lock_store import LockError
 from sanic import Blueprint, Request, Sanic, response
 from sanic.response import HTTPResponse
 
-from bot.channel_guards import SessionIds, as_typed_text, offered_payloads, origin_allowed, parse_origins
-from bot.safe_text import channel_text
+from actions.safe_text import channel_text
+from bot.channels.guards import SessionIds, as_typed_text, offered_payloads, origin_allowed, parse_origins
 
 logger = logging.getLogger(__name__)
 

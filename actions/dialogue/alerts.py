@@ -23,7 +23,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.alerts import (
+from actions.alerts.service import (
     Alert,
     active_alerts_for,
     alerts_signature,
@@ -36,7 +36,7 @@ from actions.alerts import (
     subscriptions_of,
     unsubscribe,
 )
-from actions.base import AskSlotAction, BaseAction, FormSlotsValidation, language_of, user_text
+from actions.dialogue.common import AskSlotAction, BaseAction, FormSlotsValidation, language_of, user_text
 from actions.privacy import get_logger
 from actions.settings import PROJECT_ROOT, get_settings
 from actions.store import migrated, session_scope

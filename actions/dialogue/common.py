@@ -11,8 +11,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.language import EN, detect_language
-from bot.safe_text import bound_text, clean_text, max_message_chars
+from actions.language import EN, detect_language
+from actions.safe_text import bound_text, clean_text, max_message_chars
 
 SLOT_LANGUAGE = "language"
 # Set to "pending" by every user message (domain slot mapping) and to "received" by every custom

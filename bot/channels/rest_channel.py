@@ -5,7 +5,7 @@ server error.
 
 The REST channel shares Rasa's port with the web widget's socket.io channel, so it faces whatever
 that port faces; the token is what keeps a stranger from posting as any conversation (`tg-<chat>`).
-bot/credentials.yml names it `bot.rest_channel.RestInput` with `token: ${RASA_REST_TOKEN}`;
+bot/credentials.yml names it `bot.channels.rest_channel.RestInput` with `token: ${RASA_REST_TOKEN}`;
 bot/stack.py sets the variable. It runs inside the Rasa server (.venv-rasa), so it imports Rasa.
 """
 
@@ -21,7 +21,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channel_guards import bearer_matches, rest_body_error
+from bot.channels.guards import bearer_matches, rest_body_error
 
 MIN_TOKEN_LENGTH = 16
 

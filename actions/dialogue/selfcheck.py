@@ -2,7 +2,7 @@
 request already said), checking each answer, asking each question, and the result — a risk level
 per market with reasons and cited steps, relevant alerts, and an offer of an expert when it is high.
 
-The scoring rules are staff-edited (knowledge/risk/selfcheck.yml, see actions/selfcheck.py).
+The scoring rules are staff-edited (knowledge/risk/selfcheck.yml, see actions/risk/selfcheck.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.alert_actions import (
+from actions.dialogue.alerts import (
     MARKET_BUTTONS,
     current_alerts,
     entity_values,
@@ -26,11 +26,18 @@ from actions.alert_actions import (
     named_markets,
     read_markets,
 )
-from actions.base import AskSlotAction, BaseAction, FormSlotsValidation, define_ask_actions, language_of, user_text
-from actions.case_actions import offer_case
+from actions.dialogue.cases import offer_case
+from actions.dialogue.common import (
+    AskSlotAction,
+    BaseAction,
+    FormSlotsValidation,
+    define_ask_actions,
+    language_of,
+    user_text,
+)
 from actions.knowledge import load_knowledge
 from actions.privacy import get_logger
-from actions.selfcheck import (
+from actions.risk.selfcheck import (
     IP_KINDS,
     IP_STATUSES,
     PLANS,

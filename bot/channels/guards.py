@@ -2,7 +2,7 @@
 bodies, signed web session ids, page origins and typed payloads.
 
 Standard library only and free of Rasa, so the tests run them directly; the channels that use them
-(bot/rest_channel.py, bot/socketio_channel.py) run inside the Rasa server.
+(bot/channels/rest_channel.py, bot/channels/socketio_channel.py) run inside the Rasa server.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from actions.glossary import normalise
+from actions.retrieval.glossary import normalise
 from actions.vocab import market_codes, market_name, market_spans
 
 MAX_CHARS = 2000

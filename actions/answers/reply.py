@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from actions.knowledge import UNVERIFIED_MARK
-from actions.retrieval import Passage
+from actions.retrieval.index import Passage
 
 if TYPE_CHECKING:
-    from actions.text import Tokenizer
+    from actions.retrieval.text import Tokenizer
 
 DISCLAIMER = {
     "zh": "以上为一线参考信息，不构成法律意见；具体案件请咨询专业律师或专利代理师。",
@@ -89,7 +89,7 @@ class LexicalSentenceScorer:
     def warm_up(self) -> None:
         """Loads the word segmenter (jieba with the project's IP terms) now rather than at the first question."""
         if self._tokenizer is None:
-            from actions.text import Tokenizer
+            from actions.retrieval.text import Tokenizer
 
             self._tokenizer = Tokenizer(self.dict_dir)
 
@@ -699,7 +699,7 @@ _SENTENCE_END = re.compile(r"[。!?！？]|\.\s")
 def _says_fee_unverified(text: str, question: str = "") -> bool:
     """Whether one sentence of the passage names a fee and says it could not be verified — for the
     market the question names, when both name one (KIPO's unverified fee does not answer the JPO's)."""
-    from actions.question import mentions
+    from actions.answers.question import mentions
 
     asked = {m.code for m in mentions(question)} if question else set()
     for sentence in _SENTENCE_END.split(text):

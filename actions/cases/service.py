@@ -15,7 +15,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.experts import Expert, Match, match_experts
+from actions.cases.experts import Expert, Match, match_experts
 from actions.store import Case, CaseEvent, Offer, OutboxMessage, utcnow
 
 TELEGRAM_SENDER_PREFIX = "tg-"  # the Telegram gateway's sender ids: tg-<chat id>

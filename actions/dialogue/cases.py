@@ -16,17 +16,24 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.base import AskSlotAction, BaseAction, FormSlotsValidation, define_ask_actions, language_of, user_text
-from actions.cases import Intake, cases_of, find_case, open_case, status_lines
+from actions.cases.experts import Expert, Match, industry_of, load_experts
+from actions.cases.service import Intake, cases_of, find_case, open_case, status_lines
 from actions.deadlines import parse_deadline
-from actions.experts import Expert, Match, industry_of, load_experts
+from actions.dialogue.common import (
+    AskSlotAction,
+    BaseAction,
+    FormSlotsValidation,
+    define_ask_actions,
+    language_of,
+    user_text,
+)
+from actions.erasure import FORGET_SLOT
 from actions.privacy import get_logger
 from actions.settings import get_settings
 from actions.store import migrated, session_scope
 from actions.vocab import INCIDENTS, incident_code, ip_type_code, market_code, market_name, market_suggestions
 from actions.vocab import IP_TYPES as IP_TYPE_CODES
 from actions.vocab import MARKETS as MARKET_CODES
-from bot.erasure import FORGET_SLOT
 
 logger = get_logger(__name__)
 
@@ -356,7 +363,7 @@ def reset_case_slots() -> list[EventType]:
 
 
 def forget_case_entry() -> list[EventType]:
-    """Resets the intake and has the tracker store erase what was typed into it (bot/erasure.py): for when
+    """Resets the intake and has the tracker store erase what was typed into it (actions/erasure.py): for when
     the user is told that nothing was stored."""
     return [*reset_case_slots(), SlotSet(FORGET_SLOT, "case_form")]
 

@@ -11,14 +11,14 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.alert_actions import current_alerts, mention_alerts, named_markets
-from actions.answers import Answer, LexicalSentenceScorer, compose, holds_asked_fact
-from actions.base import BaseAction, language_of, received_chars, user_text
-from actions.case_actions import offer_case, should_offer
+from actions.answers.question import Resolved, Topic, mentions, resolve
+from actions.answers.reply import Answer, LexicalSentenceScorer, compose, holds_asked_fact
+from actions.answers.requests import RequestDecision, policy_for
+from actions.dialogue.alerts import current_alerts, mention_alerts, named_markets
+from actions.dialogue.cases import offer_case, should_offer
+from actions.dialogue.common import BaseAction, language_of, received_chars, user_text
 from actions.privacy import get_logger
-from actions.question import Resolved, Topic, mentions, resolve
-from actions.requests import RequestDecision, policy_for
-from actions.retrieval import IndexProvider, KnowledgeIndex, Passage
+from actions.retrieval.index import IndexProvider, KnowledgeIndex, Passage
 from actions.settings import get_settings
 from actions.vocab import industry_code
 

@@ -37,7 +37,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from actions.experts import EU_MEMBERS
+from actions.cases.experts import EU_MEMBERS
 from actions.knowledge import (
     IP_TYPES,
     LangText,

@@ -2,7 +2,7 @@
 their validation, the answers an enterprise gives, and the scoring that turns them into a risk level
 per market with reasons and concrete steps, each citing a knowledge section.
 
-No Rasa here: the dialogue lives in actions/selfcheck_actions.py. Nothing is read at import time.
+No Rasa here: the dialogue lives in actions/dialogue/selfcheck.py. Nothing is read at import time.
 
 How scoring works: every factor whose `when` conditions all hold for a market adds its weight to
 that market's score; the score's level is the first level (high, medium, low) whose `min_score` it
@@ -22,9 +22,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from actions.answers import source_line
+from actions.answers.reply import source_line
+from actions.cases.experts import EU_MEMBERS
 from actions.deadlines import parse_deadline
-from actions.experts import EU_MEMBERS
 from actions.knowledge import (
     KnowledgeDocument,
     LangText,

@@ -1,0 +1,1 @@
+"""Market alerts: the staff-written alert files, subscriptions and publishing."""

@@ -1,0 +1,1 @@
+"""Cases handed to experts: the expert list and matching, opening, offers, escalation and status."""
