@@ -5,8 +5,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answers.reply import DISCLAIMER
 from actions.dialogue.answer import ActionAnswerQuestion
+from actions.messages import t as message_text
 from actions.retrieval.index import IndexProvider
 
 
@@ -66,7 +66,7 @@ def test_answers_in_chinese_with_citations(fixture_index):
     [topic] = [e for e in events if e["name"] == "answer_topic"]
     assert topic["value"]["doc_id"] == "fx-pph-basics" and topic["value"]["question"] == "中日PPH需要提交哪些材料？"
     [message] = messages
-    assert "权利要求对应表" in message["text"] and DISCLAIMER["zh"] in message["text"]
+    assert "权利要求对应表" in message["text"] and message_text("answers.disclaimer", "zh") in message["text"]
     custom = message["custom"]
     assert custom["answered"] and custom["language"] == "zh" and custom["kind"] == "answer"
     assert custom["citations"][0]["doc_id"] == "fx-pph-basics"

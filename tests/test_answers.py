@@ -4,11 +4,8 @@ from dataclasses import replace
 
 import pytest
 
+from actions import messages
 from actions.answers.reply import (
-    DISCLAIMER,
-    NO_ANSWER,
-    SOURCES_HEADING,
-    UNVERIFIED_ELSEWHERE,
     LexicalSentenceScorer,
     asked_kinds,
     compose,
@@ -132,7 +129,7 @@ def test_chinese_answer_has_extract_numbered_citation_and_disclaimer():
     assert answer.answered
     assert answer.text.startswith("第一句。第二句。 [1]")
     assert "来源：\n[1] 中日PPH › 申请材料 — https://example.org/pph（审核于 2026-11-24）" in answer.text
-    assert answer.text.endswith(DISCLAIMER["zh"])
+    assert answer.text.endswith(messages.t("answers.disclaimer", "zh"))
     assert answer.citations[0]["doc_id"] == "pph-cn-jp" and answer.citations[0]["path"] == "knowledge/pph/cn-jp-pph.md"
 
 
@@ -145,7 +142,7 @@ def test_english_answer_uses_english_passage_and_titles():
 
 def test_nothing_past_the_gate_means_no_answer():
     answer = compose([passage(ok=False)], "en")
-    assert not answer.answered and answer.text == NO_ANSWER["en"] and answer.citations == []
+    assert not answer.answered and answer.text == messages.t("answers.no_answer", "en") and answer.citations == []
 
 
 def test_citations_show_title_section_link_and_review_date_but_no_repository_path():
@@ -160,7 +157,7 @@ def test_citations_show_title_section_link_and_review_date_but_no_repository_pat
         "https://www.kipo.go.kr/en/HtmlApp?c=100016 (reviewed 2026-11-24)" in en.text
     )
     for answer, lang in ((zh, "zh"), (en, "en")):
-        assert SOURCES_HEADING[lang] + "\n[1] " in answer.text
+        assert messages.t("answers.sources_heading", lang) + "\n[1] " in answer.text
         assert "knowledge/" not in answer.text and "cn-kr-pph.md" not in answer.text
         cited = answer.citations[0]
         assert cited["path"] == "knowledge/pph/cn-kr-pph.md" and cited["line"] == 23
@@ -366,10 +363,10 @@ def test_a_part_of_a_sentence_marked_unverified_is_quoted_with_the_mark(scorer):
 def test_an_extract_that_leaves_out_an_unverified_mark_says_the_section_has_one(scorer):
     en = "The fee is free. The timing is 3 months. A detail of the form could not be checked (unverified)."
     quoted = body(compose([passage(en=en)], "en", words_en=6, question="is there a fee?", scorer=scorer).text)
-    assert quoted.startswith("The fee is free.") and quoted.endswith(UNVERIFIED_ELSEWHERE["en"])
+    assert quoted.startswith("The fee is free.") and quoted.endswith(messages.t("answers.unverified_elsewhere", "en"))
     zh = "不收官费。审查也较快。表格的某个细节未能核实（未核实）。"
     quoted = body(compose([passage(zh=zh)], "zh", chars_zh=6, question="要交官费吗？", scorer=scorer).text)
-    assert quoted.startswith("不收官费。") and quoted.endswith(UNVERIFIED_ELSEWHERE["zh"])
+    assert quoted.startswith("不收官费。") and quoted.endswith(messages.t("answers.unverified_elsewhere", "zh"))
     whole = body(compose([passage(en=en)], "en", words_en=90, question="is there a fee?", scorer=scorer).text)
     assert whole.count("unverified") == 1
 

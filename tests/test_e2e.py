@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from actions.answers.reply import DISCLAIMER, NO_ANSWER
+from actions import messages
 from actions.language import detect_language
 from bot.stack import Stack
 
@@ -35,7 +35,7 @@ def test_chinese_pph_question_gets_a_chinese_answer_citing_a_pph_file(stack):
     assert customs[0]["citations"][0]["path"].startswith("knowledge/pph/")
     assert detect_language(texts[0]) == "zh" and texts[0].endswith("[1]")
     joined = "\n\n".join(texts)
-    assert "来源：" in joined and "›" in joined and DISCLAIMER["zh"] in joined
+    assert "来源：" in joined and "›" in joined and messages.t("answers.disclaimer", "zh") in joined
     assert "knowledge/" not in joined  # people see title › section and a link, not repository paths
 
 
@@ -45,7 +45,7 @@ def test_english_rcep_question_gets_an_english_answer_citing_an_rcep_file(stack)
     assert customs[0]["citations"][0]["path"].startswith("knowledge/rcep/")
     assert detect_language(texts[0]) == "en"
     joined = "\n\n".join(texts)
-    assert "Sources:" in joined and "›" in joined and DISCLAIMER["en"] in joined
+    assert "Sources:" in joined and "›" in joined and messages.t("answers.disclaimer", "en") in joined
     assert "knowledge/" not in joined
 
 
@@ -55,7 +55,10 @@ def test_nonsense_gets_no_answer_and_no_citation(stack, message):
     assert texts, "the bot must never stay silent"
     assert not any(c.get("answered") for c in customs)
     assert all(not c.get("citations") for c in customs)
-    assert any(t == NO_ANSWER["en"] or "rephrase" in t or "outside what I can help with" in t for t in texts), texts
+    assert any(
+        t == messages.t("answers.no_answer", "en") or "rephrase" in t or "outside what I can help with" in t
+        for t in texts
+    ), texts
 
 
 @pytest.mark.parametrize(("message", "expected"), [("你好", "您好"), ("hello", "Hello")])

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from actions.answers.reply import DISCLAIMER
+from actions import messages
 from bot.stack import ROOT, Stack, free_port, http_get
 from tests.telegram_api import FakeBotApi
 
@@ -69,7 +69,7 @@ def test_a_chinese_question_gets_a_cited_answer_with_typing_shown(e2e):
     api, chat = e2e.telegram, new_chat()
     api.push_message(chat, "中日PPH需要提交哪些材料？", language_code="zh-hans")
     answer = wait_for_text(api, chat, "来源：")
-    assert "来源：" in answer["text"] and DISCLAIMER["zh"] in answer["text"]
+    assert "来源：" in answer["text"] and messages.t("answers.disclaimer", "zh") in answer["text"]
     heading = len(answer["text"][: answer["text"].index("来源：")].encode("utf-16-le")) // 2
     assert any(e["type"] == "bold" and e["offset"] == heading for e in answer.get("entities", []))
     assert any(c.get("chat_id") == chat and c.get("action") == "typing" for c in api.calls_to("sendChatAction"))
@@ -206,7 +206,7 @@ def test_a_long_answer_arrives_split_under_the_message_limit(start_gateway):
     gateway = start_gateway(TELEGRAM_MAX_CHARS="250")
     api, chat = gateway.api, new_chat()
     api.push_message(chat, "What does RCEP say about bad-faith trademark applications?", language_code="en")
-    api.wait_for(lambda: any(DISCLAIMER["en"] in t for t in texts(api, chat)), timeout=60)
+    api.wait_for(lambda: any(messages.t("answers.disclaimer", "en") in t for t in texts(api, chat)), timeout=60)
     parts = texts(api, chat)
     assert len(parts) >= 2 and all(len(p) <= 250 for p in parts), parts
     joined = "\n".join(parts)

@@ -23,7 +23,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from actions.answers.reply import DISCLAIMER
+from actions import messages
 from actions.dialogue.cases import t
 from bot.stack import ROOT, http_get
 
@@ -174,7 +174,9 @@ def test_welcome_and_a_cited_chinese_answer_over_a_websocket_with_nothing_remote
     welcome = wait_for_welcome(driver, "不构成法律意见")
     assert welcome.startswith("您好") and "海外知识产权纠纷预警助手" in welcome
 
-    answer = ask(driver, "中日PPH需要提交哪些材料？", lambda new: any(DISCLAIMER["zh"] in b for b in new))
+    answer = ask(
+        driver, "中日PPH需要提交哪些材料？", lambda new: any(messages.t("answers.disclaimer", "zh") in b for b in new)
+    )
     joined = "\n".join(answer)
     assert "来源：" in joined and "›" in joined and "[1]" in joined and "knowledge/" not in joined, joined
     assert no_raw_json(texts(driver, ALL_TEXTS))
@@ -227,7 +229,9 @@ def test_declining_the_case_offer_with_a_button_and_the_history_survives_a_reloa
     screenshot(driver, "widget-after-reload.png")
 
     # The same conversation goes on in Rasa after the reload (session persistence, not a new user).
-    answer = ask(driver, "中韩PPH的条件是什么？", lambda new: any(DISCLAIMER["zh"] in b for b in new))
+    answer = ask(
+        driver, "中韩PPH的条件是什么？", lambda new: any(messages.t("answers.disclaimer", "zh") in b for b in new)
+    )
     assert "来源：" in "\n".join(answer)
     assert sum(1 for bubble in texts(driver) if bubble.startswith("您好")) == 1  # no second welcome
     sender = "web-" + session.split(".")[0]  # the server-signed session id names the conversation web-<random>

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from actions.answers.reply import NO_ANSWER, compose
-from actions.dialogue.cases import ASKS, T
+from actions import messages
+from actions.answers.reply import compose
 from eval.toolkit.answers import (
     ANSWERS_DIR,
     AnswerItem,
@@ -60,13 +60,16 @@ def item(**kw) -> AnswerItem:
         (
             [
                 *answer_reply().messages,
-                {"text": T["offer"]["zh"], "buttons": [{"title": "开案件", "payload": "/affirm"}]},
+                {"text": messages.t("cases.offer", "zh"), "buttons": [{"title": "开案件", "payload": "/affirm"}]},
             ],
             ["case_offer", "cited_answer"],
         ),
-        ([{"text": ASKS["case_enterprise"][1]}], ["case_offer"]),
+        ([{"text": messages.t("cases.ask.case_enterprise", "en")}], ["case_offer"]),
         (
-            [{"text": NO_ANSWER["en"]}, {"custom": {"answered": False, "citations": [], "language": "en"}}],
+            [
+                {"text": messages.t("answers.no_answer", "en")},
+                {"custom": {"answered": False, "citations": [], "language": "en"}},
+            ],
             ["no_answer"],
         ),
         ([{"text": SIGNALS.rephrase[0]}], ["rephrase"]),
@@ -102,7 +105,9 @@ def test_wrong_document_language_and_behaviour_are_scored_as_misses():
 
 
 def test_no_reliable_answer_counts_as_refusing_and_clarifying_but_not_answering():
-    reply = Reply("q", [{"text": NO_ANSWER["zh"]}, {"custom": {"answered": False, "citations": []}}], 0.1)
+    reply = Reply(
+        "q", [{"text": messages.t("answers.no_answer", "zh")}, {"custom": {"answered": False, "citations": []}}], 0.1
+    )
     assert score(item(behaviour="refuse", topic="other"), reply, SIGNALS).behaviour_ok
     assert score(item(behaviour="clarify", topic="other"), reply, SIGNALS).behaviour_ok
     assert not score(item(), reply, SIGNALS).behaviour_ok
@@ -173,7 +178,7 @@ CITATION = {
     "line": 40,
 }
 OFFER_EN = {
-    "text": T["offer"]["en"],
+    "text": messages.t("cases.offer", "en"),
     "buttons": [{"title": "Open a case", "payload": "/affirm"}, {"title": "No, thanks", "payload": "/deny"}],
 }
 ANSWER_TRACKER = {
@@ -228,11 +233,11 @@ def test_the_offer_buttons_are_read_from_the_bots_offer():
         ("drafting", [OFFER_EN], False),  # and so is the drafting reply or a cited answer
         ("out_of_scope", [{"text": SIGNALS.out_of_scope[1]}], True),  # the domain's text
         ("out_of_scope", [{"text": "Not my field."}, payload("out_of_scope")], True),  # or the payload
-        ("out_of_scope", [{"text": NO_ANSWER["en"]}, payload("no_answer")], False),
+        ("out_of_scope", [{"text": messages.t("answers.no_answer", "en")}, payload("no_answer")], False),
         ("out_of_scope", [{"text": SIGNALS.out_of_scope[1]}, payload("answer", citations=[CITATION])], False),
-        ("refuse", [{"text": NO_ANSWER["en"]}, payload("no_answer")], True),
+        ("refuse", [{"text": messages.t("answers.no_answer", "en")}, payload("no_answer")], True),
         ("refuse", [{"text": SIGNALS.out_of_scope[1]}], True),
-        ("refuse", [{"text": NO_ANSWER["en"]}, payload("no_answer"), OFFER_EN], False),
+        ("refuse", [{"text": messages.t("answers.no_answer", "en")}, payload("no_answer"), OFFER_EN], False),
     ],
 )
 def test_new_behaviours_accept_only_their_replies(behaviour, messages, ok):
@@ -256,17 +261,25 @@ WL = "dispute-warning-letter"
         (en_reply({"text": "…"}, payload("answer", citations=[CITATION])), {"doc": WL}, None),
         # the answer action did not run: a form, chit-chat or "please rephrase" instead
         (en_reply({"text": SIGNALS.rephrase[1]}), {}, "misroute"),
-        (en_reply({"text": ASKS["case_enterprise"][1]}, tracker={"events": []}), {"doc": WL}, "misroute"),
+        (
+            en_reply({"text": messages.t("cases.ask.case_enterprise", "en")}, tracker={"events": []}),
+            {"doc": WL},
+            "misroute",
+        ),
         (en_reply({"text": "Hello!"}, tracker={"events": []}), {"behaviour": "handoff"}, "misroute"),
         # a handoff with a labelled playbook that only opened the form: nothing cited
         (
-            en_reply({"text": ASKS["case_enterprise"][1]}, tracker={"events": []}),
+            en_reply({"text": messages.t("cases.ask.case_enterprise", "en")}, tracker={"events": []}),
             {"behaviour": "handoff", "doc": WL},
             "misroute",
         ),
-        (en_reply({"text": NO_ANSWER["en"]}, payload("no_answer")), {"doc": WL}, "gate false negative"),
         (
-            en_reply({"text": NO_ANSWER["en"]}, payload("no_answer"), OFFER_EN),
+            en_reply({"text": messages.t("answers.no_answer", "en")}, payload("no_answer")),
+            {"doc": WL},
+            "gate false negative",
+        ),
+        (
+            en_reply({"text": messages.t("answers.no_answer", "en")}, payload("no_answer"), OFFER_EN),
             {"behaviour": "handoff", "doc": WL},
             "gate false negative",
         ),
@@ -325,7 +338,7 @@ def test_every_failing_item_gets_one_cause_from_the_reply(reply, labels, cause):
 
 def test_the_tracker_decides_whether_the_answer_action_ran():
     # with Rasa's HTTP API the tracker's actions tell; the no-answer text alone then is no misroute
-    ran = en_reply({"text": NO_ANSWER["en"]}, tracker=ANSWER_TRACKER)
+    ran = en_reply({"text": messages.t("answers.no_answer", "en")}, tracker=ANSWER_TRACKER)
     assert cause_of(ran) == "gate false negative"
     other = en_reply({"text": "Hello!"}, tracker=ANSWER_TRACKER)
     assert cause_of(other) == "other"

@@ -47,6 +47,7 @@ from actions.knowledge import (
     validation_problems,
     yaml_key_lines,
 )
+from actions.messages import t
 from actions.privacy import get_logger
 from actions.store import AlertDelivery, AlertSubscription, OutboxMessage, session_scope, utcnow
 from actions.vocab import ALL_INDUSTRIES, MARKETS, industry_name, join_names, known_industries, market_name
@@ -241,15 +242,6 @@ def unsubscribe(
 
 # ---- publishing ---------------------------------------------------------------------------------------
 SEVERITY_ICON = {"info": "ℹ️", "warning": "⚠️", "urgent": "🚨"}
-TEXT = {
-    "scope": {"zh": "适用：{markets}", "en": "For: {markets}"},
-    "valid": {"zh": "有效期至 {date}", "en": "valid until {date}"},
-    "source": {"zh": "来源：{url}", "en": "Source: {url}"},
-    "footer": {
-        "zh": "（这是您订阅的市场预警，仅供参考。退订请回复“退订预警”。）",
-        "en": '(A market alert you subscribed to, for information only. Say "unsubscribe alerts" to stop.)',
-    },
-}
 
 
 def render_alert(alert: Alert, lang: str) -> str:
@@ -258,14 +250,14 @@ def render_alert(alert: Alert, lang: str) -> str:
     markets = join_names([market_name(m, lang) for m in alert.markets], lang)
     if ALL_INDUSTRIES not in alert.industries:
         markets += " · " + join_names([industry_name(i, lang) for i in alert.industries], lang)
-    meta = f"{TEXT['scope'][lang].format(markets=markets)} · {TEXT['valid'][lang].format(date=alert.valid_until)}"
+    meta = f"{t('alerts.card.scope', lang, markets=markets)} · {t('alerts.card.valid', lang, date=alert.valid_until)}"
     return "\n".join(
         [
             f"{SEVERITY_ICON[alert.severity]} {title}",
             body.strip(),
             meta,
-            TEXT["source"][lang].format(url=alert.source),
-            TEXT["footer"][lang],
+            t("alerts.card.source", lang, url=alert.source),
+            t("alerts.card.footer", lang),
         ]
     )
 

@@ -19,35 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from actions.knowledge import UNVERIFIED_MARK
+from actions.messages import t
 from actions.retrieval.index import Passage
 
 if TYPE_CHECKING:
     from actions.retrieval.text import Tokenizer
 
-DISCLAIMER = {
-    "zh": "以上为一线参考信息，不构成法律意见；具体案件请咨询专业律师或专利代理师。",
-    "en": "This is first-line information, not legal advice; for a specific case, consult a qualified lawyer or patent attorney.",
-}
-NO_ANSWER = {
-    "zh": "抱歉，我的知识库里没有找到可靠的答案。您可以换个说法再问一次（例如写明国家和知识产权类型），"
-    "或者告诉我您遇到的具体情况，我可以帮您联系海外维权专家。",
-    "en": "Sorry, I have no reliable answer to that in my knowledge base. You could rephrase the question "
-    "(for example, name the country and the kind of IP), or tell me about your situation and I can help "
-    "you reach an overseas IP expert.",
-}
-SOURCES_HEADING = {"zh": "来源：", "en": "Sources:"}
-REVIEWED = {"zh": "审核于", "en": "reviewed"}
-SOURCE_LINE = {
-    "zh": "[{n}] {title} › {section}{link}（" + REVIEWED["zh"] + " {reviewed}）",
-    "en": "[{n}] {title} › {section}{link} (" + REVIEWED["en"] + " {reviewed})",
-}
 ELLIPSIS = {"zh": "……", "en": " …"}
 UNVERIFIED = ("（未核实）", "(unverified)")
-# Said after an extract whose section marks something unverified that the extract left out.
-UNVERIFIED_ELSEWHERE = {
-    "zh": "（本节另有部分内容未核实，详见来源。）",
-    "en": "(Parts of this section are unverified; see the source.)",
-}
 
 SUPPORT_SHARE = 0.5  # the supporting passage gets this share of the budget
 FACT_WEIGHT = 1.5  # bonus for holding the kind of fact asked for: it outranks any relevance (0 to 1) alone
@@ -632,8 +611,14 @@ def citation(p: Passage, lang: str, n: int = 1) -> dict[str, Any]:
 def source_line(c: dict[str, Any], lang: str) -> str:
     """One numbered source as a person reads it: title › section — link (reviewed date)."""
     link = f" — {c['url']}" if c.get("url") else ""
-    return SOURCE_LINE[lang].format(
-        n=c["n"], title=c["title"], section=c["section"], link=link, reviewed=c["last_reviewed"]
+    return t(
+        "answers.source_line",
+        lang,
+        n=c["n"],
+        title=c["title"],
+        section=c["section"],
+        link=link,
+        reviewed=c["last_reviewed"],
     )
 
 
@@ -659,18 +644,18 @@ def compose(
         if len(chosen) == 2:
             break
     if not chosen:
-        return Answer(NO_ANSWER[lang], [], answered=False)
+        return Answer(t("answers.no_answer", lang), [], answered=False)
     budget = chars_zh if lang == "zh" else words_en
     parts = []
     for n, p in enumerate(chosen, start=1):
         share = budget if n == 1 else int(budget * SUPPORT_SHARE)
         quoted = focused_extract(p.text(lang), lang, share, question, scorer)
         if UNVERIFIED_MARK.search(p.text(lang)) and not UNVERIFIED_MARK.search(quoted):
-            quoted += ("" if lang == "zh" else " ") + UNVERIFIED_ELSEWHERE[lang]
+            quoted += ("" if lang == "zh" else " ") + t("answers.unverified_elsewhere", lang)
         parts.append(f"{quoted} [{n}]")
     cites = [citation(p, lang, n) for n, p in enumerate(chosen, start=1)]
-    sources = "\n".join([SOURCES_HEADING[lang], *(source_line(c, lang) for c in cites)])
-    text = "\n\n".join(parts) + "\n\n" + sources + "\n\nℹ️ " + DISCLAIMER[lang]
+    sources = "\n".join([t("answers.sources_heading", lang), *(source_line(c, lang) for c in cites)])
+    text = "\n\n".join(parts) + "\n\n" + sources + "\n\nℹ️ " + t("answers.disclaimer", lang)
     return Answer(text, cites, answered=True)
 
 

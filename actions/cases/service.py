@@ -16,24 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actions.cases.experts import Expert, Match, match_experts
+from actions.messages import has, t
 from actions.store import Case, CaseEvent, Offer, OutboxMessage, utcnow
 
 TELEGRAM_SENDER_PREFIX = "tg-"  # the Telegram gateway's sender ids: tg-<chat id>
-STATUS_TEXT = {
-    "open": {"zh": "等待专家接手", "en": "waiting for an expert"},
-    "accepted": {"zh": "专家已接手", "en": "accepted by an expert"},
-    "closed": {"zh": "已结案", "en": "closed"},
-}
-EVENT_TEXT = {
-    "created": {"zh": "案件已创建", "en": "case opened"},
-    "offered": {"zh": "已发送给专家", "en": "offered to an expert"},
-    "accepted": {"zh": "专家已接手", "en": "accepted"},
-    "declined": {"zh": "一位专家婉拒", "en": "an expert declined"},
-    "escalated": {"zh": "已转给更多专家", "en": "offered to more experts"},
-    "note": {"zh": "专家备注", "en": "note"},
-    "closed": {"zh": "已结案", "en": "closed"},
-    "assigned": {"zh": "工作人员已指派专家", "en": "assigned by staff"},
-}
 
 
 @dataclass(frozen=True)
@@ -268,7 +254,7 @@ def _tell_enterprise(session: Session, case: Case, kind: str, text: str, suffix:
     where = _enterprise_channel(case)
     if where is None:
         return
-    label = EVENT_TEXT.get(kind, {}).get(case.language, kind)
+    label = _event_label(kind, case.language)
     message = f"{case.case_no}: {label}" + (f" — {text}" if text else "")
     _queue(session, f"{case.case_no}:update:{kind}:{suffix}", "enterprise_update", *where, case, {"text": message})
 
@@ -307,14 +293,19 @@ def escalate_overdue(
     return escalated
 
 
+def _event_label(kind: str, lang: str) -> str:
+    key = f"cases.event.{kind}"
+    return t(key, lang) if has(key) else kind
+
+
 def status_lines(case: Case, lang: str) -> list[str]:
     """The status and history of a case, for the enterprise that opened it."""
-    head = f"{case.case_no}: {STATUS_TEXT[case.status][lang]}"
+    head = f"{case.case_no}: {t(f'cases.status.{case.status}', lang)}"
     if case.expert_name:
         head += f"（{case.expert_name}）" if lang == "zh" else f" ({case.expert_name})"
     lines = [head]
     for e in case.events:
-        label = EVENT_TEXT.get(e.kind, {}).get(lang, e.kind)
+        label = _event_label(e.kind, lang)
         detail = f" — {e.text}" if e.text else ""
         lines.append(f"· {e.at:%Y-%m-%d %H:%M} UTC {label}{detail}")
     return lines

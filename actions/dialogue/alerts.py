@@ -37,6 +37,7 @@ from actions.alerts.service import (
     unsubscribe,
 )
 from actions.dialogue.common import AskSlotAction, BaseAction, FormSlotsValidation, language_of, user_text
+from actions.messages import t
 from actions.privacy import get_logger
 from actions.settings import PROJECT_ROOT, get_settings
 from actions.store import migrated, session_scope
@@ -75,87 +76,6 @@ INDUSTRY_BUTTONS = (
 MARKET_BUTTONS = ("JP", "KR", "US", "EU", "DE", "VN")
 _ALL_WORDS = re.compile(r"全部|所有|都退|\ball\b|everything|every", re.I)
 
-T = {
-    "ask_markets": {
-        "zh": "想订阅哪个市场的知识产权预警？可以写一个或多个，例如“日本、韩国”（随时回复“取消”可退出）。",
-        "en": 'Which market(s) would you like IP alerts for? One or more, e.g. "Japan, Korea" (say "cancel" to stop).',
-    },
-    "ask_industry": {
-        "zh": "哪个行业？选“全部行业”会收到这些市场的所有预警。",
-        "en": 'Which industry? "All industries" gets you every alert for those markets.',
-    },
-    "bad_market": {
-        "zh": "我没认出“{text}”这个国家或地区。",
-        "en": 'I don\'t recognise "{text}" as a country or market.',
-    },
-    "suggest": {"zh": "您是指：{names}？", "en": "Did you mean: {names}?"},
-    "no_market": {
-        "zh": "请写出国家或地区的名称，例如“日本”“德国”或“美国”。",
-        "en": 'Please name a country or market, e.g. "Japan", "Germany" or "the US".',
-    },
-    "too_many": {
-        "zh": "一次最多{n}个市场，请先选最重要的几个。",
-        "en": "At most {n} markets at a time; please pick the most important ones.",
-    },
-    "bad_industry": {
-        "zh": "请从按钮中选一个行业，或选“全部行业”。",
-        "en": 'Please pick an industry from the buttons, or "All industries".',
-    },
-    "subscribed": {"zh": "已订阅：{what}。", "en": "Subscribed: {what}."},
-    "already": {"zh": "您已经订阅过：{what}。", "en": "You were already subscribed: {what}."},
-    "where_telegram": {
-        "zh": "新的预警会在这里推送给您。",
-        "en": "New alerts will be sent to you here.",
-    },
-    "where_web": {
-        "zh": "新的预警会在您下次发消息或访问时显示在对话里。",
-        "en": "New alerts will appear in this chat the next time you write or visit.",
-    },
-    "current_telegram": {
-        "zh": "目前有{n}条相关的有效预警，马上推送给您。",
-        "en": "There are {n} active alerts for this right now; they will arrive in a moment.",
-    },
-    "current_web": {"zh": "目前有效的相关预警：", "en": "Active alerts for this right now:"},
-    "none_current": {"zh": "目前没有相关的有效预警。", "en": "There is no active alert for this right now."},
-    "manage": {
-        "zh": "查看订阅请说“我的订阅”，退订请说“退订预警”。",
-        "en": 'Say "my subscriptions" to see them, "unsubscribe alerts" to stop.',
-    },
-    "no_subscription": {
-        "zh": "您目前没有订阅任何预警。需要的话可以说“订阅日本预警”。",
-        "en": 'You have no alert subscriptions. To start one, say e.g. "subscribe to Japan alerts".',
-    },
-    "not_subscribed": {
-        "zh": "您没有订阅{what}的预警。您当前的订阅：{current}。",
-        "en": "You have no subscription for {what}. Your subscriptions: {current}.",
-    },
-    "which": {"zh": "要退订哪一项？", "en": "Which subscription should I cancel?"},
-    "all": {"zh": "全部退订", "en": "All of them"},
-    "unsubscribed": {
-        "zh": "已退订：{what}。以后不会再收到这些预警。",
-        "en": "Unsubscribed: {what}. You will not get these alerts any more.",
-    },
-    "list": {"zh": "您订阅的预警：", "en": "Your alert subscriptions:"},
-    "list_alerts": {"zh": "目前有效的相关预警：", "en": "Active alerts for them:"},
-    "cancelled": {"zh": "好的，没有订阅。", "en": "All right, no subscription."},
-    "db_down": {
-        "zh": "抱歉，订阅暂时无法处理（数据库不可用），请稍后再试。",
-        "en": "Sorry, subscriptions cannot be handled right now (the database is unavailable). Please try again shortly.",
-    },
-    "new_alert": {"zh": "📢 新的市场预警", "en": "📢 New market alert"},
-    "mention": {"zh": "📢 相关的有效预警：", "en": "📢 Active alerts that may concern you:"},
-    "mention_subscribe": {
-        "zh": "想在有新预警时收到推送，可以说“订阅{market}预警”。",
-        "en": 'To get new alerts as they come, say "subscribe to {market} alerts".',
-    },
-    "valid_until": {"zh": "有效期至 {date}", "en": "valid until {date}"},
-}
-
-
-def t(key: str, lang: str, **kwargs: Any) -> str:
-    """A message in the user's language."""
-    return T[key][lang].format(**kwargs)
-
 
 # ---- the alert files, as the action server sees them ----------------------------------------------------
 @lru_cache(maxsize=4)
@@ -178,9 +98,9 @@ def current_alerts() -> list[Alert]:
 def alert_summary(alert: Alert, lang: str) -> str:
     """One line about an alert: its title and how long it is valid."""
     return (
-        f"· {getattr(alert.title, lang)}（{t('valid_until', lang, date=alert.valid_until)}）"
+        f"· {getattr(alert.title, lang)}（{t('alerts.valid_until', lang, date=alert.valid_until)}）"
         if lang == "zh"
-        else (f"· {alert.title.en} ({t('valid_until', lang, date=alert.valid_until)})")
+        else (f"· {alert.title.en} ({t('alerts.valid_until', lang, date=alert.valid_until)})")
     )
 
 
@@ -194,9 +114,9 @@ def mention_alerts(alerts: list[Alert], markets: list[str], industry: str | None
         return None
     if not found:
         return None
-    lines = [t("mention", lang), *(alert_summary(a, lang) for a in found[:MENTION_LIMIT])]
+    lines = [t("alerts.mention", lang), *(alert_summary(a, lang) for a in found[:MENTION_LIMIT])]
     market = next((m for m in markets if found[0].covers(m, ALL_INDUSTRIES)), found[0].markets[0])
-    lines.append(t("mention_subscribe", lang, market=market_name(market, lang)))
+    lines.append(t("alerts.mention_subscribe", lang, market=market_name(market, lang)))
     return "\n".join(lines)
 
 
@@ -245,16 +165,16 @@ def read_markets(value: Any, tracker: Tracker, lang: str) -> tuple[list[str] | N
     if unknown or not codes:
         piece = unknown[0] if unknown else text
         suggestions = market_suggestions(piece) if piece else []
-        message = t("bad_market", lang, text=piece) if piece and not piece.startswith("/") else ""
+        message = t("alerts.bad_market", lang, text=piece) if piece and not piece.startswith("/") else ""
         if suggestions:
             names = join_names([market_name(c, lang) for c in suggestions], lang)
-            message = f"{message} {t('suggest', lang, names=names)}".strip()
+            message = f"{message} {t('alerts.suggest', lang, names=names)}".strip()
         else:
-            message = f"{message} {t('no_market', lang)}".strip()
+            message = f"{message} {t('alerts.no_market', lang)}".strip()
         buttons = [{"title": market_name(c, lang), "payload": f'/inform{{"country":"{c}"}}'} for c in suggestions]
         return None, message, buttons
     if len(codes) > MAX_MARKETS:
-        return None, t("too_many", lang, n=MAX_MARKETS), []
+        return None, t("alerts.too_many", lang, n=MAX_MARKETS), []
     return codes, "", []
 
 
@@ -287,7 +207,7 @@ class ActionStartAlertSubscription(BaseAction):
                 if suggestions := market_suggestions(value):  # "Koreaa": offer the closest names
                     names = join_names([market_name(c, lang) for c in suggestions], lang)
                     dispatcher.utter_message(
-                        text=f"{t('bad_market', lang, text=value)} {t('suggest', lang, names=names)}",
+                        text=f"{t('alerts.bad_market', lang, text=value)} {t('alerts.suggest', lang, names=names)}",
                         buttons=[
                             {"title": market_name(c, lang), "payload": f'/inform{{"country":"{c}"}}'}
                             for c in suggestions
@@ -329,7 +249,7 @@ class ValidateAlertSubscriptionForm(FormSlotsValidation):
         code = next((c for v in choices if (c := industry_choice(v)) and c != "other"), None)
         if code:
             return {"alert_industry": code}
-        dispatcher.utter_message(text=t("bad_industry", language_of(tracker)))
+        dispatcher.utter_message(text=t("alerts.bad_industry", language_of(tracker)))
         return {"alert_industry": None}
 
 
@@ -349,22 +269,22 @@ class ActionSubscribeAlerts(BaseAction):
             added, shown, queued = await asyncio.to_thread(self._subscribe, tracker.sender_id, markets, industry, lang)
         except (SQLAlchemyError, OSError):
             logger.exception("subscription could not be saved")
-            dispatcher.utter_message(text=t("db_down", lang))
+            dispatcher.utter_message(text=t("alerts.db_down", lang))
             return _reset()
         channel, _ = channel_of(tracker.sender_id)
         lines = []
         if added:
-            lines.append(t("subscribed", lang, what=what(added, industry, lang)))
+            lines.append(t("alerts.subscribed", lang, what=what(added, industry, lang)))
         if kept := [m for m in markets if m not in added]:
-            lines.append(t("already", lang, what=what(kept, industry, lang)))
-        lines.append(t("where_telegram" if channel == "telegram" else "where_web", lang))
+            lines.append(t("alerts.already", lang, what=what(kept, industry, lang)))
+        lines.append(t("alerts.where_telegram" if channel == "telegram" else "alerts.where_web", lang))
         if channel == "telegram" and queued:
-            lines.append(t("current_telegram", lang, n=queued))
+            lines.append(t("alerts.current_telegram", lang, n=queued))
         elif shown:
-            lines.append(t("current_web", lang))
+            lines.append(t("alerts.current_web", lang))
         else:
-            lines.append(t("none_current", lang))
-        lines.insert(len(lines) - (1 if shown else 0), t("manage", lang))
+            lines.append(t("alerts.none_current", lang))
+        lines.insert(len(lines) - (1 if shown else 0), t("alerts.manage", lang))
         dispatcher.utter_message(
             text="\n".join(lines),
             json_message={"subscribed": markets, "industry": industry, "channel": channel},
@@ -394,7 +314,7 @@ class ActionCancelAlertSubscription(BaseAction):
         return "action_cancel_alert_subscription"
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        dispatcher.utter_message(text=t("cancelled", language_of(tracker)))
+        dispatcher.utter_message(text=t("alerts.cancelled", language_of(tracker)))
         return [ActiveLoop(None), *_reset(), SlotSet("requested_slot", None)]
 
 
@@ -419,14 +339,14 @@ class ActionUnsubscribeAlerts(BaseAction):
             )
         except (SQLAlchemyError, OSError):
             logger.exception("unsubscribe failed")
-            dispatcher.utter_message(text=t("db_down", lang))
+            dispatcher.utter_message(text=t("alerts.db_down", lang))
             return []
         message, buttons = reply
         if unknown and not markets:
             suggestions = market_suggestions(unknown[0])
             if suggestions:
                 names = join_names([market_name(c, lang) for c in suggestions], lang)
-                message = f"{t('bad_market', lang, text=unknown[0])} {t('suggest', lang, names=names)}\n{message}"
+                message = f"{t('alerts.bad_market', lang, text=unknown[0])} {t('alerts.suggest', lang, names=names)}\n{message}"
         dispatcher.utter_message(text=message, buttons=buttons)
         return []
 
@@ -439,7 +359,7 @@ class ActionUnsubscribeAlerts(BaseAction):
         with session_scope(url) as session:
             current = subscriptions_of(session, sender_id)
             if not current:
-                return t("no_subscription", lang), []
+                return t("alerts.no_subscription", lang), []
             listing = "；".join if lang == "zh" else "; ".join
             now = listing([what([s.market], s.industry, lang) for s in current])
             if everything or (len(current) == 1 and not markets and not industry and not unknown):
@@ -450,16 +370,19 @@ class ActionUnsubscribeAlerts(BaseAction):
                     asked = join_names([market_name(m, lang) for m in markets], lang) if markets else ""
                     if industry:
                         asked = f"{asked} {industry_name(industry, lang)}".strip()
-                    return t("not_subscribed", lang, what=asked, current=now), []
+                    return t("alerts.not_subscribed", lang, what=asked, current=now), []
             else:
                 buttons = [
                     {"title": market_name(m, lang), "payload": f'/unsubscribe_alerts{{"country":"{m}"}}'}
                     for m in dict.fromkeys(s.market for s in current)
                 ]
-                buttons.append({"title": t("all", lang), "payload": '/unsubscribe_alerts{"choice":"all"}'})
-                return f"{t('which', lang)}（{now}）" if lang == "zh" else f"{t('which', lang)} ({now})", buttons
+                buttons.append({"title": t("alerts.all", lang), "payload": '/unsubscribe_alerts{"choice":"all"}'})
+                return (
+                    f"{t('alerts.which', lang)}（{now}）" if lang == "zh" else f"{t('alerts.which', lang)} ({now})",
+                    buttons,
+                )
             done = listing([what([s.market], s.industry, lang) for s in gone])
-            return t("unsubscribed", lang, what=done), []
+            return t("alerts.unsubscribed", lang, what=done), []
 
 
 class ActionListAlerts(BaseAction):
@@ -474,12 +397,12 @@ class ActionListAlerts(BaseAction):
             subs = await asyncio.to_thread(self._subscriptions, tracker.sender_id)
         except (SQLAlchemyError, OSError):
             logger.exception("listing subscriptions failed")
-            dispatcher.utter_message(text=t("db_down", lang))
+            dispatcher.utter_message(text=t("alerts.db_down", lang))
             return []
         if not subs:
-            dispatcher.utter_message(text=t("no_subscription", lang), json_message={"subscriptions": []})
+            dispatcher.utter_message(text=t("alerts.no_subscription", lang), json_message={"subscriptions": []})
             return []
-        lines = [t("list", lang), *(f"· {what([m], i, lang)}" for m, i in subs)]
+        lines = [t("alerts.list", lang), *(f"· {what([m], i, lang)}" for m, i in subs)]
         alerts = current_alerts()
         found: dict[str, Alert] = {}
         for market, industry in subs:
@@ -487,10 +410,10 @@ class ActionListAlerts(BaseAction):
                 found.setdefault(a.id, a)
         lines.append("")
         if found:
-            lines += [t("list_alerts", lang), *(alert_summary(a, lang) for a in found.values())]
+            lines += [t("alerts.list_alerts", lang), *(alert_summary(a, lang) for a in found.values())]
         else:
-            lines.append(t("none_current", lang))
-        lines.append(t("manage", lang))
+            lines.append(t("alerts.none_current", lang))
+        lines.append(t("alerts.manage", lang))
         dispatcher.utter_message(
             text="\n".join(lines),
             json_message={"subscriptions": [{"market": m, "industry": i} for m, i in subs], "alerts": list(found)},
@@ -529,7 +452,7 @@ class ActionShowNewAlerts(Action):
         for payload in shown:
             lang = payload.get("language", "en")
             dispatcher.utter_message(
-                text=f"{t('new_alert', lang)}\n{payload['text']}", json_message={"alert_id": payload["alert_id"]}
+                text=f"{t('alerts.new_alert', lang)}\n{payload['text']}", json_message={"alert_id": payload["alert_id"]}
             )
         return []
 
@@ -551,22 +474,24 @@ class _AskAlertSlot(AskSlotAction, ABC):
             buttons = [
                 {"title": market_name(c, lang), "payload": f'/inform{{"country":"{c}"}}'} for c in MARKET_BUTTONS
             ]
-            dispatcher.utter_message(text=t("ask_markets", lang), buttons=buttons)
+            dispatcher.utter_message(text=t("alerts.ask_markets", lang), buttons=buttons)
         else:
             buttons = [
                 {"title": industry_name(c, lang), "payload": f'/inform{{"choice":"{c}"}}'} for c in INDUSTRY_BUTTONS
             ]
-            dispatcher.utter_message(text=t("ask_industry", lang), buttons=buttons)
+            dispatcher.utter_message(text=t("alerts.ask_industry", lang), buttons=buttons)
         return []
 
 
 class ActionAskAlertMarkets(_AskAlertSlot):
     """Asks which markets to subscribe to."""
 
-    slot = "alert_markets"
+    def name(self) -> str:
+        return "action_ask_alert_markets"
 
 
 class ActionAskAlertIndustry(_AskAlertSlot):
     """Asks which industry to subscribe to."""
 
-    slot = "alert_industry"
+    def name(self) -> str:
+        return "action_ask_alert_industry"

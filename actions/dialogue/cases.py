@@ -23,11 +23,11 @@ from actions.dialogue.common import (
     AskSlotAction,
     BaseAction,
     FormSlotsValidation,
-    define_ask_actions,
     language_of,
     user_text,
 )
 from actions.erasure import FORGET_SLOT
+from actions.messages import buttons_of, t
 from actions.privacy import get_logger
 from actions.settings import get_settings
 from actions.store import migrated, session_scope
@@ -65,82 +65,6 @@ _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]++(?:\.[\w-]++)+")
 _TELEGRAM = re.compile(r"(?<![\w.])@([A-Za-z][A-Za-z0-9_]{4,31})\b")
 _PHONE = re.compile(r"\+?\d[\d\s\-()]{5,}\d")
 
-REASONS = {
-    "country": {"zh": "熟悉该国", "en": "works in that country"},
-    "eu": {"zh": "熟悉欧盟", "en": "covers the EU"},
-    "ip_type": {"zh": "擅长该类知识产权", "en": "handles this kind of IP"},
-    "language": {"zh": "可用中文沟通", "en": "speaks your language"},
-    "industry": {"zh": "熟悉您的行业", "en": "knows your industry"},
-}
-T = {
-    "offer": {
-        "zh": "这种情况建议尽快请专家介入。要我为您开一个案件，转给匹配的海外维权专家吗？",
-        "en": "This is a situation for an expert. Shall I open a case and hand it to matching overseas IP experts?",
-    },
-    "offer_declined": {
-        "zh": "好的，不开案件。您可以继续提问，需要时随时说“找专家”。",
-        "en": 'All right, no case. Ask me anything else, and say "expert" whenever you want one.',
-    },
-    "bad_contact": {
-        "zh": "这个联系方式好像不完整。请写邮箱、电话或Telegram用户名，例如：zhang@example.com、+86 138 0000 0000 或 @zhang_ip。",
-        "en": "That doesn't look like a contact I can use. Please give an email, a phone number or a Telegram "
-        "username, e.g. zhang@example.com, +86 138 0000 0000 or @zhang_ip.",
-    },
-    "bad_enterprise": {
-        "zh": "请写企业全称，例如：青岛示例机械有限公司。",
-        "en": "Please give the company's name, e.g. Example Machinery Co., Ltd.",
-    },
-    "bad_country": {"zh": "我没认出这个国家或地区。", "en": "I don't recognise that country or market."},
-    "suggest": {
-        "zh": "您是指：{names}？也可以直接写国家名称。",
-        "en": "Did you mean: {names}? You can also type the country's name.",
-    },
-    "bad_ip_type": {
-        "zh": "请选择或写出知识产权类型：专利、实用新型、外观设计、商标、版权、地理标志或商业秘密。",
-        "en": "Please choose or name the kind of IP: patent, utility model, design, trademark, copyright, GI or trade secret.",
-    },
-    "bad_incident": {"zh": "请从按钮中选择事件类型。", "en": "Please pick the kind of incident from the buttons."},
-    "bad_deadline": {
-        "zh": "我没看懂这个期限。请这样写：“10天内”“下周五”“12月3日”或“2026-12-03”；没有期限请回复“没有”。",
-        "en": 'I couldn\'t read that deadline. Try "within 10 days", "next Friday", "by 3 December" or '
-        '"2026-12-03"; if there is none, say "none".',
-    },
-    "far_deadline": {
-        "zh": "这个期限在十年以后，不像是真实的期限。请写出实际期限，例如“10个工作日内”或“2026-12-03”；没有期限请回复“没有”。",
-        "en": "That deadline is more than ten years away, which cannot be right. Please give the real one, such as "
-        '"within 10 working days" or "2026-12-03"; if there is none, say "none".',
-    },
-    "past_deadline": {
-        "zh": "这个日期已经过去了。请写还未到期的期限，或回复“没有”。",
-        "en": 'That date has passed. Please give a deadline still ahead, or say "none".',
-    },
-    "cut": {
-        "zh": "描述较长，已截取前{n}个字符；完整材料请稍后直接发给专家。",
-        "en": "Your description was long, so I kept the first {n} characters; send the full details to the expert later.",
-    },
-    "no_consent": {
-        "zh": "您没有同意共享，所以案件没有创建，也没有保存任何信息。需要时可以随时重新开始。",
-        "en": "Without your consent to share, no case was opened and nothing was stored. You can start again any time.",
-    },
-    "cancelled": {"zh": "已取消，没有保存任何信息。", "en": "Cancelled — nothing was stored."},
-    "db_down": {
-        "zh": "抱歉，案件暂时无法保存（数据库不可用），本次没有保存任何内容。请稍后再试；情况紧急时请直接联系律师。",
-        "en": "Sorry, the case could not be saved right now (the database is unavailable), and nothing was stored. "
-        "Please try again shortly; if it is urgent, contact a lawyer directly.",
-    },
-    "which_field": {"zh": "您想修改哪一项？", "en": "Which answer would you like to change?"},
-    "no_case": {"zh": "这个对话还没有开过案件。", "en": "This conversation has not opened a case yet."},
-    "not_found": {
-        "zh": "在这个对话里没有找到案件 {case_no}。",
-        "en": "There is no case {case_no} in this conversation.",
-    },
-}
-
-
-def t(key: str, lang: str, **kwargs: Any) -> str:
-    """A message in the user's language."""
-    return T[key][lang].format(**kwargs)
-
 
 def parse_contact(text: str) -> tuple[str, str] | None:
     """(kind, value) of a contact: an email, a Telegram username or a phone number."""
@@ -175,7 +99,7 @@ def offer_case(
     """Offers to open a case, pre-filling what the message already told (country, IP, incident;
     `incident` when the caller recognised one the vocabulary does not name)."""
     dispatcher.utter_message(
-        text=t("offer", lang),
+        text=t("cases.offer", lang),
         buttons=[
             {"title": "开案件" if lang == "zh" else "Open a case", "payload": "/affirm"},
             {"title": "不用" if lang == "zh" else "No, thanks", "payload": "/deny"},
@@ -253,7 +177,7 @@ class ValidateCaseForm(FormSlotsValidation):
         name = str(value or "").strip()
         if 2 <= len(name) <= 200:
             return {"case_enterprise": name}
-        dispatcher.utter_message(text=t("bad_enterprise", language_of(tracker)))
+        dispatcher.utter_message(text=t("cases.bad_enterprise", language_of(tracker)))
         return {"case_enterprise": None}
 
     async def validate_case_contact(
@@ -262,7 +186,7 @@ class ValidateCaseForm(FormSlotsValidation):
         parsed = parse_contact(str(value or ""))
         if parsed:
             return {"case_contact": f"{parsed[0]}:{parsed[1]}"}
-        dispatcher.utter_message(text=t("bad_contact", language_of(tracker)))
+        dispatcher.utter_message(text=t("cases.bad_contact", language_of(tracker)))
         return {"case_contact": None}
 
     async def validate_case_country(
@@ -275,14 +199,14 @@ class ValidateCaseForm(FormSlotsValidation):
         if (kept := self._unrecognised("case_country", tracker)) is not None:
             return kept
         suggestions = market_suggestions(str(value or ""))
-        message = t("bad_country", lang)
+        message = t("cases.bad_country", lang)
         if suggestions:
             names = (
                 "、".join(market_name(c, lang) for c in suggestions)
                 if lang == "zh"
                 else ", ".join(market_name(c, lang) for c in suggestions)
             )
-            message += " " + t("suggest", lang, names=names)
+            message += " " + t("cases.suggest", lang, names=names)
         dispatcher.utter_message(text=message)
         return {"case_country": None}
 
@@ -294,7 +218,7 @@ class ValidateCaseForm(FormSlotsValidation):
             return {"case_ip_type": code}
         if (kept := self._unrecognised("case_ip_type", tracker)) is not None:
             return kept
-        dispatcher.utter_message(text=t("bad_ip_type", language_of(tracker)))
+        dispatcher.utter_message(text=t("cases.bad_ip_type", language_of(tracker)))
         return {"case_ip_type": None}
 
     async def validate_case_incident(
@@ -320,7 +244,7 @@ class ValidateCaseForm(FormSlotsValidation):
             return {"case_incident": code}
         if (kept := self._unrecognised("case_incident", tracker)) is not None:
             return kept
-        dispatcher.utter_message(text=t("bad_incident", language_of(tracker)))
+        dispatcher.utter_message(text=t("cases.bad_incident", language_of(tracker)))
         return {"case_incident": None}
 
     async def validate_case_deadline(
@@ -331,14 +255,14 @@ class ValidateCaseForm(FormSlotsValidation):
         if parsed.status == "none":
             return {"case_deadline": "none"}
         if parsed.status == "too_far":
-            dispatcher.utter_message(text=t("far_deadline", lang))
+            dispatcher.utter_message(text=t("cases.far_deadline", lang))
             return {"case_deadline": None}
         if parsed.status == "date" and parsed.date is not None:
             if parsed.date < date.today():
-                dispatcher.utter_message(text=t("past_deadline", lang))
+                dispatcher.utter_message(text=t("cases.past_deadline", lang))
                 return {"case_deadline": None}
             return {"case_deadline": parsed.date.isoformat()}
-        dispatcher.utter_message(text=t("bad_deadline", lang))
+        dispatcher.utter_message(text=t("cases.bad_deadline", lang))
         return {"case_deadline": None}
 
     async def validate_case_description(
@@ -347,7 +271,7 @@ class ValidateCaseForm(FormSlotsValidation):
         text = str(value or "").strip()
         limit = get_settings().description_max_chars
         if len(text) > limit:
-            dispatcher.utter_message(text=t("cut", language_of(tracker), n=limit))
+            dispatcher.utter_message(text=t("cases.cut", language_of(tracker), n=limit))
             text = text[:limit]
         return {"case_description": text or None}
 
@@ -373,9 +297,9 @@ def describe_matches(matches: list[Match], lang: str) -> list[str]:
     lines = []
     for m in matches:
         why = (
-            "、".join(REASONS[r][lang] for r in m.reasons)
+            "、".join(t(f"cases.reason.{r}", lang) for r in m.reasons)
             if lang == "zh"
-            else ", ".join(REASONS[r][lang] for r in m.reasons)
+            else ", ".join(t(f"cases.reason.{r}", lang) for r in m.reasons)
         )
         sample = (
             ("（示例条目，非真实专家）" if lang == "zh" else " (sample entry, not a real expert)")
@@ -395,7 +319,7 @@ class ActionSubmitCase(BaseAction):
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         lang = language_of(tracker)
         if not tracker.get_slot("case_consent"):
-            dispatcher.utter_message(text=t("no_consent", lang))
+            dispatcher.utter_message(text=t("cases.no_consent", lang))
             return forget_case_entry()
         contact_kind, _, contact = str(tracker.get_slot("case_contact")).partition(":")
         deadline_slot = tracker.get_slot("case_deadline")
@@ -420,7 +344,7 @@ class ActionSubmitCase(BaseAction):
             case_no, urgent, hours, matches = await asyncio.to_thread(self._open, intake, settings)
         except (SQLAlchemyError, OSError):
             logger.exception("case could not be saved")
-            dispatcher.utter_message(text=t("db_down", lang))
+            dispatcher.utter_message(text=t("cases.db_down", lang))
             return forget_case_entry()
         dispatcher.utter_message(
             text=self._confirmation(case_no, urgent, hours, matches, lang),
@@ -482,7 +406,7 @@ class ActionDeclineCaseOffer(BaseAction):
         return "action_decline_case_offer"
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        dispatcher.utter_message(text=t("offer_declined", language_of(tracker)))
+        dispatcher.utter_message(text=t("cases.offer_declined", language_of(tracker)))
         return reset_case_slots()
 
 
@@ -493,7 +417,7 @@ class ActionCancelCase(BaseAction):
         return "action_cancel_case"
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        dispatcher.utter_message(text=t("cancelled", language_of(tracker)))
+        dispatcher.utter_message(text=t("cases.cancelled", language_of(tracker)))
         return [ActiveLoop(None), *forget_case_entry()]
 
 
@@ -513,7 +437,7 @@ class ActionCorrectCaseField(BaseAction):
                 "en": ["company", "contact", "country", "IP type", "incident", "deadline", "description"],
             }[lang]
             dispatcher.utter_message(
-                text=t("which_field", lang),
+                text=t("cases.which_field", lang),
                 buttons=[
                     {"title": title, "payload": f'/correct_field{{"form_field":"{field}"}}'}
                     for title, field in zip(titles, FIELD_SLOTS, strict=True)
@@ -545,7 +469,9 @@ class ActionCheckCase(BaseAction):
             dispatcher.utter_message(response="utter_service_unavailable")
             return []
         if lines is None:
-            dispatcher.utter_message(text=t("not_found", lang, case_no=case_no) if case_no else t("no_case", lang))
+            dispatcher.utter_message(
+                text=t("cases.not_found", lang, case_no=case_no) if case_no else t("cases.no_case", lang)
+            )
         else:
             dispatcher.utter_message(text="\n".join(lines))
         return []
@@ -566,73 +492,67 @@ class ActionCheckCase(BaseAction):
             return status_lines(case, lang)
 
 
-# The intake form's questions. Asked by custom actions (`action_ask_<slot>`, which Rasa's form uses
-# before `utter_ask_<slot>`), one per slot, made from this table.
-ASKS: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
-    "case_enterprise": (
-        "好的，我来帮您开案件，转给海外维权专家（随时回复“取消”可退出）。\n第1步：贵企业的全称是？",
-        "Let's open a case for the experts (say \"cancel\" any time to stop).\nStep 1: what is your company's full name?",
-        [],
-    ),
-    "case_contact": (
-        "第2步：专家怎么联系您？请留邮箱、电话或Telegram用户名。",
-        "Step 2: how can the expert reach you? An email, a phone number or a Telegram username.",
-        [],
-    ),
-    "case_country": ("第3步：纠纷发生在哪个国家或地区？", "Step 3: which country or market is this about?", []),
-    "case_ip_type": (
-        "第4步：涉及哪类知识产权？",
-        "Step 4: which kind of IP is involved?",
-        [
-            ("专利", "Patent", '/inform{"ip_type":"patent"}'),
-            ("商标", "Trademark", '/inform{"ip_type":"trademark"}'),
-            ("外观设计", "Design", '/inform{"ip_type":"design"}'),
-            ("实用新型", "Utility model", '/inform{"ip_type":"utility_model"}'),
-            ("版权", "Copyright", '/inform{"ip_type":"copyright"}'),
-        ],
-    ),
-    "case_incident": (
-        "第5步：发生了什么？",
-        "Step 5: what happened?",
-        [
-            ("警告函/律师函", "Warning letter", '/inform{"incident_type":"warning_letter"}'),
-            ("海关扣货", "Customs detention", '/inform{"incident_type":"customs_detention"}'),
-            ("展会纠纷", "Trade-fair action", '/inform{"incident_type":"trade_fair_action"}'),
-            ("商标被抢注", "Trademark squatted", '/inform{"incident_type":"trademark_squatting"}'),
-            ("被起诉", "Lawsuit", '/inform{"incident_type":"lawsuit"}'),
-            ("电商平台下架", "Platform takedown", '/inform{"incident_type":"platform_takedown"}'),
-            ("美国337调查", "US Section 337", '/inform{"incident_type":"section_337"}'),
-        ],
-    ),
-    "case_deadline": (
-        "第6步：有没有期限？例如“10天内回复”“下周五”“12月3日”；没有请回复“没有”。",
-        'Step 6: is there a deadline? e.g. "within 10 days", "next Friday", "by 3 December"; say "none" if not.',
-        [],
-    ),
-    "case_description": (
-        "第7步：请简要描述情况（对方是谁、涉及什么产品、目前进展）。",
-        "Step 7: briefly describe the situation (who, which products, what has happened so far).",
-        [],
-    ),
-    "case_consent": (
-        "最后一步：是否同意把以上信息共享给匹配的专家？",
-        "Last step: may I share these details with the matching experts?",
-        [("同意", "I agree", "/affirm"), ("不同意", "No", "/deny")],
-    ),
-}
-
-
 class _AskCaseSlot(AskSlotAction, ABC):
     """Asks the intake form's question for one slot, in the user's language."""
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         lang = language_of(tracker)
-        zh, en, buttons = ASKS[self.slot]
-        dispatcher.utter_message(
-            text=zh if lang == "zh" else en,
-            buttons=[{"title": b[0] if lang == "zh" else b[1], "payload": b[2]} for b in buttons],
-        )
+        key = f"cases.ask.{self.slot}"
+        dispatcher.utter_message(text=t(key, lang), buttons=buttons_of(key, lang))
         return []
 
 
-define_ask_actions(_AskCaseSlot, ASKS, globals())
+class ActionAskCaseEnterprise(_AskCaseSlot):
+    """Asks step 1: the company's full name."""
+
+    def name(self) -> str:
+        return "action_ask_case_enterprise"
+
+
+class ActionAskCaseContact(_AskCaseSlot):
+    """Asks step 2: how the expert can reach the enterprise."""
+
+    def name(self) -> str:
+        return "action_ask_case_contact"
+
+
+class ActionAskCaseCountry(_AskCaseSlot):
+    """Asks step 3: the country or market of the dispute."""
+
+    def name(self) -> str:
+        return "action_ask_case_country"
+
+
+class ActionAskCaseIpType(_AskCaseSlot):
+    """Asks step 4: the kind of IP, with buttons."""
+
+    def name(self) -> str:
+        return "action_ask_case_ip_type"
+
+
+class ActionAskCaseIncident(_AskCaseSlot):
+    """Asks step 5: what happened, with buttons."""
+
+    def name(self) -> str:
+        return "action_ask_case_incident"
+
+
+class ActionAskCaseDeadline(_AskCaseSlot):
+    """Asks step 6: the deadline, if any."""
+
+    def name(self) -> str:
+        return "action_ask_case_deadline"
+
+
+class ActionAskCaseDescription(_AskCaseSlot):
+    """Asks step 7: a short description of the situation."""
+
+    def name(self) -> str:
+        return "action_ask_case_description"
+
+
+class ActionAskCaseConsent(_AskCaseSlot):
+    """Asks last step: consent to share the details with the matched experts."""
+
+    def name(self) -> str:
+        return "action_ask_case_consent"

@@ -67,29 +67,12 @@ class BaseAction(Action, ABC):
 
 
 class AskSlotAction(BaseAction, ABC):
-    """Asks a form's question for one slot, as `action_ask_<slot>` (abstract: one subclass per slot)."""
+    """Asks a form's question for one slot; the action's name is `action_ask_<slot>` (one subclass per slot)."""
 
     @property
-    @abstractmethod
     def slot(self) -> str:
-        """The form slot this action asks for."""
-
-    def name(self) -> str:
-        return f"action_ask_{self.slot}"
-
-
-def define_ask_actions(base: type[AskSlotAction], slots: Any, namespace: dict[str, Any]) -> None:
-    """Defines `ActionAsk<Slot>`, a subclass of `base`, for each slot in the calling module's namespace.
-
-    Module and qualified name are set so rasa-sdk can pickle the actions into its worker process.
-    """
-    for slot in slots:
-        name = "ActionAsk" + "".join(part.title() for part in slot.split("_"))
-        namespace[name] = type(
-            name,
-            (base,),
-            {"slot": slot, "__doc__": f"Asks for {slot}.", "__module__": namespace["__name__"], "__qualname__": name},
-        )
+        """The form slot this action asks for, read from the action's name."""
+        return self.name().removeprefix("action_ask_")
 
 
 class FormSlotsValidation(FormValidationAction, ABC):

@@ -34,6 +34,7 @@ from actions.knowledge import (
     relative_name,
     validation_problems,
 )
+from actions.messages import t
 from actions.vocab import INDUSTRY_NAMES, MARKETS, join_names, market_codes, market_name
 
 PLANS = ("export", "trade_fair", "ecommerce", "licensing")
@@ -327,19 +328,6 @@ def citation_index(documents: list[KnowledgeDocument]) -> dict[str, CitedSection
 
 
 LEVEL_ICON = {"high": "🔴", "medium": "🟠", "low": "🟢"}
-TEXT = {
-    "head": {"zh": "出口/参展知识产权风险自查结果：", "en": "Your export / trade-fair IP risk self-check:"},
-    "level_line": {"zh": "{icon} {market}：{label}", "en": "{icon} {market}: {label}"},
-    "no_reason": {"zh": "  · 没有发现明显的风险因素", "en": "  · no particular risk factor found"},
-    "steps": {"zh": "建议步骤：", "en": "What to do:"},
-    "sources": {"zh": "来源：", "en": "Sources:"},
-    "reviewed": {"zh": "审核于", "en": "reviewed"},
-    "disclaimer": {
-        "zh": "ℹ️ 这是根据您的回答做的初步自查，不构成法律意见；重要决定前请咨询专业律师或代理人。",
-        "en": "ℹ️ This is a first self-check based on your answers, not legal advice; "
-        "consult a qualified lawyer or attorney before important decisions.",
-    },
-}
 
 
 def _fill(text: str, markets: list[str], lang: str) -> str:
@@ -350,16 +338,16 @@ def render(
     rules: RiskRules, risks: list[MarketRisk], cites: dict[str, CitedSection], lang: str
 ) -> tuple[str, dict[str, Any]]:
     """The result message (levels with reasons, numbered steps with citations) and the same as data."""
-    lines = [TEXT["head"][lang]]
+    lines = [t("selfcheck.result.head", lang)]
     for r in risks:
         name = market_name(r.market, lang)
         label = rules.label(r.level, lang)
-        lines.append(TEXT["level_line"][lang].format(icon=LEVEL_ICON[r.level], market=name, label=label))
+        lines.append(t("selfcheck.result.level_line", lang, icon=LEVEL_ICON[r.level], market=name, label=label))
         reasons = [f for f in r.factors if f.reason is not None]
         for f in reasons:
             lines.append("  · " + _fill(getattr(f.reason, lang), [r.market], lang))
         if not reasons:
-            lines.append(TEXT["no_reason"][lang])
+            lines.append(t("selfcheck.result.no_reason", lang))
 
     step_markets: dict[str, list[str]] = {}  # step id -> markets, in order of first need
     for r in risks:
@@ -378,10 +366,10 @@ def render(
             refs.append(f"[{numbers[cite]}]")
         step_lines.append(f"{n}. {_fill(getattr(step.text, lang), markets, lang)} {''.join(refs)}")
     if step_lines:
-        lines += ["", TEXT["steps"][lang], *step_lines]
+        lines += ["", t("selfcheck.result.steps", lang), *step_lines]
     citations = []
     if numbers:
-        lines += ["", TEXT["sources"][lang]]
+        lines += ["", t("selfcheck.result.sources", lang)]
         for cite, n in numbers.items():
             c = cites.get(cite)
             if c is None:  # the rules were validated against an older set of documents
@@ -401,7 +389,7 @@ def render(
             }
             lines.append(source_line(citation, lang))  # as answers cite: title › section — link (reviewed)
             citations.append(citation)
-    lines += ["", TEXT["disclaimer"][lang]]
+    lines += ["", t("selfcheck.result.disclaimer", lang)]
     data = {
         "selfcheck": [
             {

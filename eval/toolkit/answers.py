@@ -343,23 +343,21 @@ def _offer_buttons() -> tuple[str, ...]:
 
 
 def load_signals(domain: Path = DOMAIN_PATH) -> Signals:
-    """Reads the reference texts from bot/domain.yml and the action modules."""
-    from actions.answers.reply import NO_ANSWER, SOURCES_HEADING
-    from actions.dialogue.cases import ASKS, T
+    """Reads the reference texts from bot/domain.yml and the bot's message catalog (actions/messages/)."""
+    from actions.messages import every_language
 
     responses = (yaml.safe_load(domain.read_text(encoding="utf-8")) or {}).get("responses") or {}
 
     def texts(name: str) -> tuple[str, ...]:
         return tuple(v["text"].strip() for v in responses.get(name, []) if v.get("text"))
 
-    first_question = next(iter(ASKS.values()))
     return Signals(
         rephrase=texts("utter_please_rephrase"),
         out_of_scope=texts("utter_out_of_scope"),
         unavailable=texts("utter_service_unavailable"),
-        no_answer=tuple(NO_ANSWER.values()),
-        case_offer=(*T["offer"].values(), first_question[0], first_question[1]),
-        sources_heading=tuple(SOURCES_HEADING.values()),
+        no_answer=every_language("answers.no_answer"),
+        case_offer=(*every_language("cases.offer"), *every_language("cases.ask.case_enterprise")),
+        sources_heading=every_language("answers.sources_heading"),
         anything_else=texts("utter_anything_else"),
         offer_buttons=_offer_buttons(),
     )
