@@ -165,6 +165,7 @@ def _cases(args: argparse.Namespace) -> int:
         if case is None:
             print(f"no case {args.case_no}", file=sys.stderr)
             return 1
+        assert case.case_no is not None  # found by its number
         if args.verb == "show":
             print("\n".join(printable(line) for line in status_lines(case, "en")))
             print(

@@ -62,7 +62,7 @@ def _erase(event: Event, form_slots: set[str]) -> bool:
     """Erases one event's personal content; False when it held none (or was already erased)."""
     kind = event.get("event")
     if kind == "user":
-        before = (event.get("text"), _entities(event))
+        before: tuple[Any, Any] = (event.get("text"), _entities(event))
         event["text"] = ERASED
         parse_data = event.get("parse_data")
         if isinstance(parse_data, dict):

@@ -61,7 +61,8 @@ def process_group_rss_mb(pgid: int) -> float:
             if int(fields[2]) != pgid:
                 continue
             status = (stat.parent / "status").read_text()
-            total_kb += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
+            if m := re.search(r"VmRSS:\s+(\d+)", status):
+                total_kb += int(m.group(1))
         except (OSError, AttributeError, IndexError, ValueError):
             continue
     return total_kb / 1024
@@ -145,7 +146,9 @@ def main() -> int:
         try:
             for q in questions[:20]:
                 post_json(f"{stack.action_url}/webhook", action_call(q.question, q.lang))
-            pgid = stack.services["actions"].process.pid
+            process = stack.services["actions"].process
+            assert process is not None  # started just above
+            pgid = process.pid
             rss = process_group_rss_mb(pgid)
             print(
                 f"action server memory with the index loaded: {rss:.0f} MB RSS, all its processes "

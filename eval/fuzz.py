@@ -366,7 +366,7 @@ def _socket_probe(rng: random.Random, kind: str, category: str) -> Probe:
     elif kind == "message_not_string":
         args = ({"session_id": SESSION, "message": rng.choice((None, 0, True, [text], {"text": text}))},)
     elif kind == "metadata_not_object":
-        meta = rng.choice(("not json", "[1, 2]", "5", [], 0, True))
+        meta: object = rng.choice(("not json", "[1, 2]", "5", [], 0, True))
         args = ({"session_id": SESSION, "message": text, "metadata": meta},)
     elif kind == "no_data":
         args = ()
@@ -636,7 +636,7 @@ def process_tree_rss_mb(pid: int) -> float:
 
 def tracebacks(log_paths: list[Path]) -> tuple[int, collections.Counter, str]:
     """How many "Traceback" lines the logs hold, how often each exception ends one, and the first one."""
-    count, kinds, first = 0, collections.Counter(), ""
+    count, kinds, first = 0, collections.Counter[str](), ""
     for path in log_paths:
         if not path.exists():
             continue

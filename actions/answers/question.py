@@ -309,7 +309,7 @@ class Topic:
             section_id=str(value.get("section_id") or ""),
             title={k: str(v) for k, v in (value.get("title") or {}).items() if k in ("zh", "en")},
             countries=tuple(str(c) for c in value.get("countries") or () if isinstance(c, str))[:5],
-            direction=tuple(direction) if isinstance(direction, list) and len(direction) == 2 else None,  # type: ignore[arg-type]
+            direction=tuple(direction) if isinstance(direction, list) and len(direction) == 2 else None,
         )
 
 

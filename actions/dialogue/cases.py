@@ -368,6 +368,7 @@ class ActionSubmitCase(BaseAction):
                 urgent_days=settings.urgent_days,
                 per_round=settings.offers_per_round,
             )
+            assert case.case_no is not None  # numbered by open_case before it returns
             return case.case_no, case.urgent, case.promised_hours, matches
 
     @staticmethod

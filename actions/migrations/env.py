@@ -13,7 +13,10 @@ if connection is not None:
     with context.begin_transaction():
         context.run_migrations()
 else:  # the alembic command line, with sqlalchemy.url set in alembic.ini or -x
-    engine = create_engine(context.config.get_main_option("sqlalchemy.url"))
+    url = context.config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("no database: set sqlalchemy.url in alembic.ini or pass -x url=…")
+    engine = create_engine(url)
     with engine.begin() as conn:
         context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():

@@ -213,7 +213,8 @@ def build_index(
 
     store = _faiss_store(base, texts, metadatas, np.asarray(vectors, dtype=np.float32))
     old_docs = set(previous_manifest_documents(settings, embedding))
-    manifest = {
+    removed = sorted(old_docs - {d.path for d in documents})
+    manifest: dict[str, Any] = {
         "format": INDEX_FORMAT,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "embedding": embedding,
@@ -224,7 +225,7 @@ def build_index(
         "documents": {d.path: d.sha256 for d in documents},
         "embedded_chunks": len(todo),
         "changed_documents": changed,
-        "removed_documents": sorted(old_docs - {d.path for d in documents}),
+        "removed_documents": removed,
     }
     build_dir = settings.index_dir / "builds" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     build_dir.mkdir(parents=True)
@@ -235,7 +236,7 @@ def build_index(
     manifest["seconds"] = round(time.perf_counter() - started, 2)
     log(
         f"index: {len(documents)} documents, {len(texts)} chunks ({len(todo)} embedded), dimension "
-        f"{manifest['dimension']}; changed {len(changed)}, removed {len(manifest['removed_documents'])}; "
+        f"{manifest['dimension']}; changed {len(changed)}, removed {len(removed)}; "
         f"{manifest['seconds']} s → {build_dir}"
     )
     return manifest
@@ -297,6 +298,8 @@ def _previous_chunks(settings: Settings, embedding: dict[str, str], base: Any) -
     out: dict[tuple[bool, str], Any] = {}
     for i, docstore_id in store.index_to_docstore_id.items():
         doc = store.docstore.search(docstore_id)
+        if isinstance(doc, str):  # the docstore's "not found" message: that passage is embedded again
+            continue
         out[(doc.metadata.get("kind") == "ask", doc.page_content)] = matrix[i]
     return out
 

@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"the web widget's files are missing ({names}): run `make web`", file=sys.stderr)
         return 2
     server = make_server(args.host, args.port)
-    host, port = server.server_address[:2]
+    host, port = str(server.server_address[0]), int(server.server_address[1])
     print(f"web chat page on http://{host}:{port}/ (socket.io: {server.config.socket_url})", flush=True)
     try:
         server.serve_forever()

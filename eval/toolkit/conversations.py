@@ -147,10 +147,11 @@ def render_transcript(result: ConversationResult) -> str:
                 out.append(f"{INDENT}     buttons: {labels}")
         for k, c in enumerate(reply.citations, start=1):
             out.append(f"{INDENT}citation [{k}]: {c.get('doc_id')}#{c.get('section_id')} ({c.get('path')})")
-        for c in t.checks:
-            mark = "✓" if c.ok else "✗"
-            why = f" — {c.detail}" if c.detail else ""
-            out.append(f"{INDENT}{mark} {c.expected}{why}" + (f"    ({conv.file}:{c.line})" if not c.ok else ""))
+        for check in t.checks:
+            mark = "✓" if check.ok else "✗"
+            why = f" — {check.detail}" if check.detail else ""
+            where = f"    ({conv.file}:{check.line})" if not check.ok else ""
+            out.append(f"{INDENT}{mark} {check.expected}{why}{where}")
     not_run = len(conv.turns) - len(result.turns)
     if not_run:
         out += ["", f"({not_run} later turn(s) not run)"]

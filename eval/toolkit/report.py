@@ -299,7 +299,7 @@ def _part_section(part: str, scores: list[AnswerScore], lines: list[str]) -> Non
     by_behaviour = summarise(scores, lambda s: f"{s.item.behaviour}/{s.item.lang}")
     order = [f"{b}/{lang}" for b in BEHAVIOURS for lang in ("zh", "en")]
     lines += ["By expected behaviour:", "", HEADER[0].format(g="behaviour"), HEADER[1], *_rows(by_behaviour, order)]
-    matrix = Counter((s.item.behaviour, s.primary) for s in scores)
+    matrix: Counter[tuple[str, str]] = Counter((s.item.behaviour, s.primary) for s in scores)
     kinds = [k for k in KINDS if any(m[1] == k for m in matrix)]
     lines += ["", "Expected behaviour × what the reply mainly showed:", ""]
     lines += ["| expected \\ observed | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -290,7 +290,7 @@ def _hint(value: str, known: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _message(error: dict[str, Any], allowed: Iterable[str]) -> str:
+def _message(error: Mapping[str, Any], allowed: Iterable[str]) -> str:
     if error["type"] == "extra_forbidden":
         key = str(error["loc"][-1])
         return f"unknown key {key!r}{_hint(key, allowed)}"
@@ -303,9 +303,10 @@ def _message(error: dict[str, Any], allowed: Iterable[str]) -> str:
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     """The keys allowed where an unknown key was found, for a did-you-mean hint."""
     parts = [p for p in loc[:-1] if not isinstance(p, int)]
+    models: dict[str, type[BaseModel]] = {"turns": Turn, "expect": Expect, "case_created": CaseExpect}
     model: type[BaseModel] = Conversation
     for part in parts[1:] if parts and parts[0] == "root" else parts:
-        model = {"turns": Turn, "expect": Expect, "case_created": CaseExpect}.get(str(part), model)
+        model = models.get(str(part), model)
     return list(model.model_fields)
 
 
