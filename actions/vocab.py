@@ -84,6 +84,39 @@ MARKETS: dict[str, tuple[str, ...]] = {
     "SA": ("沙特", "沙特阿拉伯", "saudi arabia", "saudi"),
     "ZA": ("南非", "south africa"),
 }
+# EU member states: an entry for "EU" also covers each of them (an EU expert, an EU-wide alert or
+# self-check factor, a knowledge section tagged EU: EU trademarks, EU customs).
+EU_MEMBERS = frozenset(
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+    ]
+)
 IP_TYPES: dict[str, tuple[str, ...]] = {
     "patent": ("专利", "发明", "发明专利", "patent", "invention"),
     "utility_model": ("实用新型", "utility model"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actions.vocab import market_code, market_codes, market_name, market_suggestions
+from actions.vocab import EU_MEMBERS, MARKETS, market_code, market_codes, market_name, market_suggestions
 
 
 @pytest.mark.parametrize(
@@ -43,3 +43,10 @@ def test_a_country_answer_and_the_displayed_names_are_unchanged():
 )
 def test_a_mistyped_market_is_offered_only_the_markets_it_nearly_spells(typed, suggested):
     assert market_suggestions(typed) == suggested
+
+
+def test_eu_members_are_the_27_member_states_among_the_market_codes():
+    assert len(EU_MEMBERS) == 27 and all(len(code) == 2 and code.isupper() for code in EU_MEMBERS)
+    named_members = {code for code in MARKETS if code in EU_MEMBERS}
+    assert named_members == {"DE", "FR", "IT", "ES", "NL", "PL", "BE"}
+    assert "EU" not in EU_MEMBERS and "GB" not in EU_MEMBERS

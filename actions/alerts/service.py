@@ -37,7 +37,6 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from actions.cases.experts import EU_MEMBERS
 from actions.knowledge import (
     IP_TYPES,
     LangText,
@@ -50,7 +49,7 @@ from actions.knowledge import (
 from actions.messages import t
 from actions.privacy import get_logger
 from actions.store import AlertDelivery, AlertSubscription, OutboxMessage, session_scope, utcnow
-from actions.vocab import ALL_INDUSTRIES, MARKETS, industry_name, join_names, known_industries, market_name
+from actions.vocab import ALL_INDUSTRIES, EU_MEMBERS, MARKETS, industry_name, join_names, known_industries, market_name
 
 logger = get_logger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from actions.knowledge import IP_TYPES, Problem, read_yaml_file, relative_name, validate_records
-from actions.vocab import industry_code, known_industries
+from actions.vocab import EU_MEMBERS, industry_code, known_industries
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.I)
 _PHONE = re.compile(r"^\+?[\d\s\-()]{7,}$")
@@ -97,40 +97,6 @@ def load_experts(path: Path, root: Path | None = None) -> tuple[list[Expert], li
         return [], [Problem(rel, 1, "experts", "the file must be a YAML list of experts")]
     records, problems = validate_records(data, Expert, rel, lines, "experts")
     return [expert for _, expert in records], problems
-
-
-# EU member states: an expert for "EU" also covers each of them (EU trademarks, EU customs).
-EU_MEMBERS = frozenset(
-    [
-        "AT",
-        "BE",
-        "BG",
-        "HR",
-        "CY",
-        "CZ",
-        "DK",
-        "EE",
-        "FI",
-        "FR",
-        "DE",
-        "GR",
-        "HU",
-        "IE",
-        "IT",
-        "LV",
-        "LT",
-        "LU",
-        "MT",
-        "NL",
-        "PL",
-        "PT",
-        "RO",
-        "SK",
-        "SI",
-        "ES",
-        "SE",
-    ]
-)
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from actions.cases.experts import EU_MEMBERS
 from actions.knowledge import KnowledgeDocument, Problem, load_knowledge, to_chunks
 from actions.retrieval.glossary import Glossary, load_glossary
 from actions.retrieval.text import Tokenizer
 from actions.settings import Settings
-from actions.vocab import market_codes
+from actions.vocab import EU_MEMBERS, market_codes
 
 logger = logging.getLogger(__name__)
 

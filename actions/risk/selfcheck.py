@@ -23,7 +23,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from actions.answers.reply import source_line
-from actions.cases.experts import EU_MEMBERS
 from actions.deadlines import parse_deadline
 from actions.knowledge import (
     KnowledgeDocument,
@@ -35,7 +34,7 @@ from actions.knowledge import (
     validation_problems,
 )
 from actions.messages import t
-from actions.vocab import INDUSTRY_NAMES, MARKETS, join_names, market_codes, market_name
+from actions.vocab import EU_MEMBERS, INDUSTRY_NAMES, MARKETS, join_names, market_codes, market_name
 
 PLANS = ("export", "trade_fair", "ecommerce", "licensing")
 IP_KINDS = ("trademark", "patent", "design")
