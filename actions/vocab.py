@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Collection
 
 # Each market's names: the country or region first (in Chinese, then English), then what also names
 # it in a message — the adjective ("Japanese customs", "a German court") and the ports, trade-fair
@@ -117,6 +118,13 @@ EU_MEMBERS = frozenset(
         "SE",
     ]
 )
+
+
+def covers_market(markets: Collection[str], market: str) -> bool:
+    """Whether a list of markets covers one: it names the market, or names "EU" and the market is a member."""
+    return market in markets or (market in EU_MEMBERS and "EU" in markets)
+
+
 IP_TYPES: dict[str, tuple[str, ...]] = {
     "patent": ("专利", "发明", "发明专利", "patent", "invention"),
     "utility_model": ("实用新型", "utility model"),

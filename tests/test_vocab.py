@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from actions.vocab import EU_MEMBERS, MARKETS, market_code, market_codes, market_name, market_suggestions
+from actions.vocab import (
+    EU_MEMBERS,
+    MARKETS,
+    covers_market,
+    market_code,
+    market_codes,
+    market_name,
+    market_suggestions,
+)
 
 
 @pytest.mark.parametrize(
@@ -50,3 +58,10 @@ def test_eu_members_are_the_27_member_states_among_the_market_codes():
     named_members = {code for code in MARKETS if code in EU_MEMBERS}
     assert named_members == {"DE", "FR", "IT", "ES", "NL", "PL", "BE"}
     assert "EU" not in EU_MEMBERS and "GB" not in EU_MEMBERS
+
+
+def test_a_list_of_markets_covers_the_markets_it_names_and_eu_members_through_eu():
+    assert covers_market(["JP", "KR"], "JP") and not covers_market(["JP", "KR"], "DE")
+    assert covers_market(["EU"], "DE") and covers_market({"EU", "US"}, "NL")
+    assert not covers_market(["EU"], "GB") and not covers_market(["DE"], "FR")
+    assert covers_market(["EU"], "EU") and not covers_market(["DE"], "EU")

@@ -49,7 +49,16 @@ from actions.knowledge import (
 from actions.messages import t
 from actions.privacy import get_logger
 from actions.store import AlertDelivery, AlertSubscription, OutboxMessage, session_scope, utcnow
-from actions.vocab import ALL_INDUSTRIES, EU_MEMBERS, MARKETS, industry_name, join_names, known_industries, market_name
+from actions.vocab import (
+    ALL_INDUSTRIES,
+    EU_MEMBERS,
+    MARKETS,
+    covers_market,
+    industry_name,
+    join_names,
+    known_industries,
+    market_name,
+)
 
 logger = get_logger(__name__)
 
@@ -124,7 +133,7 @@ class Alert(BaseModel):
 
     def covers(self, market: str, industry: str) -> bool:
         """True when a subscription to this market and industry should get the alert."""
-        market_ok = market in self.markets or (market in EU_MEMBERS and "EU" in self.markets)
+        market_ok = covers_market(self.markets, market)
         industry_ok = ALL_INDUSTRIES in (industry, *self.industries) or industry in self.industries
         return market_ok and industry_ok
 

@@ -29,7 +29,7 @@ from actions.knowledge import KnowledgeDocument, Problem, load_knowledge, to_chu
 from actions.retrieval.glossary import Glossary, load_glossary
 from actions.retrieval.text import Tokenizer
 from actions.settings import Settings
-from actions.vocab import EU_MEMBERS, market_codes
+from actions.vocab import covers_market, market_codes
 
 logger = logging.getLogger(__name__)
 
@@ -587,7 +587,7 @@ class KnowledgeIndex:
     def _heading_names(self, key: tuple[str, str], markets: list[str]) -> bool:
         """Whether the section's heading (either language) names one of the markets (an EU member: the EU too)."""
         heading = self._heading_markets(key)
-        return any(m in heading or (m in EU_MEMBERS and "EU" in heading) for m in markets)
+        return any(covers_market(heading, m) for m in markets)
 
     def _heading_markets(self, key: tuple[str, str]) -> set[str]:
         """The markets the section's heading names, China left out as in questions (every PPH section
@@ -628,8 +628,7 @@ class KnowledgeIndex:
         ]
 
         def covered(market: str) -> bool:
-            in_tags = market in countries or (market in EU_MEMBERS and "EU" in countries)
-            return in_tags or market in named or market in open_sides
+            return covers_market(countries, market) or market in named or market in open_sides
 
         return all(covered(m) for m in markets)
 

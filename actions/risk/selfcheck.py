@@ -34,7 +34,7 @@ from actions.knowledge import (
     validation_problems,
 )
 from actions.messages import t
-from actions.vocab import EU_MEMBERS, INDUSTRY_NAMES, MARKETS, join_names, market_codes, market_name
+from actions.vocab import INDUSTRY_NAMES, MARKETS, covers_market, join_names, market_codes, market_name
 
 PLANS = ("export", "trade_fair", "ecommerce", "licensing")
 IP_KINDS = ("trademark", "patent", "design")
@@ -259,7 +259,7 @@ def applies(when: Condition, answers: Answers, market: str, today: date) -> bool
     """True when every condition of a factor holds for this market."""
     if when.plans is not None and not answers.plans & set(when.plans):
         return False
-    if when.markets is not None and not (market in when.markets or (market in EU_MEMBERS and "EU" in when.markets)):
+    if when.markets is not None and not covers_market(when.markets, market):
         return False
     if when.industries is not None and answers.industry not in when.industries:
         return False
