@@ -18,7 +18,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from actions.deadlines import parse_deadline
+from actions.dates import parse_deadline
 from actions.dialogue.cases import parse_contact
 from actions.language import detect_language
 from actions.safe_text import bound_text

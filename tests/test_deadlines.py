@@ -1,4 +1,4 @@
-"""Table-driven tests for actions.deadlines.parse_deadline (no network, fixed dates)."""
+"""Table-driven tests for actions.dates.parse_deadline (no network, fixed dates)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actions.deadlines import DeadlineParse, parse_deadline
+from actions.dates import DeadlineParse, parse_deadline
 from tests.factories import adversarial_text
 
 TUE = datetime.date(2026, 11, 24)  # a Tuesday

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions.cases.experts import Expert, Match, industry_of, load_experts
 from actions.cases.service import Intake, cases_of, find_case, open_case, status_lines
-from actions.deadlines import parse_deadline
+from actions.dates import parse_deadline
 from actions.dialogue.common import (
     AskSlotAction,
     BaseAction,

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from actions.answers.reply import source_line
-from actions.deadlines import parse_deadline
+from actions.dates import parse_deadline
 from actions.knowledge import (
     KnowledgeDocument,
     LangText,
