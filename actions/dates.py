@@ -31,6 +31,9 @@ of characters, durations are computed without walking day by day). Rules for amb
 * If the text holds several dates, the first one marked as a deadline wins (``by``, ``before``, ``within``,
   ``due``, ``截止``, ``…前``, ``…内`` …), else the first one: in ``11月20日收到警告函，要求12月3日前回复``
   it is 3 December. Any date wins over a "no deadline / not sure" phrase.
+
+``month_named(text)`` is the month a text names without a day (``3月``, ``三月``, ``March``, ``Sept``), for
+a trade fair's date; ``MONTHS`` is the table of English month names that both read.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["DeadlineParse", "parse_deadline"]
+__all__ = ["MONTHS", "DeadlineParse", "month_named", "parse_deadline"]
 
 
 @dataclass(frozen=True)
@@ -229,7 +232,10 @@ _UNIT_DAYS = {"day": 1.0, "working day": 7 / 5, "week": 7.0, "fortnight": 14.0, 
 _Handler = Callable[[re.Match[str], datetime.date, str], _Result]
 
 _L, _R = r"(?<![a-z])", r"(?![a-z])"  # word edges that also work next to Chinese characters
-_MONTHS = {
+# English month names, their three-letter abbreviations and "sept", lower case, to the month's number:
+# the one month table (deadlines here, a trade fair's month in the self-check, the dates an answer's
+# sentences hold in actions/answers/reply.py).
+MONTHS: dict[str, int] = {
     "january": 1,
     "february": 2,
     "march": 3,
@@ -243,8 +249,8 @@ _MONTHS = {
     "november": 11,
     "december": 12,
 }
-_MONTHS |= {name[:3]: number for name, number in _MONTHS.items()} | {"sept": 9}
-_MONTH = rf"{_L}(?P<mon>{'|'.join(sorted(_MONTHS, key=len, reverse=True))}){_R}\.?"
+MONTHS |= {name[:3]: number for name, number in MONTHS.items()} | {"sept": 9}
+_MONTH = rf"{_L}(?P<mon>{'|'.join(sorted(MONTHS, key=len, reverse=True))}){_R}\.?"
 _WEEKDAYS_EN = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 _WEEKDAYS_CN = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "7": 6}
 
@@ -252,7 +258,7 @@ _WEEKDAYS_CN = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日
 def _year_month_day(match: re.Match[str], today: datetime.date) -> _Result:
     """A date from named groups y (optional; or yq 今/明/本), m or mon, d."""
     groups = match.groupdict()
-    month = _MONTHS[groups["mon"]] if groups.get("mon") else _to_int(groups["m"])
+    month = MONTHS[groups["mon"]] if groups.get("mon") else _to_int(groups["m"])
     day = _to_int(groups["d"])
     if groups.get("y"):
         year = _to_int(groups["y"])
@@ -277,7 +283,7 @@ def _month_end_rule(match: re.Match[str], today: datetime.date, text: str) -> _R
     """月底 / 下个月底 / 12月底 / 年底 / end of (next) month / end of December / end of the year."""
     groups = match.groupdict()
     if groups.get("mon") or groups.get("m"):
-        month = _MONTHS[groups["mon"]] if groups.get("mon") else _to_int(groups["m"])
+        month = MONTHS[groups["mon"]] if groups.get("mon") else _to_int(groups["m"])
         if not 1 <= month <= 12:
             return _BLOCK
         year = _to_int(groups["y"]) if groups.get("y") else today.year
@@ -618,3 +624,19 @@ def parse_deadline(text: str, today: datetime.date) -> DeadlineParse:
     if phrase:
         return DeadlineParse("none", None, text[index[phrase.start()] : index[phrase.end() - 1] + 1])
     return DeadlineParse("unparsed")
+
+
+_MONTH_NUMBER_CN = re.compile(rf"(?<![0-9〇零一二两三四五六七八九十百])(?P<m>{_DAY_CN})\s*月")
+_MONTH_NAME_EN = re.compile(_MONTH)
+
+
+def month_named(text: str) -> int | None:
+    """The month (1-12) a text names: by number (``3月``, ``三月``, ``十二月``; not ``3个月``) or else by its
+    English name or abbreviation (the first one named); None if none, or if the number is not a month."""
+    norm, _ = _normalise(text or "")
+    if match := _MONTH_NUMBER_CN.search(norm):
+        month = _to_int(match["m"])
+        return month if 1 <= month <= 12 else None
+    if match := _MONTH_NAME_EN.search(norm):
+        return MONTHS[match["mon"]]
+    return None

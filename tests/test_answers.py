@@ -487,3 +487,12 @@ def test_a_question_about_how_long_a_proceeding_takes_needs_a_duration_of_that_p
         "how long does examination take in Japan?", "File within the 6-month priority period. Examination is quick."
     )  # the duration and the proceeding must be said in one sentence
     assert holds_asked_fact("how long does examination take in Japan?", "Examination takes about 6 months.")
+
+
+def test_a_sentence_with_a_month_name_holds_a_date_and_the_verb_may_does_not():
+    from actions.answers.reply import _HOLDS
+
+    assert _HOLDS["date"].search("The pilot started in Sept.")
+    assert _HOLDS["date"].search("The pilot proper started in May.")
+    assert _HOLDS["date"].search("Filed on 3 December.")
+    assert not _HOLDS["date"].search("Offices may end or change it.")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actions.dates import DeadlineParse, parse_deadline
+from actions.dates import MONTHS, DeadlineParse, month_named, parse_deadline
 from tests.factories import adversarial_text
 
 TUE = datetime.date(2026, 11, 24)  # a Tuesday
@@ -244,3 +244,37 @@ def test_any_long_text_gives_a_result_that_quotes_the_text(text: str) -> None:
     assert result.status in ("date", "none", "too_far", "unparsed")
     assert (result.date is not None) == (result.status == "date")
     assert result.matched is None or result.matched in text
+
+
+def test_the_month_table_has_every_month_by_name_and_abbreviation():
+    assert sorted(set(MONTHS.values())) == list(range(1, 13))
+    assert MONTHS["march"] == MONTHS["mar"] == 3 and MONTHS["sept"] == MONTHS["sep"] == MONTHS["september"] == 9
+    assert all(name == name.lower() and name.isalpha() for name in MONTHS)
+
+
+@pytest.mark.parametrize(
+    ("text", "month"),
+    [
+        ("3月", 3),
+        ("2027年3月", 3),
+        ("三月份", 3),
+        ("十二月", 12),
+        ("３月", 3),
+        ("in March", 3),
+        ("Sept.", 9),
+        ("在March", 3),
+        ("June or March", 6),  # the first named
+        ("13月", None),
+        ("3个月后", None),  # a duration, not March
+        ("下个月", None),
+        ("decide later", None),
+        ("", None),
+    ],
+)
+def test_month_named(text: str, month: int | None) -> None:
+    assert month_named(text) == month
+
+
+def test_the_deadline_parser_reads_every_month_name_of_the_table() -> None:
+    for name, number in MONTHS.items():
+        assert parse_deadline(f"by {name} 3, 2027", TUE).date == d(2027, number, 3)

@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from actions.dates import MONTHS
 from actions.knowledge import UNVERIFIED_MARK
 from actions.messages import t
 from actions.retrieval.index import Passage
@@ -98,10 +99,8 @@ def default_scorer() -> LexicalSentenceScorer:
 # Every pattern below is a flat alternation of literals or bounded classes, anchored by \b or a
 # look-behind, so a match attempt does constant work: linear time on any input.
 
-_MONTHS = (
-    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sept?(?:ember)?"
-    r"|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
-)
+# English month names and abbreviations, capitalised (a date's "May", not the verb "may").
+_MONTHS = "(?:" + "|".join(sorted((name.title() for name in MONTHS), key=len, reverse=True)) + ")"
 _ASKS = {
     "date": re.compile(
         r"哪年|哪一年|哪个月|哪天|什么时候|什么时间|何时|几时|期限|到期|截止|截至|日期|几号|起止|有效期"

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from actions.answers.reply import source_line
-from actions.dates import parse_deadline
+from actions.dates import month_named, parse_deadline
 from actions.knowledge import (
     KnowledgeDocument,
     LangText,
@@ -587,28 +587,6 @@ def parse_signals(text: str, markets: list[str]) -> dict[str, frozenset[str]] | 
     return {m: frozenset(s) for m, s in result.items()} if understood else None
 
 
-_MONTHS_EN = {
-    m: i
-    for i, m in enumerate(
-        [
-            "january",
-            "february",
-            "march",
-            "april",
-            "may",
-            "june",
-            "july",
-            "august",
-            "september",
-            "october",
-            "november",
-            "december",
-        ],
-        start=1,
-    )
-}
-
-
 def parse_fair_date(text: str, today: date) -> date | Literal["unknown"] | None:
     """The fair's date ("3月10日", "2027-03-10", "下个月", "in March"), "unknown", or None if unreadable.
 
@@ -625,12 +603,7 @@ def parse_fair_date(text: str, today: date) -> date | Literal["unknown"] | None:
     first_next = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
     if re.search(r"下个?月|next month", lowered):
         return first_next
-    month = None
-    if m := re.search(r"(\d{1,2})\s*月", text):
-        month = int(m.group(1))
-    else:
-        month = next((i for name, i in _MONTHS_EN.items() if re.search(rf"\b({name}|{name[:3]})\b", lowered)), None)
-    if month and 1 <= month <= 12:
+    if month := month_named(text):
         year = today.year if month > today.month else today.year + 1
         if month == today.month:
             return today
