@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import MetaData, Table, delete, func, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
-from actions.alerts.service import channel_of
+from actions.channels import channel_of
 from actions.privacy import open_private
 from actions.store import (
     AlertDelivery,

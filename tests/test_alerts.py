@@ -18,7 +18,6 @@ from actions.alerts.service import (
     Alert,
     AlertWatcher,
     active_alerts_for,
-    channel_of,
     claim_web_alerts,
     load_alert,
     load_alerts,
@@ -135,13 +134,6 @@ def test_status_by_date(published, valid_until, status):
 )
 def test_which_subscriptions_an_alert_covers(markets, industries, sub_market, sub_industry, covered):
     assert make_alert(markets=markets, industries=industries).covers(sub_market, sub_industry) is covered
-
-
-def test_channel_of_a_conversation():
-    assert channel_of("tg-7001") == ("telegram", "7001")
-    assert channel_of("tg--100123") == ("telegram", "-100123")
-    assert channel_of("web-1a2b") == ("web", "web-1a2b")
-    assert channel_of("tg-abc") == ("web", "tg-abc")
 
 
 def test_active_alerts_for_a_question_most_severe_first():

@@ -154,6 +154,16 @@ def test_first_accept_wins_and_others_are_told_it_is_taken(db):
         assert lines[0] == f"{case_no}: accepted by an expert (Sample exp-001)"
 
 
+@pytest.mark.parametrize("sender", ["web-1a2b", "tg-abc"])
+def test_an_enterprise_not_on_telegram_reads_progress_with_a_status_question(db, sender):
+    with session_scope(db) as s:
+        case_no = open_case(s, intake(sender=sender), POOL, now=NOW)[0].case_no
+    with session_scope(db) as s:
+        accept(s, case_no, "exp-001", now=NOW)
+        kinds = {r.kind for r in s.scalars(select(OutboxMessage))}
+        assert "expert_taken" in kinds and "enterprise_update" not in kinds
+
+
 def test_notes_and_closing_reach_the_history(db):
     with session_scope(db) as s:
         case_no = open_case(s, intake(), POOL, now=NOW)[0].case_no

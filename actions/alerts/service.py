@@ -37,6 +37,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from actions.channels import channel_of
 from actions.knowledge import (
     IP_TYPES,
     LangText,
@@ -62,7 +63,6 @@ from actions.vocab import (
 
 logger = get_logger(__name__)
 
-TELEGRAM_SENDER_PREFIX = "tg-"  # the Telegram gateway's sender ids: tg-<chat id>
 SEVERITIES = ("info", "warning", "urgent")
 SAMPLE_PREFIX = {"zh": "【示例】", "en": "[Sample]"}
 ALERT_GLOB = "*.yml"
@@ -186,16 +186,6 @@ def has_errors(problems: Iterable[Problem]) -> bool:
 
 
 # ---- subscriptions ------------------------------------------------------------------------------------
-def channel_of(sender_id: str) -> tuple[str, str]:
-    """Where a conversation's alerts go: ("telegram", chat id) for the gateway's tg-<chat id>, else ("web", sender)."""
-    if (
-        sender_id.startswith(TELEGRAM_SENDER_PREFIX)
-        and sender_id.removeprefix(TELEGRAM_SENDER_PREFIX).lstrip("-").isdigit()
-    ):
-        return "telegram", sender_id.removeprefix(TELEGRAM_SENDER_PREFIX)
-    return "web", sender_id
-
-
 def subscribe(session: Session, sender_id: str, markets: list[str], industry: str, language: str) -> list[str]:
     """Subscribes a conversation to each market for an industry; returns the markets that are new."""
     channel, recipient = channel_of(sender_id)

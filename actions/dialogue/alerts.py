@@ -27,7 +27,6 @@ from actions.alerts.service import (
     Alert,
     active_alerts_for,
     alerts_signature,
-    channel_of,
     claim_web_alerts,
     has_errors,
     load_alerts,
@@ -36,6 +35,7 @@ from actions.alerts.service import (
     subscriptions_of,
     unsubscribe,
 )
+from actions.channels import channel_of
 from actions.dialogue.common import AskSlotAction, BaseAction, FormSlotsValidation, language_of, user_text
 from actions.messages import t
 from actions.privacy import get_logger

@@ -47,6 +47,7 @@ from telegram.ext import (
     filters,
 )
 
+from actions.channels import telegram_sender_id
 from actions.language import EN, ZH, detect_language
 from actions.privacy import get_logger
 from actions.safe_text import channel_text
@@ -170,7 +171,7 @@ _CASE_ID = re.compile(r"\bIP-\d{4}-\d{6}\b")
 
 def sender_id(chat_id: int) -> str:
     """The Rasa sender id of a Telegram chat (case and alert notifications are addressed to it)."""
-    return f"tg-{chat_id}"
+    return telegram_sender_id(chat_id)
 
 
 def _utf16_len(text: str) -> int:
