@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import stat
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -576,6 +577,23 @@ def load_knowledge(
         first_seen[doc.meta.id] = doc.path
         documents.append(doc)
     return documents, problems
+
+
+def knowledge_signature(folder: Path, pattern: str = DOCUMENT_GLOB) -> tuple[tuple[str, int, int], ...]:
+    """Changes whenever a file under `folder` matching `pattern` (the knowledge documents unless told)
+    is added, removed or edited: (path, mtime in ns, size) of each, in order. A missing folder has
+    none; a file removed while it is read is left out rather than raising."""
+    if not folder.is_dir():
+        return ()
+    signature = []
+    for path in sorted(folder.glob(pattern)):
+        try:
+            found = path.stat()
+        except OSError:
+            continue
+        if stat.S_ISREG(found.st_mode):
+            signature.append((str(path), found.st_mtime_ns, found.st_size))
+    return tuple(signature)
 
 
 def to_chunks(documents: list[KnowledgeDocument]) -> list[Document]:

@@ -1,9 +1,10 @@
+import os
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from actions.knowledge import ATTRIBUTION, load_document, load_knowledge, section_id, to_chunks
+from actions.knowledge import ATTRIBUTION, knowledge_signature, load_document, load_knowledge, section_id, to_chunks
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BROKEN = FIXTURES / "broken"
@@ -216,3 +217,31 @@ def test_a_section_without_its_own_sources_is_cited_by_the_documents_first_offic
         "https://github.com/example/laws/blob/main/patent-act.md",
     ]  # the official source first, then the secondary ones in the order listed
     assert _catalog([doc])["fx-annotated"]["sources"][0] == doc.meta.cited_urls[0]
+
+
+def test_the_knowledge_signature_changes_when_a_document_is_added_edited_or_removed(tmp_path):
+    assert knowledge_signature(tmp_path / "missing") == ()
+    (tmp_path / "pph").mkdir()
+    doc = tmp_path / "pph" / "a.md"
+    doc.write_text("one", encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("not a document", encoding="utf-8")
+    (tmp_path / "folder.md").mkdir()  # a folder, not a document
+    first = knowledge_signature(tmp_path)
+    assert [Path(p).name for p, _, _ in first] == ["a.md"]
+    assert knowledge_signature(tmp_path) == first
+
+    stat = doc.stat()
+    os.utime(doc, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert knowledge_signature(tmp_path) != first
+    (tmp_path / "b.md").write_text("two", encoding="utf-8")
+    assert len(knowledge_signature(tmp_path)) == 2
+    doc.unlink()
+    assert [Path(p).name for p, _, _ in knowledge_signature(tmp_path)] == ["b.md"]
+
+
+def test_the_knowledge_signature_can_watch_other_files_of_a_folder(tmp_path):
+    (tmp_path / "alert.yml").write_text("id: a", encoding="utf-8")
+    (tmp_path / "deep").mkdir()
+    (tmp_path / "deep" / "other.yml").write_text("id: b", encoding="utf-8")
+    assert [Path(p).name for p, _, _ in knowledge_signature(tmp_path, "*.yml")] == ["alert.yml"]
+    assert knowledge_signature(tmp_path) == ()

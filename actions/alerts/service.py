@@ -42,6 +42,7 @@ from actions.knowledge import (
     IP_TYPES,
     LangText,
     Problem,
+    knowledge_signature,
     read_yaml_file,
     relative_name,
     validation_problems,
@@ -366,9 +367,7 @@ def publish(
 
 def alerts_signature(alerts_dir: Path) -> tuple:
     """Changes whenever an alert file is added, removed or edited."""
-    if not alerts_dir.is_dir():
-        return ()
-    return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(alerts_dir.glob(ALERT_GLOB)))
+    return knowledge_signature(alerts_dir, ALERT_GLOB)
 
 
 class AlertWatcher:

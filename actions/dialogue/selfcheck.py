@@ -34,8 +34,8 @@ from actions.dialogue.common import (
     language_of,
     user_text,
 )
-from actions.knowledge import load_knowledge
 from actions.messages import group, message, t
+from actions.knowledge import knowledge_signature, load_knowledge
 from actions.privacy import get_logger
 from actions.risk.selfcheck import (
     IP_KINDS,
@@ -87,10 +87,6 @@ INDUSTRY_BUTTONS = (
 
 
 # ---- the rules, as the action server sees them ----------------------------------------------------------
-def _knowledge_signature(folder: Path) -> tuple:
-    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("**/*.md")))
-
-
 @lru_cache(maxsize=2)
 def _rules(path: str, rules_mtime: int, knowledge: tuple) -> tuple[RiskRules | None, dict[str, CitedSection]]:
     documents, _ = load_knowledge(get_settings().knowledge_dir)  # cited as knowledge/…, like answers
@@ -105,7 +101,7 @@ def current_rules() -> tuple[RiskRules | None, dict[str, CitedSection]]:
     settings = get_settings()
     path = settings.risk_rules_file
     mtime = path.stat().st_mtime_ns if path.exists() else 0
-    return _rules(str(path), mtime, _knowledge_signature(settings.knowledge_dir))
+    return _rules(str(path), mtime, knowledge_signature(settings.knowledge_dir))
 
 
 # ---- the form -------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from actions.knowledge import KnowledgeDocument, Problem, load_knowledge, to_chunks
+from actions.knowledge import KnowledgeDocument, Problem, knowledge_signature, load_knowledge, to_chunks
 from actions.retrieval.glossary import Glossary, load_glossary
 from actions.retrieval.text import Tokenizer
 from actions.settings import Settings
@@ -766,17 +766,13 @@ class IndexProvider:
         if self.settings.watch_knowledge:
             threading.Thread(target=self._watch, name="knowledge-watcher", daemon=True).start()
 
-    def _knowledge_signature(self) -> tuple:
-        files = sorted(self.settings.knowledge_dir.glob("**/*.md"))
-        return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files if p.is_file())
-
     def _watch(self) -> None:
         """Re-indexes when a knowledge file changes; a broken file is logged and the old index stays."""
-        seen = self._knowledge_signature()
+        seen = knowledge_signature(self.settings.knowledge_dir)
         while True:
             time.sleep(self.settings.watch_interval)
             try:
-                now = self._knowledge_signature()
+                now = knowledge_signature(self.settings.knowledge_dir)
                 if now == seen:
                     continue
                 seen = now
