@@ -16,25 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actions.cases.experts import Expert, Match, match_experts
-from actions.messages import has, t
 from actions.channels import channel_of
+from actions.messages import has, t
 from actions.store import Case, CaseEvent, Offer, OutboxMessage, utcnow
-
-STATUS_TEXT = {
-    "open": {"zh": "等待专家接手", "en": "waiting for an expert"},
-    "accepted": {"zh": "专家已接手", "en": "accepted by an expert"},
-    "closed": {"zh": "已结案", "en": "closed"},
-}
-EVENT_TEXT = {
-    "created": {"zh": "案件已创建", "en": "case opened"},
-    "offered": {"zh": "已发送给专家", "en": "offered to an expert"},
-    "accepted": {"zh": "专家已接手", "en": "accepted"},
-    "declined": {"zh": "一位专家婉拒", "en": "an expert declined"},
-    "escalated": {"zh": "已转给更多专家", "en": "offered to more experts"},
-    "note": {"zh": "专家备注", "en": "note"},
-    "closed": {"zh": "已结案", "en": "closed"},
-    "assigned": {"zh": "工作人员已指派专家", "en": "assigned by staff"},
-}
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,8 @@ from actions.dialogue.common import (
     language_of,
     user_text,
 )
-from actions.messages import group, message, t
 from actions.knowledge import knowledge_signature, load_knowledge
+from actions.messages import group, message, t
 from actions.privacy import get_logger
 from actions.risk.selfcheck import (
     IP_KINDS,
