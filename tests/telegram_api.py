@@ -11,16 +11,17 @@ exercise the Telegram gateway point python-telegram-bot at this server instead::
 
 `FakeBotApi` runs an aiohttp server on 127.0.0.1 (a free port, in a background thread with its own event loop)
 that answers ``/bot<token>/<method>`` the way Telegram does: the same JSON envelopes, the same HTTP status codes
-and error descriptions, long polling with ``getUpdates``, offset confirmation, and Telegram's parsing of ``HTML``,
-``Markdown`` and ``MarkdownV2`` text (a port of TDLib's parsers, so markup Telegram rejects is rejected here too,
-with Telegram's error text). Tests push user messages and button presses, inject errors (``fail_next``) and
-slowness (``delay``), and inspect every call the bot made.
+and error descriptions, long polling with ``getUpdates``, offset confirmation, and Telegram's parsing of ``HTML``
+text (a port of TDLib's parser, so markup Telegram rejects is rejected here too, with Telegram's error text). Tests
+push user messages and button presses, inject errors (``fail_next``) and slowness (``delay``), and inspect every
+call the bot made.
 
 Only what the gateway needs is implemented: getMe, getUpdates, sendMessage, sendChatAction, answerCallbackQuery,
 editMessageText, editMessageReplyMarkup, setWebhook/deleteWebhook/getWebhookInfo, setMyCommands/getMyCommands/
 deleteMyCommands, close and logOut. Any other method gets Telegram's 404 error. Known simplifications: updates are
 never delivered to a webhook (it is only recorded), automatic entities (urls, mentions, hashtags) are not detected
-in the bot's own messages, leading and trailing whitespace is not trimmed, inline-mode messages are not supported.
+in the bot's own messages, leading and trailing whitespace is not trimmed, inline-mode messages are not supported,
+and the ``Markdown`` and ``MarkdownV2`` parse modes are refused as unsupported (the gateway sends HTML only).
 """
 
 from __future__ import annotations
@@ -187,9 +188,9 @@ class ApiCall:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Telegram's text formatting: ports of TDLib's parse_html / parse_markdown / parse_markdown_v2
-# (td/telegram/MessageEntity.cpp). They work on UTF-8 bytes, so byte offsets in errors match Telegram's, and
-# count entity offsets in UTF-16 code units like the Bot API.
+# Telegram's text formatting: a port of TDLib's parse_html (td/telegram/MessageEntity.cpp). It works on UTF-8
+# bytes, so byte offsets in errors match Telegram's, and counts entity offsets in UTF-16 code units like the
+# Bot API. The Markdown modes are not ported: the gateway sends HTML only.
 # ---------------------------------------------------------------------------------------------------------------
 
 _SPACES = frozenset(b" \t\r\n\0\v\f")
@@ -260,10 +261,8 @@ _HTML_SIMPLE_TAGS = {
     "span": "Spoiler",  # only <span class="tg-spoiler"> gets this far
 }
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
-_MDV2_RESERVED = b"_*[]()~`>#+-=|{}.!\n"
 _USER_LINK_RE = re.compile(r"tg:(?://)?user\?id=(\d+)", re.IGNORECASE)
 _HOST_RE = re.compile(r"(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}")
-_EMOJI_LINK_RE = re.compile(r"tg://emoji\?id=(\d+)", re.IGNORECASE)
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
@@ -531,285 +530,6 @@ def _decode_result(out: bytearray) -> str:
         ) from None
 
 
-def _parse_markdown(text: str) -> tuple[str, list[_Entity]]:
-    """Telegram's legacy ``Markdown`` mode."""
-    src = text.encode("utf-8")
-    size = len(src)
-
-    def at(i: int) -> int:
-        return _byte_at(src, i)
-
-    out = bytearray()
-    entities: list[_Entity] = []
-    utf16 = 0
-    i = 0
-    while i < size:
-        c = src[i]
-        if c == ord("\\") and at(i + 1) in b"_*`[":
-            out.append(src[i + 1])
-            utf16 += 1
-            i += 2
-            continue
-        if c not in b"_*`[":
-            utf16 += _utf16_width(c)
-            out.append(c)
-            i += 1
-            continue
-        begin = i
-        end_char = ord("]") if c == ord("[") else c
-        is_pre = False
-        language = ""
-        i += 1
-        if c == ord("`") and at(i) == ord("`") and at(i + 1) == ord("`"):
-            i += 2
-            is_pre = True
-            language_end = i
-            while at(language_end) not in _SPACES and at(language_end) != ord("`"):
-                language_end += 1
-            if i != language_end and language_end < size and at(language_end) != ord("`"):
-                language = src[i:language_end].decode("utf-8", "replace")
-                i = language_end
-            if at(i) in b"\r\n":
-                i += 2 if at(i + 1) in b"\r\n" and at(i) != at(i + 1) else 1
-        offset = utf16
-        while i < size and (src[i] != end_char or (is_pre and not (at(i + 1) == ord("`") and at(i + 2) == ord("`")))):
-            utf16 += _utf16_width(src[i])
-            out.append(src[i])
-            i += 1
-        if i == size:
-            raise _ParseError(f"Can't find end of the entity starting at byte offset {begin}")
-        if offset != utf16:
-            length = utf16 - offset
-            if c == ord("_"):
-                entities.append(_Entity("Italic", offset, length))
-            elif c == ord("*"):
-                entities.append(_Entity("Bold", offset, length))
-            elif c == ord("["):
-                if at(i + 1) != ord("("):
-                    url = src[begin + 1 : i].decode("utf-8", "replace")
-                else:
-                    i += 2
-                    url_begin = i
-                    while i < size and src[i] != ord(")"):
-                        i += 1
-                    url = src[url_begin:i].decode("utf-8", "replace")
-                link = _link_entity("TextUrl", offset, length, url)
-                if link:
-                    entities.append(link)
-            elif is_pre:
-                entities.append(
-                    _Entity("PreCode", offset, length, language) if language else _Entity("Pre", offset, length)
-                )
-            else:
-                entities.append(_Entity("Code", offset, length))
-        if is_pre:
-            i += 2
-        i += 1
-    return _decode_result(out), entities
-
-
-def _reserved(char: int) -> _ParseError:
-    return _ParseError(f"Character '{chr(char)}' is reserved and must be escaped with the preceding '\\'")
-
-
-def _parse_markdown_v2(text: str) -> tuple[str, list[_Entity]]:
-    """Telegram's ``MarkdownV2`` mode."""
-    src = text.encode("utf-8")
-    size = len(src)
-
-    def at(i: int) -> int:
-        return _byte_at(src, i)
-
-    def read_url(i: int) -> tuple[str, int]:
-        url = bytearray()
-        while i < size and src[i] != ord(")"):
-            if src[i] == ord("\\") and 0 < at(i + 1) <= 126:
-                url.append(src[i + 1])
-                i += 2
-                continue
-            url.append(src[i])
-            i += 1
-        return url.decode("utf-8", "replace"), i
-
-    out = bytearray()
-    entities: list[_Entity] = []
-    nested: list[_OpenEntity] = []
-    utf16 = 0
-    have_blockquote = False
-    can_start_blockquote = True
-    i = 0
-    while i < size:
-        c = src[i]
-        if c == ord("\\") and 0 < at(i + 1) <= 126:
-            i += 1
-            utf16 += 1
-            out.append(src[i])
-            if src[i] != ord("\r"):
-                can_start_blockquote = src[i] == ord("\n")
-            i += 1
-            continue
-        reserved = b"`" if nested and nested[-1].type in ("Code", "Pre", "PreCode") else _MDV2_RESERVED
-        if c not in reserved:
-            if _utf16_width(c):
-                utf16 += _utf16_width(c)
-                if c != ord("\r"):
-                    can_start_blockquote = False
-            out.append(c)
-            i += 1
-            continue
-
-        is_end = False
-        if nested:
-            top_type = nested[-1].type
-            if have_blockquote and c == ord("\n") and (i + 1 == size or at(i + 1) != ord(">")):
-                is_end = True
-            elif top_type == "Bold":
-                is_end = c == ord("*")
-            elif top_type == "Italic":
-                is_end = c == ord("_") and at(i + 1) != ord("_")
-            elif top_type == "Code":
-                is_end = c == ord("`")
-            elif top_type in ("Pre", "PreCode"):
-                is_end = c == ord("`") and at(i + 1) == ord("`") and at(i + 2) == ord("`")
-            elif top_type in ("TextUrl", "CustomEmoji"):
-                is_end = c == ord("]")
-            elif top_type == "Underline":
-                is_end = c == ord("_") and at(i + 1) == ord("_")
-            elif top_type == "Strikethrough":
-                is_end = c == ord("~")
-            elif top_type == "Spoiler":
-                is_end = c == ord("|") and at(i + 1) == ord("|")
-
-        if not is_end:
-            # The start of an entity.
-            entity_type: str | None
-            argument = ""
-            byte_offset = i
-            if c == ord("_"):
-                if at(i + 1) == ord("_"):
-                    entity_type = "Underline"
-                    i += 1
-                else:
-                    entity_type = "Italic"
-            elif c == ord("*"):
-                entity_type = "Bold"
-            elif c == ord("~"):
-                entity_type = "Strikethrough"
-            elif c == ord("|"):
-                if at(i + 1) != ord("|"):
-                    raise _reserved(c)
-                i += 1
-                entity_type = "Spoiler"
-            elif c == ord("["):
-                entity_type = "TextUrl"
-            elif c == ord("`"):
-                if at(i + 1) == ord("`") and at(i + 2) == ord("`"):
-                    i += 3
-                    entity_type = "Pre"
-                    language_end = i
-                    while at(language_end) not in _SPACES and at(language_end) != ord("`"):
-                        language_end += 1
-                    if i != language_end and language_end < size and at(language_end) != ord("`"):
-                        entity_type = "PreCode"
-                        argument = src[i:language_end].decode("utf-8", "replace")
-                        i = language_end
-                    if at(i) in b"\r\n":
-                        i += 2 if at(i + 1) in b"\r\n" and at(i) != at(i + 1) else 1
-                    i -= 1
-                else:
-                    entity_type = "Code"
-            elif c == ord("!"):
-                if at(i + 1) != ord("["):
-                    raise _reserved(c)
-                i += 1
-                entity_type = "CustomEmoji"
-            elif c == ord("\n"):
-                utf16 += 1
-                out.append(c)
-                can_start_blockquote = True
-                entity_type = None
-            elif c == ord(">"):
-                if not can_start_blockquote:
-                    raise _reserved(c)
-                if have_blockquote:
-                    entity_type = None
-                else:
-                    entity_type = "BlockQuote"
-                    have_blockquote = True
-            else:
-                raise _reserved(c)
-            if entity_type is not None:
-                nested.append(_OpenEntity(entity_type, argument, utf16, byte_offset, len(out)))
-            i += 1
-            continue
-
-        # The end of an entity.
-        top = nested[-1]
-        entity_type = top.type
-        if c == ord("\n") and entity_type != "BlockQuote":
-            spoiler_closes_quote = entity_type == "Spoiler" and (
-                top.byte_offset == i - 2 or (top.byte_offset == i - 3 and out and out[-1] == ord("\r"))
-            )
-            if not spoiler_closes_quote:
-                raise _ParseError(f"Can't find end of {entity_type} entity at byte offset {top.byte_offset}")
-            nested.pop()
-            top = nested[-1]
-            if top.type != "BlockQuote":
-                raise _ParseError(f"Can't find end of {top.type} entity at byte offset {top.byte_offset}")
-            entity_type = "ExpandableBlockQuote"
-        argument = top.argument
-        skip = utf16 == top.utf16_offset
-        new_entity: _Entity | None = None
-        if entity_type in ("Underline", "Spoiler"):
-            i += 1
-        elif entity_type in ("Pre", "PreCode"):
-            i += 2
-        elif entity_type == "TextUrl":
-            if at(i + 1) != ord("("):
-                url = out[top.out_pos :].decode("utf-8", "replace")
-            else:
-                url_begin = i + 2
-                url, i = read_url(url_begin)
-                if at(i) != ord(")"):
-                    raise _ParseError(f"Can't find end of a URL at byte offset {url_begin}")
-            new_entity = _link_entity("TextUrl", top.utf16_offset, utf16 - top.utf16_offset, url)
-            skip = skip or new_entity is None
-        elif entity_type == "CustomEmoji":
-            if at(i + 1) != ord("("):
-                raise _ParseError("Custom emoji entity must contain a tg://emoji URL")
-            url_begin = i + 2
-            url, i = read_url(url_begin)
-            if at(i) != ord(")"):
-                raise _ParseError(f"Can't find end of a custom emoji URL at byte offset {url_begin}")
-            emoji = _EMOJI_LINK_RE.fullmatch(url)
-            if not emoji or int(emoji.group(1)) == 0:
-                raise _ParseError("Invalid custom emoji identifier specified")
-            argument = emoji.group(1)
-        elif entity_type in ("BlockQuote", "ExpandableBlockQuote"):
-            have_blockquote = False
-            out.append(src[i])
-            can_start_blockquote = True
-            utf16 += 1
-            skip = False
-        if not skip:
-            entities.append(new_entity or _Entity(entity_type, top.utf16_offset, utf16 - top.utf16_offset, argument))
-        nested.pop()
-        i += 1
-
-    if have_blockquote:
-        quote_type = "BlockQuote"
-        if nested[-1].type == "Spoiler" and nested[-1].byte_offset == size - 2:
-            nested.pop()
-            quote_type = "ExpandableBlockQuote"
-        if nested[-1].type == "BlockQuote":
-            top = nested.pop()
-            if utf16 != top.utf16_offset:
-                entities.append(_Entity(quote_type, top.utf16_offset, utf16 - top.utf16_offset))
-    if nested:
-        raise _ParseError(f"Can't find end of {nested[-1].type} entity at byte offset {nested[-1].byte_offset}")
-    return _decode_result(out), entities
-
-
 def _to_bot_api(entities: list[_Entity], users: dict[int, JSONDict] | None = None) -> list[JSONDict]:
     """Sort like TDLib and convert to Bot API MessageEntity objects."""
     result: list[JSONDict] = []
@@ -829,19 +549,18 @@ def _to_bot_api(entities: list[_Entity], users: dict[int, JSONDict] | None = Non
 
 
 def parse_text(text: str, parse_mode: str | None) -> tuple[str, list[JSONDict]]:
-    """Parse `text` the way Telegram does for `parse_mode` (``HTML``, ``Markdown``, ``MarkdownV2`` or none).
+    """Parse `text` the way Telegram does for `parse_mode` (``HTML`` or none).
 
     Returns the plain text and its Bot API entities; raises `TelegramApiError` (400, "Bad Request: can't parse
-    entities: ...") for markup Telegram rejects.
+    entities: ...") for markup Telegram rejects, and (400, "Bad Request: unsupported parse_mode") for any other
+    mode, ``Markdown`` and ``MarkdownV2`` included: the gateway sends HTML only.
     """
     if not parse_mode:
         return text, []
-    parsers = {"html": _parse_html, "markdown": _parse_markdown, "markdownv2": _parse_markdown_v2}
-    parser = parsers.get(parse_mode.lower())
-    if parser is None:
+    if parse_mode.lower() != "html":
         raise _bad_request("unsupported parse_mode")
     try:
-        plain, entities = parser(text)
+        plain, entities = _parse_html(text)
     except _ParseError as exc:
         raise _bad_request(f"can't parse entities: {exc}") from None
     return plain, _to_bot_api(entities)
