@@ -13,6 +13,11 @@ This is the one process that receives the bot's updates (Telegram allows a singl
 also takes the experts' Accept / Decline presses on case offers and hands them to the notifier's
 logic. Long polling by default; webhook mode when TELEGRAM_WEBHOOK_URL is set.
 
+python-telegram-bot runs the process: `main()` builds the Application and calls its run_polling or
+run_webhook, which stop on SIGINT / SIGTERM and shut down in order. The Application's post_init opens
+the HTTP client for Rasa and sets the command menu (`Gateway.start`), its post_shutdown closes the
+client (`Gateway.stop`), and one error handler (`Gateway.on_error`) takes every failure.
+
 Bad input never crashes it: a non-text message or an expired button gets a polite reply, Rasa
 being unreachable gets an apology in the chat's language (and the error in the log), and a chat
 that floods the bot is told to slow down instead of being forwarded.
@@ -25,7 +30,6 @@ import contextlib
 import html
 import logging
 import re
-import signal
 import sys
 from collections import OrderedDict
 from typing import Any
@@ -282,7 +286,7 @@ class Gateway:
 
     # ---- plumbing ------------------------------------------------------------------------------
     async def start(self, app: Application) -> None:
-        """Opens the HTTP client for Rasa and registers the command menu."""
+        """Opens the HTTP client for Rasa and registers the command menu (the application's post_init)."""
         headers = {"Authorization": f"Bearer {self.settings.rasa_rest_token}"} if self.settings.rasa_rest_token else {}
         self.http = httpx.AsyncClient(timeout=self.settings.rasa_timeout, headers=headers)
         for lang, commands in COMMAND_MENU.items():
@@ -292,8 +296,8 @@ class Gateway:
                     language_code="zh" if lang == ZH else None,
                 )
 
-    async def stop(self) -> None:
-        """Closes the HTTP client."""
+    async def stop(self, app: Application) -> None:
+        """Closes the HTTP client (the application's post_shutdown)."""
         if self.http is not None:
             await self.http.aclose()
 
@@ -479,6 +483,9 @@ class Gateway:
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Any other failure: logged; the chat gets an apology instead of silence."""
+        if update is None:  # run_polling hands errors of fetching updates here too
+            logger.error("error while fetching updates: %r", context.error, exc_info=context.error)
+            return
         logger.error("error while handling an update: %r", context.error, exc_info=context.error)
         if isinstance(update, Update) and update.effective_chat is not None:
             with contextlib.suppress(Exception):
@@ -493,52 +500,12 @@ def build_application(settings: GatewaySettings, gateway: Gateway) -> Applicatio
         .base_url(settings.telegram_base_url)
         .rate_limiter(AIORateLimiter(max_retries=3))
         .concurrent_updates(True)  # chats in parallel; each chat stays in order (Gateway's per-chat lock)
+        .post_init(gateway.start)
+        .post_shutdown(gateway.stop)
         .build()
     )
     gateway.register(app)
     return app
-
-
-async def run(settings: GatewaySettings, stop: asyncio.Event) -> None:
-    """Runs the gateway until `stop` is set: long polling, or a webhook server when one is configured."""
-    from actions.settings import get_settings
-    from bot.notifier import Notifier
-
-    if problem := settings.webhook_problem():
-        raise ValueError(problem)
-    gateway = Gateway(settings, Notifier(get_settings()))
-    app = build_application(settings, gateway)
-    await app.initialize()
-    await gateway.start(app)
-    await app.start()
-    if settings.telegram_webhook_url:
-        path = urlparse(settings.telegram_webhook_url).path.lstrip("/")
-        await app.updater.start_webhook(
-            listen=settings.telegram_webhook_listen,
-            port=settings.telegram_webhook_port,
-            url_path=path,
-            webhook_url=settings.telegram_webhook_url,
-            secret_token=settings.telegram_webhook_secret,  # checked on every post by python-telegram-bot
-            allowed_updates=Update.ALL_TYPES,
-        )
-        logger.info(
-            "gateway: webhook %s, listening on %s:%s",
-            settings.telegram_webhook_url,
-            settings.telegram_webhook_listen,
-            settings.telegram_webhook_port,
-        )
-    else:
-        await app.updater.start_polling(
-            poll_interval=0.0, timeout=settings.poll_timeout, allowed_updates=Update.ALL_TYPES
-        )
-        logger.info("gateway: long polling %s, forwarding to %s", settings.telegram_base_url, settings.rasa_url)
-    try:
-        await stop.wait()
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        await gateway.stop()
-        await app.shutdown()
 
 
 def main() -> int:
@@ -557,14 +524,28 @@ def main() -> int:
         print(f"The Telegram gateway is not started: {problem}.", file=sys.stderr)
         return 2
 
-    async def _main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await run(settings, stop)
+    from actions.settings import get_settings
+    from bot.notifier import Notifier
 
-    asyncio.run(_main())
+    app = build_application(settings, Gateway(settings, Notifier(get_settings())))
+    if settings.telegram_webhook_url:
+        logger.info(
+            "gateway: webhook %s, listening on %s:%s",
+            settings.telegram_webhook_url,
+            settings.telegram_webhook_listen,
+            settings.telegram_webhook_port,
+        )
+        app.run_webhook(  # until SIGINT, SIGTERM or SIGABRT; then python-telegram-bot shuts down in order
+            listen=settings.telegram_webhook_listen,
+            port=settings.telegram_webhook_port,
+            url_path=urlparse(settings.telegram_webhook_url).path.lstrip("/"),
+            webhook_url=settings.telegram_webhook_url,
+            secret_token=settings.telegram_webhook_secret,  # checked on every post by python-telegram-bot
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        logger.info("gateway: long polling %s, forwarding to %s", settings.telegram_base_url, settings.rasa_url)
+        app.run_polling(poll_interval=0.0, timeout=settings.poll_timeout, allowed_updates=Update.ALL_TYPES)
     return 0
 
 
