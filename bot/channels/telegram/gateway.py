@@ -16,7 +16,9 @@ logic. Long polling by default; webhook mode when TELEGRAM_WEBHOOK_URL is set.
 python-telegram-bot runs the process: `main()` builds the Application and calls its run_polling or
 run_webhook, which stop on SIGINT / SIGTERM and shut down in order. The Application's post_init opens
 the HTTP client for Rasa and sets the command menu (`Gateway.start`), its post_shutdown closes the
-client (`Gateway.stop`), and one error handler (`Gateway.on_error`) takes every failure.
+client (`Gateway.stop`), and one error handler (`Gateway.on_error`) takes every failure. Updates are
+handled concurrently; what the gateway remembers about a chat (its language, rate limit, and a lock
+that keeps its messages in order) is that chat's `context.chat_data`, a `ChatState`.
 
 Bad input never crashes it: a non-text message or an expired button gets a polite reply, Rasa
 being unreachable gets an apology in the chat's language (and the error in the log), and a chat
@@ -32,6 +34,7 @@ import logging
 import re
 import sys
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
@@ -39,14 +42,16 @@ import httpx
 from aiolimiter import AsyncLimiter
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import BotCommand, CallbackQuery, Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.ext import (
     AIORateLimiter,
     Application,
+    CallbackContext,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    ExtBot,
     MessageHandler,
     filters,
 )
@@ -234,13 +239,15 @@ class ButtonPayloads:
         return self._stored.get(data)
 
 
-def render(messages: list[dict[str, Any]], buttons_map: ButtonPayloads, limit: int) -> list[tuple[str, Any]]:
+def render(
+    messages: list[dict[str, Any]], buttons_map: ButtonPayloads, limit: int
+) -> list[tuple[str, InlineKeyboardMarkup | None]]:
     """Telegram messages (HTML text, inline keyboard or None) for one reply of Rasa's REST channel.
 
     Texts are joined until a message that carries buttons, whose keyboard goes with the last part.
     Custom payloads (citations as data) are not shown: their content is already in the text.
     """
-    out: list[tuple[str, Any]] = []
+    out: list[tuple[str, InlineKeyboardMarkup | None]] = []
     pending: list[str] = []
 
     def flush(buttons: list[dict[str, Any]] | None) -> None:
@@ -271,6 +278,40 @@ def render(messages: list[dict[str, Any]], buttons_map: ButtonPayloads, limit: i
     return out
 
 
+@dataclass
+class ChatState:
+    """What the gateway remembers about one chat while it runs (python-telegram-bot's `context.chat_data`)."""
+
+    language: str | None = None  # the language the chat last wrote in or chose
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one message of the chat at a time, in order
+    limiter: AsyncLimiter | None = None  # the chat's rate limit, made at its first message
+    warned: bool = False  # told to slow down, until it is under the limit again
+
+
+Context = CallbackContext[ExtBot[Any], dict[Any, Any], ChatState, dict[Any, Any]]
+
+
+def _chat(update: Update, context: Context) -> tuple[Chat, ChatState]:
+    """The update's chat and its state; every handler here gets updates from a chat."""
+    chat, state = update.effective_chat, context.chat_data
+    if chat is None or state is None:
+        raise LookupError("an update without a chat")  # reaches on_error, which logs it
+    return chat, state
+
+
+def _query(update: Update) -> CallbackQuery:
+    """The update's button press; the callback-query handlers get nothing else."""
+    if update.callback_query is None:
+        raise LookupError("an update without a button press")
+    return update.callback_query
+
+
+def _text(update: Update) -> str:
+    """The text of the update's message ("" when it has none)."""
+    message = update.effective_message
+    return (message.text or "") if message is not None else ""
+
+
 class Gateway:
     """Forwards Telegram chats to Rasa and Rasa's replies back to Telegram."""
 
@@ -278,10 +319,6 @@ class Gateway:
         self.settings = settings
         self.notifier = notifier  # bot.notifier.Notifier for the experts' Accept / Decline, or None
         self.buttons = ButtonPayloads()
-        self.languages: dict[int, str] = {}  # the language each chat last wrote in (or chose)
-        self._limiters: dict[int, AsyncLimiter] = {}
-        self._warned: set[int] = set()  # chats told to slow down, until they are under the limit again
-        self._locks: dict[int, asyncio.Lock] = {}
         self.http: httpx.AsyncClient | None = None
 
     # ---- plumbing ------------------------------------------------------------------------------
@@ -302,7 +339,7 @@ class Gateway:
             await self.http.aclose()
 
     def register(self, app: Application) -> None:
-        """Adds the handlers to a python-telegram-bot application."""
+        """Adds the handlers and the error handler to a python-telegram-bot application."""
         app.add_handler(CommandHandler("start", self.on_start))
         app.add_handler(CommandHandler("lang", self.on_lang))
         for command in COMMANDS:
@@ -315,35 +352,31 @@ class Gateway:
         app.add_handler(MessageHandler(filters.ALL & ~filters.COMMAND & ~filters.StatusUpdate.ALL, self.on_other))
         app.add_error_handler(self.on_error)
 
-    def language(self, update: Update) -> str:
+    @staticmethod
+    def language(update: Update, state: ChatState | None) -> str:
         """The chat's language: the last one it wrote in or chose, else its Telegram interface language."""
-        chat = update.effective_chat
-        if chat is not None and chat.id in self.languages:
-            return self.languages[chat.id]
+        if state is not None and state.language:
+            return state.language
         user = update.effective_user
         code = (user.language_code or "") if user else ""
         return ZH if code.lower().startswith("zh") else EN
 
-    def _lock(self, chat_id: int) -> asyncio.Lock:
-        return self._locks.setdefault(chat_id, asyncio.Lock())
-
-    async def _allowed(self, update: Update) -> bool:
+    async def _allowed(self, update: Update, context: Context) -> bool:
         """The per-chat rate limit: False (and, once, a request to slow down) when the chat floods."""
-        chat_id = update.effective_chat.id
-        limiter = self._limiters.setdefault(
-            chat_id, AsyncLimiter(self.settings.rate_limit_messages, self.settings.rate_limit_seconds)
-        )
-        if limiter.has_capacity():
-            await limiter.acquire()
-            self._warned.discard(chat_id)
+        chat, state = _chat(update, context)
+        if state.limiter is None:
+            state.limiter = AsyncLimiter(self.settings.rate_limit_messages, self.settings.rate_limit_seconds)
+        if state.limiter.has_capacity():
+            await state.limiter.acquire()
+            state.warned = False
             return True
-        logger.info("chat %s is over the rate limit; message not forwarded", chat_id)
-        if chat_id not in self._warned:
-            self._warned.add(chat_id)
-            await update.effective_chat.send_message(TEXT["too_fast"][self.language(update)])
+        logger.info("chat %s is over the rate limit; message not forwarded", chat.id)
+        if not state.warned:
+            state.warned = True
+            await chat.send_message(TEXT["too_fast"][self.language(update, state)])
         return False
 
-    async def _keep_typing(self, chat: Any) -> None:
+    async def _keep_typing(self, chat: Chat) -> None:
         while True:
             with contextlib.suppress(Exception):
                 await chat.send_action(ChatAction.TYPING)
@@ -362,19 +395,19 @@ class Gateway:
             raise ValueError(f"unexpected reply from Rasa: a {type(reply).__name__}, not a list")  # never its text
         return reply
 
-    async def converse(self, update: Update, message: str) -> None:
+    async def converse(self, update: Update, context: Context, message: str) -> None:
         """Sends a message to Rasa for the update's chat and delivers the reply, showing "typing" meanwhile."""
-        chat = update.effective_chat
+        chat, state = _chat(update, context)
         user = update.effective_user
         metadata = {
             "channel": "telegram",
             "telegram": {
                 "chat_id": chat.id,
                 "user_id": user.id if user else None,
-                "language_code": self.language(update),
+                "language_code": self.language(update, state),
             },
         }
-        async with self._lock(chat.id):  # one message of a chat at a time, in order; chats in parallel
+        async with state.lock:  # one message of a chat at a time, in order; chats in parallel
             typing = asyncio.create_task(self._keep_typing(chat))
             try:
                 reply = await self.ask_rasa(chat.id, message, metadata)
@@ -384,40 +417,44 @@ class Gateway:
             finally:
                 typing.cancel()
             if reply is None:
-                await chat.send_message(TEXT["rasa_down"][self.language(update)])
+                await chat.send_message(TEXT["rasa_down"][self.language(update, state)])
                 return
             for text, keyboard in render(reply, self.buttons, self.settings.telegram_max_chars):
                 await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
 
     # ---- handlers ------------------------------------------------------------------------------
-    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def on_text(self, update: Update, context: Context) -> None:
         """A text message: forwarded to Rasa (within the rate limit)."""
-        text = channel_text(update.effective_message.text) or ""  # at most CHANNEL_MAX_CHARS go on to Rasa
+        _, state = _chat(update, context)
+        text = channel_text(_text(update)) or ""  # at most CHANNEL_MAX_CHARS go on to Rasa
         if lang := detect_language(text):
-            self.languages[update.effective_chat.id] = lang
-        if await self._allowed(update):
-            await self.converse(update, text)
+            state.language = lang
+        if await self._allowed(update, context):
+            await self.converse(update, context, text)
 
-    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def on_command(self, update: Update, context: Context) -> None:
         """/help, /case, /subscribe: the matching intent, in the chat's language."""
-        if not await self._allowed(update):
+        if not await self._allowed(update, context):
             return
-        command = (update.effective_message.text or "").split()[0].lstrip("/").split("@")[0].lower()
-        await self.converse(update, f'/{COMMANDS[command]}{{"language":"{self.language(update)}"}}')
+        command = _text(update).split()[0].lstrip("/").split("@")[0].lower()
+        lang = self.language(update, context.chat_data)
+        await self.converse(update, context, f'/{COMMANDS[command]}{{"language":"{lang}"}}')
 
-    async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def on_start(self, update: Update, context: Context) -> None:
         """/start: the privacy note and the command list, then the bot's welcome (with its disclaimer)."""
-        if not await self._allowed(update):
+        if not await self._allowed(update, context):
             return
-        lang = self.language(update)
-        await update.effective_chat.send_message(TEXT["privacy"][lang] + "\n\n" + TEXT["commands"][lang])
-        await self.converse(update, f'/greet{{"language":"{lang}"}}')
+        chat, state = _chat(update, context)
+        lang = self.language(update, state)
+        await chat.send_message(TEXT["privacy"][lang] + "\n\n" + TEXT["commands"][lang])
+        await self.converse(update, context, f'/greet{{"language":"{lang}"}}')
 
-    async def on_lang(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def on_lang(self, update: Update, context: Context) -> None:
         """/lang [zh|en]: sets the chat's language, or offers the two as buttons."""
+        chat, _ = _chat(update, context)
         args = [a.lower() for a in (context.args or [])]
         if args and args[0] in ("zh", "en", "中文", "english"):
-            await self.set_language(update, ZH if args[0] in ("zh", "中文") else EN)
+            await self.set_language(update, context, ZH if args[0] in ("zh", "中文") else EN)
             return
         keyboard = InlineKeyboardMarkup(
             [
@@ -427,38 +464,36 @@ class Gateway:
                 ]
             ]
         )
-        await update.effective_chat.send_message(
-            TEXT["lang_pick"][ZH] + " / " + TEXT["lang_pick"][EN], reply_markup=keyboard
-        )
+        await chat.send_message(TEXT["lang_pick"][ZH] + " / " + TEXT["lang_pick"][EN], reply_markup=keyboard)
 
-    async def on_language_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def on_language_button(self, update: Update, context: Context) -> None:
         """The 中文 / English buttons of /lang."""
-        query = update.callback_query
+        query = _query(update)
         await query.answer()
         with contextlib.suppress(Exception):
             await query.edit_message_reply_markup(reply_markup=None)
-        await self.set_language(update, ZH if query.data == "lang:zh" else EN)
+        await self.set_language(update, context, ZH if query.data == "lang:zh" else EN)
 
-    async def set_language(self, update: Update, lang: str) -> None:
+    async def set_language(self, update: Update, context: Context, lang: str) -> None:
         """Remembers the chat's language and sets the conversation's `language` slot in Rasa.
 
         The slot comes with a greeting in the new language (`/greet{"language": …}`, as /start sends):
         the gateway talks to Rasa through its REST channel only, Rasa's HTTP API stays closed."""
-        chat = update.effective_chat
-        self.languages[chat.id] = lang
+        chat, state = _chat(update, context)
+        state.language = lang
         await chat.send_message(TEXT["lang_set"][lang])
-        await self.converse(update, f'/greet{{"language":"{lang}"}}')
+        await self.converse(update, context, f'/greet{{"language":"{lang}"}}')
 
-    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def on_button(self, update: Update, context: Context) -> None:
         """A press on one of Rasa's buttons: its payload goes to Rasa as the chat's next message."""
-        query = update.callback_query
+        query = _query(update)
+        chat, state = _chat(update, context)
         payload = self.buttons.decode(query.data or "")
+        markup = query.message.reply_markup if isinstance(query.message, Message) else None
         title = next(
             (
                 b.text
-                for row in (
-                    query.message.reply_markup.inline_keyboard if query.message and query.message.reply_markup else []
-                )
+                for row in (markup.inline_keyboard if markup else ())
                 for b in row
                 if b.callback_data == query.data
             ),
@@ -466,22 +501,22 @@ class Gateway:
         )
         if payload is None:
             await query.answer()
-            await update.effective_chat.send_message(TEXT["expired"][self.language(update)])
+            await chat.send_message(TEXT["expired"][self.language(update, state)])
             return
-        if not await self._allowed(update):  # the keyboard stays, so the choice can be made again later
+        if not await self._allowed(update, context):  # the keyboard stays, so the choice can be made again later
             await query.answer()
             return
         await query.answer(title[:190] if title else None)
         with contextlib.suppress(Exception):  # one press per keyboard; the buttons stay if editing fails
             await query.edit_message_reply_markup(reply_markup=None)
-        await self.converse(update, payload)
+        await self.converse(update, context, payload)
 
-    async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def on_other(self, update: Update, context: Context) -> None:
         """Photos, stickers, files, voice: a polite request for text."""
         if update.effective_chat is not None:
-            await update.effective_chat.send_message(TEXT["not_text"][self.language(update)])
+            await update.effective_chat.send_message(TEXT["not_text"][self.language(update, context.chat_data)])
 
-    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def on_error(self, update: object, context: Context) -> None:
         """Any other failure: logged; the chat gets an apology instead of silence."""
         if update is None:  # run_polling hands errors of fetching updates here too
             logger.error("error while fetching updates: %r", context.error, exc_info=context.error)
@@ -489,7 +524,7 @@ class Gateway:
         logger.error("error while handling an update: %r", context.error, exc_info=context.error)
         if isinstance(update, Update) and update.effective_chat is not None:
             with contextlib.suppress(Exception):
-                await update.effective_chat.send_message(TEXT["rasa_down"][self.language(update)])
+                await update.effective_chat.send_message(TEXT["rasa_down"][self.language(update, context.chat_data)])
 
 
 def build_application(settings: GatewaySettings, gateway: Gateway) -> Application:
@@ -498,8 +533,9 @@ def build_application(settings: GatewaySettings, gateway: Gateway) -> Applicatio
         Application.builder()
         .token(settings.telegram_token)
         .base_url(settings.telegram_base_url)
+        .context_types(ContextTypes(chat_data=ChatState))
         .rate_limiter(AIORateLimiter(max_retries=3))
-        .concurrent_updates(True)  # chats in parallel; each chat stays in order (Gateway's per-chat lock)
+        .concurrent_updates(True)  # chats in parallel; each chat stays in order (ChatState.lock)
         .post_init(gateway.start)
         .post_shutdown(gateway.stop)
         .build()
