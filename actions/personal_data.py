@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, Table, delete, func, inspect, or_, select, update
+from sqlalchemy import ColumnElement, MetaData, Table, delete, func, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from actions.channels import channel_of
@@ -108,7 +108,7 @@ def _cases(session: Session, subject: Subject) -> list[Case]:
 
 def _notifications(session: Session, subject: Subject, case_ids: list[int]) -> list[OutboxMessage]:
     """The subject's outbox rows: those of its cases and, for a conversation, everything sent to it."""
-    conditions = [OutboxMessage.case_id.in_(case_ids)] if case_ids else []
+    conditions: list[ColumnElement[bool]] = [OutboxMessage.case_id.in_(case_ids)] if case_ids else []
     if subject.sender_id is not None:
         channel, recipient = channel_of(subject.sender_id)
         sent = select(AlertDelivery.outbox_id).where(AlertDelivery.subscriber == subject.sender_id)

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import (
     BaseModel,
@@ -33,7 +33,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -422,11 +422,14 @@ def claim_web_alerts(session: Session, sender_id: str, today: date | None = None
     now: datetime = utcnow()
     for row in rows:
         expired = date.fromisoformat(row.payload.get("valid_until", "9999-12-31")) < today
-        claimed = session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == row.id, OutboxMessage.status == "pending")
-            .values(status="expired" if expired else "delivered", delivered_at=now)
-            .execution_options(synchronize_session=False)
+        claimed = cast(  # an UPDATE's result is a CursorResult (it has rowcount); the stubs say Result
+            "CursorResult[Any]",
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id, OutboxMessage.status == "pending")
+                .values(status="expired" if expired else "delivered", delivered_at=now)
+                .execution_options(synchronize_session=False)
+            ),
         )
         if claimed.rowcount == 1 and not expired:
             shown.append(dict(row.payload))

@@ -262,7 +262,7 @@ def escalate_overdue(
 ) -> list[str]:
     """Offers every open case whose promised time has passed to the next experts; returns their numbers."""
     now = now or utcnow()
-    escalated = []
+    escalated: list[str] = []
     overdue = session.scalars(select(Case).where(Case.status == "open", Case.respond_by < now))
     for case in overdue:
         offered = frozenset(o.expert_id for o in case.offers)
@@ -287,6 +287,7 @@ def escalate_overdue(
                 case,
                 {"text": f"{case.case_no}: nobody accepted in time and no further expert matches"},
             )
+        assert case.case_no is not None  # numbered by open_case in the transaction that stored it
         escalated.append(case.case_no)
     return escalated
 
