@@ -283,7 +283,6 @@ class _OpenEntity:
     type: str
     argument: str
     utf16_offset: int
-    byte_offset: int
     out_pos: int
 
 
@@ -459,7 +458,7 @@ def _parse_html(text: str) -> tuple[str, list[_Entity]]:
                     argument = "1"
             if tag == "span" and argument != "spoiler":
                 raise _ParseError(f'Tag "span" must have class "tg-spoiler" at byte offset {begin}')
-            nested.append(_OpenEntity(tag, argument, utf16, begin, len(out)))
+            nested.append(_OpenEntity(tag, argument, utf16, len(out)))
         else:
             # An end tag.
             if not nested:
