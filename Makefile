@@ -102,9 +102,10 @@ eval-retrieval: $(VENV)/.installed ## Recall@1/@5 and MRR per language, topic, m
 	$(PY) -m eval.retrieval.run --markdown eval/reports/retrieval.md
 
 # ---- quality -------------------------------------------------------------------------------------
-lint: $(VENV)/.installed ## ruff check and format check
+lint: $(VENV)/.installed ## ruff check, format check and mypy (actions/, bot/, eval/; config in pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: $(VENV)/.installed ## apply ruff's formatting and fixes
 	$(VENV)/bin/ruff format .

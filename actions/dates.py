@@ -44,7 +44,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 __all__ = ["MONTHS", "DeadlineParse", "month_named", "parse_deadline"]
 
@@ -279,7 +279,7 @@ def _day_month_year(match: re.Match[str], today: datetime.date, text: str) -> _R
     return _BLOCK
 
 
-def _month_end_rule(match: re.Match[str], today: datetime.date, text: str) -> _Result:
+def _month_end_rule(match: _Groups, today: datetime.date, text: str) -> _Result:
     """月底 / 下个月底 / 12月底 / 年底 / end of (next) month / end of December / end of the year."""
     groups = match.groupdict()
     if groups.get("mon") or groups.get("m"):
@@ -496,13 +496,19 @@ _RULES: list[tuple[re.Pattern[str], _Handler]] = [
 ]
 
 
+class _Groups(Protocol):
+    """What a rule reads of its match: the named groups."""
+
+    def groupdict(self) -> dict[str, str | Any]: ...
+
+
 class _Merged:
     """A match whose named groups are overridden (for rules with alternative spellings of one group)."""
 
     def __init__(self, match: re.Match[str], **overrides: str | None) -> None:
         self._groups = {**match.groupdict(), **overrides}
 
-    def groupdict(self) -> dict[str, str | None]:
+    def groupdict(self) -> dict[str, str | Any]:
         """The groups, with the overrides."""
         return self._groups
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -193,7 +193,8 @@ def _cross_check(
             err(f"levels.{by_name['low'][0]}.min_score", "the low level must start at 0")
         if not by_name["high"][1] > by_name["medium"][1] > by_name["low"][1]:
             err("levels", "min_score must rise from low to medium to high")
-    for kind, items in (("factors", rules.factors), ("steps", rules.steps)):
+    listed: tuple[tuple[str, Sequence[Factor | Step]], ...] = (("factors", rules.factors), ("steps", rules.steps))
+    for kind, items in listed:
         seen: dict[str, int] = {}
         for i, item in enumerate(items):
             if item.id in seen:
