@@ -19,8 +19,8 @@ from actions.dialogue.alerts import (
     ActionSubscribeAlerts,
     ActionUnsubscribeAlerts,
     ValidateAlertSubscriptionForm,
-    mention_alerts,
 )
+from actions.dialogue.common import mention_alerts
 from actions.dialogue.selfcheck import (
     SELFCHECK_SLOTS,
     ActionCancelSelfcheck,
@@ -324,7 +324,7 @@ def test_cancel_closes_the_form():
 
 
 def test_a_lowercase_us_is_not_the_united_states():
-    from actions.dialogue.alerts import named_markets
+    from actions.dialogue.common import named_markets
 
     us = [{"entity": "country", "value": "US", "start": 34, "end": 36}]
     assert named_markets(tracker("can you run a risk self-check for us", entities=us)) == []

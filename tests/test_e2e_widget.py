@@ -24,7 +24,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from actions import messages
-from actions.dialogue.cases import t
+from actions.messages import t
 from bot.stack import ROOT, http_get
 
 pytestmark = pytest.mark.e2e

@@ -12,9 +12,6 @@ from __future__ import annotations
 import asyncio
 import re
 from abc import ABC
-from datetime import date
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -26,20 +23,30 @@ from sqlalchemy.exc import SQLAlchemyError
 from actions.alerts.service import (
     Alert,
     active_alerts_for,
-    alerts_signature,
     claim_web_alerts,
-    has_errors,
-    load_alerts,
     publish_alerts,
     subscribe,
     subscriptions_of,
     unsubscribe,
 )
 from actions.channels import channel_of
-from actions.dialogue.common import AskSlotAction, BaseAction, FormSlotsValidation, language_of, user_text
+from actions.dialogue.common import (
+    MARKET_BUTTONS,
+    MAX_MARKETS,
+    AskSlotAction,
+    BaseAction,
+    FormSlotsValidation,
+    alert_summary,
+    current_alerts,
+    entity_values,
+    language_of,
+    named_markets,
+    read_markets,
+    user_text,
+)
 from actions.messages import t
 from actions.privacy import get_logger
-from actions.settings import PROJECT_ROOT, get_settings
+from actions.settings import get_settings
 from actions.store import migrated, session_scope
 from actions.vocab import (
     ALL_INDUSTRIES,
@@ -49,7 +56,6 @@ from actions.vocab import (
     industry_name,
     join_names,
     market_code,
-    market_codes,
     market_name,
     market_suggestions,
 )
@@ -57,8 +63,6 @@ from actions.vocab import (
 logger = get_logger(__name__)
 
 ALERT_SLOTS = ("alert_markets", "alert_industry")
-MAX_MARKETS = 5
-MENTION_LIMIT = 3
 # Industries offered as buttons (codes of actions.vocab.INDUSTRY_NAMES), "all" first.
 INDUSTRY_BUTTONS = (
     "all",
@@ -73,109 +77,13 @@ INDUSTRY_BUTTONS = (
     "food",
     "auto_parts",
 )
-MARKET_BUTTONS = ("JP", "KR", "US", "EU", "DE", "VN")
 _ALL_WORDS = re.compile(r"全部|所有|都退|\ball\b|everything|every", re.I)
 
 
 # ---- the alert files, as the action server sees them ----------------------------------------------------
-@lru_cache(maxsize=4)
-def _alerts(folder: str, signature: tuple, day: date) -> tuple[Alert, ...]:
-    alerts, problems = load_alerts(Path(folder), PROJECT_ROOT, day)
-    if has_errors(problems):
-        for p in problems:
-            logger.error("alert files: %s", p)
-        logger.error("alert files have errors: no alert is used until they are fixed")
-        return ()
-    return tuple(alerts)
-
-
-def current_alerts() -> list[Alert]:
-    """The alert files, re-read when they change; none at all while any file is invalid."""
-    folder = get_settings().alerts_dir
-    return list(_alerts(str(folder), alerts_signature(folder), date.today()))
-
-
-def alert_summary(alert: Alert, lang: str) -> str:
-    """One line about an alert: its title and how long it is valid."""
-    return (
-        f"· {getattr(alert.title, lang)}（{t('alerts.valid_until', lang, date=alert.valid_until)}）"
-        if lang == "zh"
-        else (f"· {alert.title.en} ({t('alerts.valid_until', lang, date=alert.valid_until)})")
-    )
-
-
-def mention_alerts(alerts: list[Alert], markets: list[str], industry: str | None, lang: str) -> str | None:
-    """The note an answer or a self-check adds about active alerts for the markets (or industry) named."""
-    if markets:
-        found = active_alerts_for(alerts, markets, [industry] if industry else [])
-    elif industry:
-        found = [a for a in active_alerts_for(alerts, MARKETS) if industry in a.industries]
-    else:
-        return None
-    if not found:
-        return None
-    lines = [t("alerts.mention", lang), *(alert_summary(a, lang) for a in found[:MENTION_LIMIT])]
-    market = next((m for m in markets if found[0].covers(m, ALL_INDUSTRIES)), found[0].markets[0])
-    lines.append(t("alerts.mention_subscribe", lang, market=market_name(market, lang)))
-    return "\n".join(lines)
-
-
-def named_markets(tracker: Tracker) -> list[str]:
-    """The markets the latest message names (entities and names in its text).
-
-    A two-letter entity counts only if the user wrote it in capitals ("US", not the "us" of "for us").
-    """
-    text = user_text(tracker)
-    codes = market_codes(text)
-    for e in tracker.latest_message.get("entities", []):
-        if e.get("entity") != "country":
-            continue
-        start, end = e.get("start"), e.get("end")
-        written = text[start:end] if isinstance(start, int) and isinstance(end, int) else str(e.get("value") or "")
-        if len(written.strip()) <= 2 and written.isascii() and written != written.upper():
-            continue
-        value = str(e.get("value") or "")
-        code = value if value in MARKETS else market_code(value)
-        if code and code not in codes:
-            codes.append(code)
-    return codes
-
-
-def entity_values(tracker: Tracker, entity: str) -> list[str]:
-    """The values of one entity in the latest message (button payloads carry them)."""
-    return [str(e.get("value")) for e in tracker.latest_message.get("entities", []) if e.get("entity") == entity]
 
 
 # ---- reading a market answer ----------------------------------------------------------------------------
-def read_markets(value: Any, tracker: Tracker, lang: str) -> tuple[list[str] | None, str, list[dict[str, str]]]:
-    """The markets a form answer names; else (None, a message saying what is wrong, suggestion buttons)."""
-    text = str(value or "").strip()
-    if text.startswith("/"):  # a button: its country entities
-        codes = [c for c in (v if v in MARKETS else market_code(v) for v in entity_values(tracker, "country")) if c]
-        unknown: list[str] = []
-    else:
-        codes = market_codes(text)
-        for v in entity_values(tracker, "country"):
-            code = v if v in MARKETS else market_code(v)
-            if code and code not in codes:
-                codes.append(code)
-        pieces = [p.strip(" .。!！?？") for p in re.split(r"[、,，;；/&和与及跟]|\band\b|\bor\b", text)]
-        unknown = [p for p in pieces if p and " " not in p and not market_codes(p) and not market_code(p)]
-        unknown = [piece for piece in unknown if market_suggestions(piece)] if codes else unknown
-    if unknown or not codes:
-        piece = unknown[0] if unknown else text
-        suggestions = market_suggestions(piece) if piece else []
-        message = t("alerts.bad_market", lang, text=piece) if piece and not piece.startswith("/") else ""
-        if suggestions:
-            names = join_names([market_name(c, lang) for c in suggestions], lang)
-            message = f"{message} {t('alerts.suggest', lang, names=names)}".strip()
-        else:
-            message = f"{message} {t('alerts.no_market', lang)}".strip()
-        buttons = [{"title": market_name(c, lang), "payload": f'/inform{{"country":"{c}"}}'} for c in suggestions]
-        return None, message, buttons
-    if len(codes) > MAX_MARKETS:
-        return None, t("alerts.too_many", lang, n=MAX_MARKETS), []
-    return codes, "", []
 
 
 def what(markets: list[str], industry: str, lang: str) -> str:

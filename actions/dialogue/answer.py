@@ -14,9 +14,17 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.answers.question import Resolved, Topic, mentions, resolve
 from actions.answers.reply import Answer, LexicalSentenceScorer, compose, holds_asked_fact
 from actions.answers.requests import RequestDecision, policy_for
-from actions.dialogue.alerts import current_alerts, mention_alerts, named_markets
-from actions.dialogue.cases import offer_case, should_offer
-from actions.dialogue.common import BaseAction, language_of, received_chars, user_text
+from actions.dialogue.common import (
+    BaseAction,
+    current_alerts,
+    language_of,
+    mention_alerts,
+    named_markets,
+    offer_case,
+    received_chars,
+    should_offer,
+    user_text,
+)
 from actions.privacy import get_logger
 from actions.retrieval.index import IndexProvider, KnowledgeIndex, Passage
 from actions.settings import get_settings

@@ -19,21 +19,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from actions.cases.experts import Expert, Match, industry_of, load_experts
 from actions.cases.service import Intake, cases_of, find_case, open_case, status_lines
 from actions.dates import parse_deadline
-from actions.dialogue.common import (
-    AskSlotAction,
-    BaseAction,
-    FormSlotsValidation,
-    language_of,
-    user_text,
-)
+from actions.dialogue.common import SLOT_OFFERED, AskSlotAction, BaseAction, FormSlotsValidation, language_of, user_text
 from actions.erasure import FORGET_SLOT
 from actions.messages import buttons_of, t
 from actions.privacy import get_logger
 from actions.settings import get_settings
 from actions.store import migrated, session_scope
-from actions.vocab import INCIDENTS, incident_code, ip_type_code, market_code, market_name, market_suggestions
-from actions.vocab import IP_TYPES as IP_TYPE_CODES
-from actions.vocab import MARKETS as MARKET_CODES
+from actions.vocab import incident_code, ip_type_code, market_code, market_name, market_suggestions
 
 logger = get_logger(__name__)
 
@@ -56,8 +48,6 @@ FIELD_SLOTS = {
     "deadline": "case_deadline",
     "description": "case_description",
 }
-SLOT_OFFERED = "case_offered"
-INCIDENT_CODES = frozenset(INCIDENTS)
 CASE_NO = re.compile(r"IP-\d{4}-\d{6}", re.I)
 # Linear time on any text: a local part starts where a run of its characters starts, and no
 # quantifier gives characters back (the next character could never match anyway).
@@ -91,57 +81,6 @@ def current_experts() -> list[Expert]:
     """The valid entries of the expert list, re-read when the file changes."""
     path = get_settings().experts_file
     return list(_experts(str(path), path.stat().st_mtime if path.exists() else 0.0))
-
-
-def offer_case(
-    dispatcher: CollectingDispatcher, tracker: Tracker, lang: str, incident: str | None = None
-) -> list[EventType]:
-    """Offers to open a case, pre-filling what the message already told (country, IP, incident;
-    `incident` when the caller recognised one the vocabulary does not name)."""
-    dispatcher.utter_message(
-        text=t("cases.offer", lang),
-        buttons=[
-            {"title": "开案件" if lang == "zh" else "Open a case", "payload": "/affirm"},
-            {"title": "不用" if lang == "zh" else "No, thanks", "payload": "/deny"},
-        ],
-    )
-    events: list[EventType] = [SlotSet(SLOT_OFFERED, True)]
-    text = user_text(tracker)
-    found = {
-        "case_country": _first_code(tracker, "country", market_code) or market_code(text),
-        "case_ip_type": _first_code(tracker, "ip_type", ip_type_code),
-        "case_incident": _first_code(tracker, "incident_type", incident_code) or incident_code(text) or incident,
-    }
-    events += [SlotSet(slot, value) for slot, value in found.items() if value]
-    return events
-
-
-def _first_code(tracker: Tracker, entity: str, to_code: Any) -> str | None:
-    """The first value of an entity that names a known code (DIET may add partial duplicates)."""
-    for e in tracker.latest_message.get("entities", []):
-        if e.get("entity") == entity and (
-            code := to_code(str(e.get("value") or "")) or _as_code(entity, e.get("value"))
-        ):
-            return code
-    return None
-
-
-def _as_code(entity: str, value: Any) -> str | None:
-    codes = {"incident_type": INCIDENT_CODES, "ip_type": frozenset(IP_TYPE_CODES), "country": frozenset(MARKET_CODES)}
-    return value if value in codes.get(entity, ()) else None
-
-
-def should_offer(tracker: Tracker, incident: str | None = None) -> bool:
-    """A reported incident, or a question that names one (警告函, customs, lawsuit …; `incident`
-    when the caller recognised one in other words, e.g. through the glossary)."""
-    intent = (tracker.latest_message.get("intent") or {}).get("name")
-    if intent == "report_case":
-        return True
-    if tracker.get_slot(SLOT_OFFERED) or tracker.active_loop.get("name"):
-        return False
-    entities = [e for e in tracker.latest_message.get("entities", []) if e.get("entity") == "incident_type"]
-    named = bool(entities) or incident is not None or incident_code(user_text(tracker)) is not None
-    return named and intent in ("ask_question", "inform", "nlu_fallback")
 
 
 def previous_value(tracker: Tracker, slot: str) -> Any:

@@ -18,20 +18,18 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.dialogue.alerts import (
-    MARKET_BUTTONS,
-    current_alerts,
-    entity_values,
-    mention_alerts,
-    named_markets,
-    read_markets,
-)
-from actions.dialogue.cases import offer_case
 from actions.dialogue.common import (
+    MARKET_BUTTONS,
     AskSlotAction,
     BaseAction,
     FormSlotsValidation,
+    current_alerts,
+    entity_values,
     language_of,
+    mention_alerts,
+    named_markets,
+    offer_case,
+    read_markets,
     user_text,
 )
 from actions.knowledge import knowledge_signature, load_knowledge

@@ -320,7 +320,7 @@ def _offer_buttons() -> tuple[str, ...]:
     from rasa_sdk import Tracker
     from rasa_sdk.executor import CollectingDispatcher
 
-    from actions.dialogue.cases import offer_case
+    from actions.dialogue.common import offer_case
 
     titles = []
     for lang in ("zh", "en"):
