@@ -13,10 +13,10 @@ import sys
 import httpx
 import pytest
 
+from actions import messages
 from bot.channels.telegram.gateway import (
     CALLBACK_DATA_MAX_BYTES,
     TELEGRAM_MAX_CHARS,
-    TEXT,
     ButtonPayloads,
     Gateway,
     GatewaySettings,
@@ -140,7 +140,7 @@ def test_an_unexpected_reply_from_rasa_is_reported_without_its_text():
 
 
 def test_the_privacy_note_says_what_is_kept_for_how_long_and_the_right_to_a_copy_or_deletion():
-    zh, en = TEXT["privacy"]["zh"], TEXT["privacy"]["en"]
+    zh, en = messages.every_language("telegram.privacy")
     assert "结案一年后" in zh and "个人信息保护法" in zh and "副本或删除" in zh
     assert "one year after the case is closed" in en and "Personal Information Protection Law" in en
     assert "copy or for deletion" in en

@@ -240,11 +240,7 @@ def describe_matches(matches: list[Match], lang: str) -> list[str]:
             if lang == "zh"
             else ", ".join(t(f"cases.reason.{r}", lang) for r in m.reasons)
         )
-        sample = (
-            ("（示例条目，非真实专家）" if lang == "zh" else " (sample entry, not a real expert)")
-            if m.expert.sample
-            else ""
-        )
+        sample = t("cases.sample_expert", lang) if m.expert.sample else ""
         lines.append(f"· {m.expert.name}, {m.expert.organisation}{sample} — {why}")
     return lines
 
@@ -312,31 +308,12 @@ class ActionSubmitCase(BaseAction):
 
     @staticmethod
     def _confirmation(case_no: str, urgent: bool, hours: int, matches: list[Match], lang: str) -> str:
-        if lang == "zh":
-            head = f"案件已创建，编号 {case_no}" + ("（紧急：期限在10天内，已优先处理）" if urgent else "") + "。"
-            if matches:
-                body = (
-                    "已转给以下专家：\n"
-                    + "\n".join(describe_matches(matches, lang))
-                    + f"\n承诺：{hours} 小时内会有专家回复。"
-                )
-            else:
-                body = f"暂时没有匹配的专家，工作人员会人工安排，并在 {hours} 小时内回复。"
-            return f"{head}\n{body}\n随时可以问“我的案件进展如何”查看进度。"
-        head = (
-            f"Your case is open: {case_no}"
-            + (" (urgent: the deadline is within 10 days, so it goes first)" if urgent else "")
-            + "."
-        )
+        head = t("cases.opened", lang, case_no=case_no, urgent=t("cases.opened_urgent", lang) if urgent else "")
         if matches:
-            body = (
-                "It went to these experts:\n"
-                + "\n".join(describe_matches(matches, lang))
-                + f"\nPromise: an expert replies within {hours} hours."
-            )
+            body = t("cases.sent_to", lang, experts="\n".join(describe_matches(matches, lang)), hours=hours)
         else:
-            body = f"No expert matches yet; staff will assign one and reply within {hours} hours."
-        return f'{head}\n{body}\nAsk "status of {case_no}" any time.'
+            body = t("cases.no_expert", lang, hours=hours)
+        return f"{head}\n{body}\n{t('cases.status_hint', lang, case_no=case_no)}"
 
 
 class ActionDeclineCaseOffer(BaseAction):
@@ -372,15 +349,11 @@ class ActionCorrectCaseField(BaseAction):
         slot = next((FIELD_SLOTS[f] for f in fields if f in FIELD_SLOTS), None)
         if slot is None:
             lang = language_of(tracker)
-            titles = {
-                "zh": ["企业名称", "联系方式", "国家", "知识产权类型", "事件类型", "期限", "描述"],
-                "en": ["company", "contact", "country", "IP type", "incident", "deadline", "description"],
-            }[lang]
             dispatcher.utter_message(
                 text=t("cases.which_field", lang),
                 buttons=[
-                    {"title": title, "payload": f'/correct_field{{"form_field":"{field}"}}'}
-                    for title, field in zip(titles, FIELD_SLOTS, strict=True)
+                    {"title": t(f"cases.field.{field}", lang), "payload": f'/correct_field{{"form_field":"{field}"}}'}
+                    for field in FIELD_SLOTS
                 ],
             )
             return []

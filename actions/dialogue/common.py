@@ -17,7 +17,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.alerts.service import Alert, active_alerts_for, alerts_signature, has_errors, load_alerts
 from actions.language import EN, detect_language
-from actions.messages import t
+from actions.messages import buttons_of, t
 from actions.privacy import get_logger
 from actions.safe_text import bound_text, clean_text, max_message_chars
 from actions.settings import PROJECT_ROOT, get_settings
@@ -232,10 +232,7 @@ def offer_case(
     `incident` when the caller recognised one the vocabulary does not name)."""
     dispatcher.utter_message(
         text=t("cases.offer", lang),
-        buttons=[
-            {"title": "开案件" if lang == "zh" else "Open a case", "payload": "/affirm"},
-            {"title": "不用" if lang == "zh" else "No, thanks", "payload": "/deny"},
-        ],
+        buttons=buttons_of("cases.offer", lang),
     )
     events: list[EventType] = [SlotSet(SLOT_OFFERED, True)]
     text = user_text(tracker)

@@ -109,7 +109,7 @@ def _markets(tracker: Tracker) -> list[str]:
 
 def _market_names(tracker: Tracker, lang: str) -> str:
     names = [market_name(m, lang) for m in _markets(tracker)]
-    return join_names(names, lang) if names else ("目标市场" if lang == "zh" else "your markets")
+    return join_names(names, lang) if names else t("selfcheck.your_markets", lang)
 
 
 def reset_selfcheck_slots() -> list[EventType]:

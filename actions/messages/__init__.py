@@ -1,7 +1,7 @@
 """Every sentence the bot's own code says to a user, in Chinese and English: one catalog, one lookup.
 
-The catalog is the YAML files next to this module, one per capability (answers, cases, selfcheck,
-alerts). A message is a mapping with `zh` and `en` (and, for a question with buttons, `buttons`: each a
+The catalog is the YAML files next to this module, one per capability (answers, cases, selfcheck, alerts,
+telegram). A message is a mapping with `zh` and `en` (and, for a question with buttons, `buttons`: each a
 `zh`/`en` title and a `payload`); mappings without `zh` group messages, so a key is the file's name
 and the path to the message: `t("cases.ask.case_country", "en")` is the case form's step-3 question.
 

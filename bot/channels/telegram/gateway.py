@@ -58,6 +58,7 @@ from telegram.ext import (
 
 from actions.channels import telegram_sender_id
 from actions.language import EN, ZH, detect_language
+from actions.messages import group, t
 from actions.privacy import get_logger
 from actions.safe_text import channel_text
 
@@ -106,72 +107,10 @@ class GatewaySettings(BaseSettings):
         return None
 
 
-TEXT: dict[str, dict[str, str]] = {
-    "privacy": {
-        ZH: (
-            "隐私说明：您在这里发送的消息由本助手的服务器处理，用于回答您的问题；只有在您同意开立案件时，"
-            "您填写的企业名称、联系方式和案情才会保存并转交给匹配的专家；订阅预警时会保存您的聊天编号和所选市场、行业。"
-            "结案一年后，联系方式和案情即被清除；依《个人信息保护法》，您可随时请运营方提供副本或删除。"
-            "请不要发送商业秘密或与提问无关的个人信息。"
-        ),
-        EN: (
-            "Privacy: the messages you send here are processed by this assistant's server to answer you. Your "
-            "company name, contact and case details are stored and passed to matching experts only when you agree "
-            "to open a case; subscribing to alerts stores your chat id and the markets and industries you chose. "
-            "Contact and case details are cleared one year after the case is closed; under China's Personal "
-            "Information Protection Law you may ask the operator for a copy or for deletion at any time. "
-            "Please do not send trade secrets or personal data you do not need to share."
-        ),
-    },
-    "commands": {
-        ZH: "命令：/help 功能说明 · /lang 切换语言 · /case 联系专家开立案件 · /subscribe 订阅海外风险预警",
-        EN: "Commands: /help what I can do · /lang language · /case open a case with an expert · "
-        "/subscribe market alerts",
-    },
-    "rasa_down": {
-        ZH: "抱歉，助手暂时无法回复，请稍后再试。如情况紧急（例如货物被扣、期限临近），请直接联系当地知识产权保护中心。",
-        EN: "Sorry, the assistant cannot reply right now. Please try again in a few minutes. If it is urgent "
-        "(goods detained, a deadline close), contact your local IP protection centre directly.",
-    },
-    "too_fast": {
-        ZH: "您发送消息太快了，请稍等几秒再发。刚才的消息没有处理。",
-        EN: "You are sending messages too quickly — please wait a few seconds. The last messages were not processed.",
-    },
-    "not_text": {
-        ZH: "目前我只能阅读文字消息，请用文字描述您的问题。",
-        EN: "I can only read text messages for now — please describe your question in words.",
-    },
-    "expired": {
-        ZH: "这个按钮已失效，请直接输入您的选择。",
-        EN: "This button has expired — please type your answer instead.",
-    },
-    "lang_pick": {ZH: "请选择语言：", EN: "Choose a language:"},
-    "lang_set": {
-        ZH: "已切换为中文。提示：您用哪种语言提问，我就用哪种语言回答。",
-        EN: "Switched to English. Note: I always answer in the language you write in.",
-    },
-}
-
 COMMANDS = {  # Telegram command → the Rasa intent it stands for
     "help": "help",
     "case": "ask_expert",
     "subscribe": "subscribe_alerts",
-}
-COMMAND_MENU = {
-    ZH: [
-        ("start", "开始 · 欢迎与隐私说明"),
-        ("help", "我能做什么"),
-        ("lang", "切换语言 中文/English"),
-        ("case", "联系专家，开立案件"),
-        ("subscribe", "订阅海外风险预警"),
-    ],
-    EN: [
-        ("start", "Start · welcome and privacy note"),
-        ("help", "What I can do"),
-        ("lang", "Language: 中文 / English"),
-        ("case", "Open a case with an expert"),
-        ("subscribe", "Subscribe to market alerts"),
-    ],
 }
 
 _SOURCES_LINE = re.compile(r"^(来源：|Sources:)", re.MULTILINE)
@@ -326,7 +265,8 @@ class Gateway:
         """Opens the HTTP client for Rasa and registers the command menu (the application's post_init)."""
         headers = {"Authorization": f"Bearer {self.settings.rasa_rest_token}"} if self.settings.rasa_rest_token else {}
         self.http = httpx.AsyncClient(timeout=self.settings.rasa_timeout, headers=headers)
-        for lang, commands in COMMAND_MENU.items():
+        for lang in (ZH, EN):
+            commands = [(name, m.text(lang)) for name, m in group("telegram.menu").items()]
             with contextlib.suppress(Exception):  # a menu is nice to have; never a reason not to start
                 await app.bot.set_my_commands(
                     [BotCommand(name, description) for name, description in commands],
@@ -373,7 +313,7 @@ class Gateway:
         logger.info("chat %s is over the rate limit; message not forwarded", chat.id)
         if not state.warned:
             state.warned = True
-            await chat.send_message(TEXT["too_fast"][self.language(update, state)])
+            await chat.send_message(t("telegram.too_fast", self.language(update, state)))
         return False
 
     async def _keep_typing(self, chat: Chat) -> None:
@@ -417,7 +357,7 @@ class Gateway:
             finally:
                 typing.cancel()
             if reply is None:
-                await chat.send_message(TEXT["rasa_down"][self.language(update, state)])
+                await chat.send_message(t("telegram.rasa_down", self.language(update, state)))
                 return
             for text, keyboard in render(reply, self.buttons, self.settings.telegram_max_chars):
                 await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
@@ -446,7 +386,7 @@ class Gateway:
             return
         chat, state = _chat(update, context)
         lang = self.language(update, state)
-        await chat.send_message(TEXT["privacy"][lang] + "\n\n" + TEXT["commands"][lang])
+        await chat.send_message(t("telegram.privacy", lang) + "\n\n" + t("telegram.commands", lang))
         await self.converse(update, context, f'/greet{{"language":"{lang}"}}')
 
     async def on_lang(self, update: Update, context: Context) -> None:
@@ -464,7 +404,9 @@ class Gateway:
                 ]
             ]
         )
-        await chat.send_message(TEXT["lang_pick"][ZH] + " / " + TEXT["lang_pick"][EN], reply_markup=keyboard)
+        await chat.send_message(
+            t("telegram.lang_pick", ZH) + " / " + t("telegram.lang_pick", EN), reply_markup=keyboard
+        )
 
     async def on_language_button(self, update: Update, context: Context) -> None:
         """The 中文 / English buttons of /lang."""
@@ -481,7 +423,7 @@ class Gateway:
         the gateway talks to Rasa through its REST channel only, Rasa's HTTP API stays closed."""
         chat, state = _chat(update, context)
         state.language = lang
-        await chat.send_message(TEXT["lang_set"][lang])
+        await chat.send_message(t("telegram.lang_set", lang))
         await self.converse(update, context, f'/greet{{"language":"{lang}"}}')
 
     async def on_button(self, update: Update, context: Context) -> None:
@@ -501,7 +443,7 @@ class Gateway:
         )
         if payload is None:
             await query.answer()
-            await chat.send_message(TEXT["expired"][self.language(update, state)])
+            await chat.send_message(t("telegram.expired", self.language(update, state)))
             return
         if not await self._allowed(update, context):  # the keyboard stays, so the choice can be made again later
             await query.answer()
@@ -514,7 +456,7 @@ class Gateway:
     async def on_other(self, update: Update, context: Context) -> None:
         """Photos, stickers, files, voice: a polite request for text."""
         if update.effective_chat is not None:
-            await update.effective_chat.send_message(TEXT["not_text"][self.language(update, context.chat_data)])
+            await update.effective_chat.send_message(t("telegram.not_text", self.language(update, context.chat_data)))
 
     async def on_error(self, update: object, context: Context) -> None:
         """Any other failure: logged; the chat gets an apology instead of silence."""
@@ -524,7 +466,9 @@ class Gateway:
         logger.error("error while handling an update: %r", context.error, exc_info=context.error)
         if isinstance(update, Update) and update.effective_chat is not None:
             with contextlib.suppress(Exception):
-                await update.effective_chat.send_message(TEXT["rasa_down"][self.language(update, context.chat_data)])
+                await update.effective_chat.send_message(
+                    t("telegram.rasa_down", self.language(update, context.chat_data))
+                )
 
 
 def build_application(settings: GatewaySettings, gateway: Gateway) -> Application:
