@@ -12,6 +12,7 @@ import itertools
 import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -37,6 +38,15 @@ def new_chat() -> int:
 
 def texts(api: FakeBotApi, chat: int) -> list[str]:
     return [m["text"] for m in api.bot_messages(chat)]
+
+
+def accepts_connections(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:`port`."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def wait_for_text(api: FakeBotApi, chat: int, fragment: str, timeout: float = 60) -> dict:
@@ -265,6 +275,9 @@ def test_webhook_mode_registers_the_webhook_and_answers_posted_updates(start_gat
     )
     api, chat = gateway.api, new_chat()
     assert api.wait_for(lambda: api.webhook.get("url") == url, timeout=30)
+    # python-telegram-bot registers the webhook first and starts listening just after (Telegram retries
+    # a delivery that finds no server); on a busy machine that gap is seconds, so wait for the port.
+    assert api.wait_for(lambda: accepts_connections(port), timeout=30), "the webhook server never listened"
     update = {
         "update_id": 1,
         "message": {
