@@ -6,7 +6,7 @@ import yaml
 
 from actions import messages
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 SOURCES = sorted([*ROOT.glob("actions/**/*.py"), *ROOT.glob("bot/**/*.py"), *ROOT.glob("eval/**/*.py")])
 LITERAL_KEY = re.compile(r"""\b(?:t|message|buttons_of|every_language|has)\(\s*f?["']([a-z_]+\.[a-z_.{}]+)["']""")
 

@@ -20,8 +20,8 @@ from actions.answers.requests import (
 )
 from actions.knowledge import load_knowledge
 
-ROOT = Path(__file__).parent.parent
-FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[3]
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 REQUESTS_FILE = ROOT / "knowledge" / "requests.yml"
 
 

@@ -211,7 +211,7 @@ def test_purge_clears_what_is_past_the_retention_setting(two_conversations, monk
     assert sink.read_text(encoding="utf-8") == ""  # the cases' notifications are gone from the sink too
 
 
-FIXTURE_KNOWLEDGE = Path(__file__).parent / "fixtures" / "knowledge"
+FIXTURE_KNOWLEDGE = Path(__file__).resolve().parents[1] / "fixtures" / "knowledge"
 
 
 def due_cell(last_reviewed: date) -> str:

@@ -24,7 +24,7 @@ from actions.risk.selfcheck import (
 )
 from actions.settings import PROJECT_ROOT
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 TODAY = date(2026, 11, 24)
 
 

@@ -2,8 +2,8 @@ from pathlib import Path
 
 from actions.cases.experts import load_experts
 
-ROOT = Path(__file__).parent.parent
-FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[3]
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
 def test_shipped_expert_list_is_valid_and_all_samples_use_reserved_contacts():

@@ -30,7 +30,7 @@ from actions.alerts.service import (
 from actions.settings import PROJECT_ROOT
 from actions.store import AlertDelivery, OutboxMessage, session_scope
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 TODAY = date(2026, 11, 24)
 
 

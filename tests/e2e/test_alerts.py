@@ -15,7 +15,7 @@ import pytest
 from tests.factories import Conversation
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_alert(e2e, market: str, title_en: str) -> str:

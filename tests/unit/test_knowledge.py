@@ -6,7 +6,7 @@ import pytest
 
 from actions.knowledge import ATTRIBUTION, knowledge_signature, load_document, load_knowledge, section_id, to_chunks
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 BROKEN = FIXTURES / "broken"
 TODAY = date(2026, 11, 24)
 
@@ -83,7 +83,7 @@ def test_duplicate_ids_are_reported_and_the_second_left_out():
 
 
 def test_shipped_knowledge_has_no_errors():
-    root = Path(__file__).parent.parent
+    root = Path(__file__).resolve().parents[2]
     docs, problems = load_knowledge(root / "knowledge", root)
     assert [str(p) for p in problems if p.severity == "error"] == []
     assert {d.meta.tags.topics[0] for d in docs} == {"pph", "rcep", "dispute"}

@@ -8,7 +8,7 @@ from pathlib import Path
 from actions.settings import Settings
 from bot.channels.telegram.gateway import GatewaySettings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_env_example_lists_every_setting():

@@ -81,7 +81,7 @@ def test_the_bundled_model_puts_two_tellings_of_an_incident_closer_than_small_ta
     assert en_seized @ en_seized_again > en_seized @ en_weather
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 # Runs in .venv-rasa: the predict graph Rasa builds from config.yml, MessageBounds on three messages, and
 # the IntentClassifier trained on four featured examples, then asked about a featured and a blank message

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from actions.retrieval.glossary import Glossary, TermGroup, load_glossary
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def glossary() -> Glossary:

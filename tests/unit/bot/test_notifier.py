@@ -26,7 +26,7 @@ from bot.stack import free_port
 from tests.factories import intake
 from tests.telegram_api import FakeBotApi
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "123456:TEST"
 
 

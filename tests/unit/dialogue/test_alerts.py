@@ -198,7 +198,7 @@ def test_answers_mention_active_alerts_for_the_market_named():
 
 def test_the_answer_action_adds_the_alert_note(fixture_index):
     from actions.dialogue.answer import ActionAnswerQuestion
-    from tests.test_actions import ReadyProvider
+    from tests.unit.dialogue.test_answer import ReadyProvider
 
     t = tracker("What should we prepare for a trade fair in Germany?", intent="ask_question")
     messages, _ = run(ActionAnswerQuestion(ReadyProvider(fixture_index)), t)

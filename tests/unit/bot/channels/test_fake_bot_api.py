@@ -27,7 +27,8 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram_api import FakeBotApi
+
+from tests.telegram_api import FakeBotApi
 
 TOKEN = "123456:TEST"
 USER = 42
