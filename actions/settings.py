@@ -14,7 +14,10 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from actions.safe_text import DEFAULT_MAX_MESSAGE_CHARS
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TELEGRAM_MAX_CHARS = 4096  # Bot API limit for one message, counted in UTF-16 code units after parsing
 
 # No code path may reach a model hub: the model is always a local folder or a bundled file.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -65,9 +68,29 @@ CALIBRATED: dict[str, dict[str, float]] = {
 
 
 class Settings(BaseSettings):
-    """Settings of the action server and tools; each field is an environment variable of the same name."""
+    """Every process's settings (action server, notifier, gateway, web page, launcher, tools); each field is
+    an environment variable of the same name, else a line of .env, else its offline default."""
 
     model_config = SettingsConfigDict(env_file=PROJECT_ROOT / ".env", extra="ignore")
+
+    # The processes `make run` starts (bot/stack.py): the address they listen on and their ports.
+    host: str = "127.0.0.1"
+    rasa_port: int = 5005
+    action_port: int = 5055
+    web_port: int = 8080
+    # The web page alone (python -m bot.channels.web), and the socket URL its widget uses when that is
+    # not Rasa's own (a deployment behind a proxy; set but empty: the page's own origin).
+    web_host: str = "127.0.0.1"
+    web_socket_url: str | None = None
+    # Secrets between the processes; each left empty gets a fresh random value per `make run`.
+    rasa_rest_token: str = ""  # Rasa's REST channel (bot/channels/rest_channel.py)
+    action_server_token: str = ""  # what Rasa must show the action server (bot/action_server.py)
+    web_session_secret: str = ""  # signs the widget's session ids (bot/channels/socketio_channel.py)
+    rasa_api_token: str = ""  # Rasa's HTTP API; empty: the API is off
+    web_origins: str = ""  # pages allowed to open the widget's socket; empty: this stack's own page
+    # How many characters of a message the bot reads. The Rasa process (Python 3.10, no pydantic-settings)
+    # reads the same variable through actions/safe_text.py.
+    max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS
 
     knowledge_dir: Path = PROJECT_ROOT / "knowledge"
     index_dir: Path = PROJECT_ROOT / ".index"
@@ -117,6 +140,21 @@ class Settings(BaseSettings):
     # Market alerts: the notifier publishes at once when knowledge/alerts/ changes, and every this
     # many seconds anyway (new subscribers, alerts whose published day has come).
     alerts_publish_seconds: float = 60.0
+
+    # The Telegram gateway (bot/channels/telegram/gateway.py): where Rasa is, and per chat at most
+    # `rate_limit_messages` messages every `rate_limit_seconds` (more are not forwarded).
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout: float = 60.0  # seconds to wait for Rasa's reply
+    rate_limit_messages: int = 6
+    rate_limit_seconds: float = 20.0
+    telegram_max_chars: int = TELEGRAM_MAX_CHARS
+    poll_timeout: int = 10  # long-polling timeout in seconds
+    # Webhook mode instead of long polling: the public HTTPS address Telegram posts updates to, and
+    # where the gateway listens for them (usually behind a reverse proxy that terminates TLS).
+    telegram_webhook_url: str = ""
+    telegram_webhook_listen: str = "127.0.0.1"
+    telegram_webhook_port: int = 8443
+    telegram_webhook_secret: str = ""  # Telegram sends it in X-Telegram-Bot-Api-Secret-Token
 
     # Personal data: a closed case keeps its contact and description this many days after its last
     # change; then `python -m actions.cli purge` (and the notifier, once a day) clears them, with

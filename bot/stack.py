@@ -13,8 +13,8 @@ ACTION_SERVER_TOKEN (Rasa sends it), the web widget's sessions are signed with W
 each comes from the environment or .env, else a fresh random value for this run (then web sessions
 do not outlive a restart). CORS and the socket's origin check admit WEB_ORIGINS (comma-separated),
 by default only the page this stack serves.
-Standard library only (python-dotenv, which pydantic-settings brings, reads .env). Every process gets its own process group, so stopping it also stops its
-children; a process that ignores SIGTERM is killed after a timeout.
+Every setting is read through actions/settings.py (the environment, else .env). Every process gets its own process
+group, so stopping it also stops its children; a process that ignores SIGTERM is killed after a timeout.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from actions.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "ipbot.tar.gz"
@@ -70,22 +72,17 @@ def post_json(url: str, payload: object, timeout: float = 120.0, token: str | No
 
 
 def configured(name: str) -> str:
-    """A setting from the environment, else from .env; empty when neither has it."""
-    if name in os.environ:
-        return os.environ[name]
-    from dotenv import dotenv_values  # python-dotenv, which pydantic-settings uses for .env too
-
-    return dotenv_values(ROOT / ".env").get(name) or ""
+    """A setting (actions/settings.py: the environment, else .env), as text; empty when it is not set."""
+    value = getattr(Settings(_env_file=ROOT / ".env"), name.lower())
+    return "" if value is None else str(value)
 
 
-HOST = configured("HOST") or "127.0.0.1"
-PORTS = {"RASA_PORT": 5005, "ACTION_PORT": 5055, "WEB_PORT": 8080}
+HOST = configured("HOST")
 
 
 def port(name: str) -> int:
-    """A port from the environment, else from .env, else its default (PORTS)."""
-    value = configured(name)
-    return int(value) if value else PORTS[name]
+    """A port setting (RASA_PORT, ACTION_PORT, WEB_PORT): the environment, else .env, else its default."""
+    return int(configured(name))
 
 
 def secret(name: str) -> str:

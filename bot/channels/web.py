@@ -8,7 +8,7 @@ remote font import taken out), `/vendor/fonts/noto-sans-sc/…` (the Noto Sans S
 from @fontsource) and `/health`. Nothing else: no directory listings, nothing outside those folders,
 a Content-Security-Policy that lets the browser load nothing from anywhere but this server and
 the Rasa socket, no framing by other sites, and a 15-second timeout on silent connections. `RASA_URL` (default http://127.0.0.1:5005) is Rasa's base URL; `WEB_SOCKET_URL`
-overrides the socket URL the browser uses (a deployment behind a proxy). Standard library only.
+overrides the socket URL the browser uses (a deployment behind a proxy); both are read through actions/settings.py.
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import mimetypes
-import os
 import re
 import sys
-from collections.abc import Mapping
 from functools import cached_property
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+from actions.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_DIR = ROOT / "web"
@@ -41,13 +41,12 @@ FONT_SUFFIXES = (".css", ".woff2", ".woff")
 STATIC_SUFFIXES = (".css", ".js", ".svg", ".png", ".ico")
 
 
-def socket_url(environ: Mapping[str, str] | None = None) -> str:
+def socket_url(settings: Settings | None = None) -> str:
     """The URL the browser's socket.io client connects to: WEB_SOCKET_URL, else RASA_URL."""
-    environ = os.environ if environ is None else environ
-    explicit = environ.get("WEB_SOCKET_URL")
-    if explicit is not None:
-        return explicit.strip().rstrip("/")
-    return (environ.get("RASA_URL") or DEFAULT_RASA_URL).strip().rstrip("/")
+    settings = Settings() if settings is None else settings
+    if settings.web_socket_url is not None:
+        return settings.web_socket_url.strip().rstrip("/")
+    return (settings.rasa_url or DEFAULT_RASA_URL).strip().rstrip("/")
 
 
 def connect_sources(url: str) -> str:
@@ -203,16 +202,17 @@ def missing_files() -> list[Path]:
     return [p for p in (WEBCHAT_BUNDLE, FONT_DIR / "400.css", WEB_DIR / "index.html") if not p.is_file()]
 
 
-def make_server(host: str, port: int, environ: Mapping[str, str] | None = None) -> WebChatServer:
+def make_server(host: str, port: int, settings: Settings | None = None) -> WebChatServer:
     """The page server bound to host:port (port 0: any free port), not yet serving."""
-    return WebChatServer((host, port), ServerConfig(socket_url(environ)))
+    return WebChatServer((host, port), ServerConfig(socket_url(settings)))
 
 
 def main(argv: list[str] | None = None) -> int:
     """Serves the page until Ctrl-C or SIGTERM."""
     parser = argparse.ArgumentParser(prog="python -m bot.channels.web", description="Serve the web chat page.")
-    parser.add_argument("--host", default=os.environ.get("WEB_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("WEB_PORT", "8080")))
+    settings = Settings()
+    parser.add_argument("--host", default=settings.web_host)
+    parser.add_argument("--port", type=int, default=settings.web_port)
     args = parser.parse_args(argv)
     missing = missing_files()
     if missing:

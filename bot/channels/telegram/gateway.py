@@ -41,7 +41,6 @@ from urllib.parse import urlparse
 import httpx
 from aiolimiter import AsyncLimiter
 from langchain_text_splitters import RecursiveCharacterTextSplitter
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from telegram import BotCommand, CallbackQuery, Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.ext import (
@@ -61,50 +60,28 @@ from actions.language import EN, ZH, detect_language
 from actions.messages import group, t
 from actions.privacy import get_logger
 from actions.safe_text import channel_text
+from actions.settings import TELEGRAM_MAX_CHARS, Settings, get_settings
 
 logger = get_logger("telegram_gateway")  # control characters escaped; chats are named by id
 
 # Telegram allows 1–256 characters A-Z, a-z, 0-9, _ and - for the webhook secret; 32 at least here.
 MIN_WEBHOOK_SECRET = 32
 WEBHOOK_SECRET_CHARS = re.compile(r"[A-Za-z0-9_-]{1,256}")
-TELEGRAM_MAX_CHARS = 4096  # Bot API limit for one message, counted in UTF-16 code units after parsing
 CALLBACK_DATA_MAX_BYTES = 64  # Bot API limit for a button's callback data
 
 
-class GatewaySettings(BaseSettings):
-    """Settings of the gateway; each field is an environment variable of the same name (or in .env)."""
-
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
-
-    telegram_token: str = ""
-    telegram_base_url: str = "https://api.telegram.org/bot"
-    rasa_url: str = "http://127.0.0.1:5005"
-    rasa_rest_token: str = ""  # Rasa's REST channel asks for it (bot/channels/rest_channel.py); bot/stack.py sets it
-    rasa_timeout: float = 60.0  # seconds to wait for Rasa's reply
-    # Per chat: at most `rate_limit_messages` messages every `rate_limit_seconds`; more are not forwarded.
-    rate_limit_messages: int = 6
-    rate_limit_seconds: float = 20.0
-    telegram_max_chars: int = TELEGRAM_MAX_CHARS
-    poll_timeout: int = 10  # long-polling timeout in seconds
-    # Webhook mode instead of long polling: the public HTTPS address Telegram posts updates to, and
-    # where this process listens for them (usually behind a reverse proxy that terminates TLS).
-    telegram_webhook_url: str = ""
-    telegram_webhook_listen: str = "127.0.0.1"
-    telegram_webhook_port: int = 8443
-    telegram_webhook_secret: str = ""  # Telegram sends it in X-Telegram-Bot-Api-Secret-Token
-
-    def webhook_problem(self) -> str | None:
-        """Why webhook mode must not start (None when it may): without a long secret anyone could post updates."""
-        if not self.telegram_webhook_url:
-            return None
-        secret = self.telegram_webhook_secret
-        if len(secret) < MIN_WEBHOOK_SECRET or not WEBHOOK_SECRET_CHARS.fullmatch(secret):
-            return (
-                f"TELEGRAM_WEBHOOK_SECRET must be set to a random value of {MIN_WEBHOOK_SECRET}–256 characters "
-                "(A–Z, a–z, 0–9, _ and -; e.g. `openssl rand -hex 32`) when TELEGRAM_WEBHOOK_URL is set: without it "
-                "anyone who finds the webhook address could post forged updates"
-            )
+def webhook_problem(settings: Settings) -> str | None:
+    """Why webhook mode must not start (None when it may): without a long secret anyone could post updates."""
+    if not settings.telegram_webhook_url:
         return None
+    secret = settings.telegram_webhook_secret
+    if len(secret) < MIN_WEBHOOK_SECRET or not WEBHOOK_SECRET_CHARS.fullmatch(secret):
+        return (
+            f"TELEGRAM_WEBHOOK_SECRET must be set to a random value of {MIN_WEBHOOK_SECRET}–256 characters "
+            "(A–Z, a–z, 0–9, _ and -; e.g. `openssl rand -hex 32`) when TELEGRAM_WEBHOOK_URL is set: without it "
+            "anyone who finds the webhook address could post forged updates"
+        )
+    return None
 
 
 COMMANDS = {  # Telegram command → the Rasa intent it stands for
@@ -254,7 +231,7 @@ def _text(update: Update) -> str:
 class Gateway:
     """Forwards Telegram chats to Rasa and Rasa's replies back to Telegram."""
 
-    def __init__(self, settings: GatewaySettings, notifier: Any = None):
+    def __init__(self, settings: Settings, notifier: Any = None):
         self.settings = settings
         self.notifier = notifier  # bot.notifier.Notifier for the experts' Accept / Decline, or None
         self.buttons = ButtonPayloads()
@@ -471,7 +448,7 @@ class Gateway:
                 )
 
 
-def build_application(settings: GatewaySettings, gateway: Gateway) -> Application:
+def build_application(settings: Settings, gateway: Gateway) -> Application:
     """The python-telegram-bot application: our handlers, chats handled in parallel, Telegram's flood limits kept."""
     app = (
         Application.builder()
@@ -492,7 +469,7 @@ def main() -> int:
     """Runs the gateway until SIGINT or SIGTERM; without a token, says why it does not start."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    settings = GatewaySettings()
+    settings = get_settings()
     if not settings.telegram_token:
         print(
             "The Telegram gateway is not started: TELEGRAM_TOKEN is not set. Create a bot with @BotFather, "
@@ -500,14 +477,13 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-    if problem := settings.webhook_problem():
+    if problem := webhook_problem(settings):
         print(f"The Telegram gateway is not started: {problem}.", file=sys.stderr)
         return 2
 
-    from actions.settings import get_settings
     from bot.notifier import Notifier
 
-    app = build_application(settings, Gateway(settings, Notifier(get_settings())))
+    app = build_application(settings, Gateway(settings, Notifier(settings)))
     if settings.telegram_webhook_url:
         logger.info(
             "gateway: webhook %s, listening on %s:%s",

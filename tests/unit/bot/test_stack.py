@@ -63,7 +63,7 @@ def test_ports_come_from_the_environment_then_dot_env_then_their_defaults(monkey
 
     (tmp_path / ".env").write_text("RASA_PORT=6005\nWEB_PORT=9090\n", encoding="utf-8")
     monkeypatch.setattr(stack, "ROOT", tmp_path)
-    for name in stack.PORTS:
+    for name in ("RASA_PORT", "ACTION_PORT", "WEB_PORT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WEB_PORT", "9191")
     assert [stack.port(name) for name in ("RASA_PORT", "ACTION_PORT", "WEB_PORT")] == [6005, 5055, 9191]

@@ -14,12 +14,12 @@ import httpx
 import pytest
 
 from actions import messages
+from actions.settings import Settings
 from bot.channels.telegram.gateway import (
     CALLBACK_DATA_MAX_BYTES,
     TELEGRAM_MAX_CHARS,
     ButtonPayloads,
     Gateway,
-    GatewaySettings,
     render,
     sender_id,
     split_text,
@@ -131,7 +131,7 @@ def test_without_a_token_the_gateway_says_why_and_does_not_start(tmp_path):
 
 
 def test_an_unexpected_reply_from_rasa_is_reported_without_its_text():
-    gateway = Gateway(GatewaySettings(telegram_token="", rasa_url="http://127.0.0.1:9"))
+    gateway = Gateway(Settings(telegram_token="", rasa_url="http://127.0.0.1:9"))
     reply = {"error": "user zhang@example.com wrote: 我们的机床被扣了"}
     gateway.http = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(200, json=reply)))
     with pytest.raises(ValueError) as failure:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from actions.settings import Settings
 from bot.channels import web
 
 pytestmark = pytest.mark.enable_socket  # loopback only: pyproject's --allow-hosts keeps it to 127.0.0.1
@@ -133,11 +134,11 @@ def test_nothing_outside_the_served_files(server, path):
 
 
 def test_socket_url_prefers_web_socket_url_then_rasa_url():
-    assert web.socket_url({}) == "http://127.0.0.1:5005"
-    assert web.socket_url({"RASA_URL": "http://127.0.0.1:6006/"}) == "http://127.0.0.1:6006"
-    assert web.socket_url({"RASA_URL": "http://x:1", "WEB_SOCKET_URL": "https://chat.example.org"}) == (
-        "https://chat.example.org"
-    )
+    assert web.socket_url(Settings(_env_file=None)) == "http://127.0.0.1:5005"
+    assert web.socket_url(Settings(_env_file=None, rasa_url="http://127.0.0.1:6006/")) == "http://127.0.0.1:6006"
+    both = Settings(_env_file=None, rasa_url="http://x:1", web_socket_url="https://chat.example.org")
+    assert web.socket_url(both) == "https://chat.example.org"
+    assert web.socket_url(Settings(_env_file=None, web_socket_url="")) == ""  # set but empty: the page's own origin
 
 
 def test_csp_allows_the_socket_origin_only():
