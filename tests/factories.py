@@ -1,12 +1,53 @@
-"""Test data and helpers shared by the case, self-check and alert tests."""
+"""Test data and helpers shared by the tests: a tracker, a case intake, a conversation over REST, adversarial text."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
 from actions.cases.service import Intake
+
+
+def tracker(
+    text: str = "",
+    language: str | None = "en",
+    *,
+    intent: str = "inform",
+    sender: str = "t1",
+    slots: dict[str, Any] | None = None,
+    entities: list[dict[str, Any]] | None = None,
+    loop: str | None = None,
+    **parse: Any,
+) -> Tracker:
+    """A rasa-sdk tracker at the user's latest message: its text, intent, entities (and any other parse
+    data, e.g. text_bounds), the conversation's language and slots, and the active form (`loop`)."""
+    return Tracker(
+        sender_id=sender,
+        slots={"language": language, **(slots or {})},
+        latest_message={
+            "text": text,
+            "intent": {"name": intent, "confidence": 0.9},
+            "entities": entities or [],
+            **parse,
+        },
+        events=[],
+        paused=False,
+        followup_action=None,
+        active_loop={"name": loop} if loop else {},
+        latest_action_name="action_listen",
+    )
+
+
+def run(action: Any, tracker: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Runs a custom action on `tracker`: what it said (CollectingDispatcher's messages) and its events."""
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, tracker, {}))
+    return dispatcher.messages, events
 
 
 def intake(**changes) -> Intake:

@@ -209,14 +209,14 @@ def test_declining_the_case_offer_with_a_button_and_the_history_survives_a_reloa
     open_chat(driver, page)
     wait_for_welcome(driver, "不构成法律意见")
 
-    ask(driver, "我收到了一封警告函", lambda new: bool(new) and new[-1] == t("offer", "zh"))
+    ask(driver, "我收到了一封警告函", lambda new: bool(new) and new[-1] == t("cases.offer", "zh"))
     buttons = wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".rw-replies .rw-reply"))
     assert [b.text for b in buttons] == ["开案件", "不用"]
     assert no_raw_json(texts(driver, ALL_TEXTS))
     screenshot(driver, "widget-buttons.png")
     before = len(texts(driver))
     next(b for b in buttons if b.text == "不用").click()
-    wait_for(driver, lambda d: t("offer_declined", "zh") in texts(d)[before:], ANSWER_TIMEOUT)
+    wait_for(driver, lambda d: t("cases.offer_declined", "zh") in texts(d)[before:], ANSWER_TIMEOUT)
     assert "不用" in texts(driver, ALL_TEXTS)  # the choice shows as the user's message
     assert not driver.find_elements(By.CSS_SELECTOR, ".rw-replies .rw-reply")  # the buttons are gone
 

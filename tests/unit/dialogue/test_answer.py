@@ -1,13 +1,13 @@
-import asyncio
+from functools import partial
 
 import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
-from rasa_sdk.executor import CollectingDispatcher
 
 from actions.dialogue.answer import ActionAnswerQuestion
 from actions.messages import t as message_text
 from actions.retrieval.index import IndexProvider
+from tests import factories
 
 
 class ReadyProvider(IndexProvider):
@@ -39,23 +39,10 @@ def policy_provider(fixture_index, tmp_path):
     return provider
 
 
-def tracker(text: str, intent: str = "ask_question", language: str | None = None, **parse: object) -> Tracker:
-    return Tracker(
-        sender_id="t1",
-        slots={"language": language},
-        latest_message={"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": [], **parse},
-        events=[],
-        paused=False,
-        followup_action=None,
-        active_loop={},
-        latest_action_name="action_listen",
-    )
+tracker = partial(factories.tracker, language=None, intent="ask_question")
 
 
-def run(action, t):
-    dispatcher = CollectingDispatcher()
-    events = asyncio.run(action.run(dispatcher, t, {}))
-    return dispatcher.messages, events
+run = factories.run
 
 
 def test_answers_in_chinese_with_citations(fixture_index):

@@ -2,6 +2,7 @@
 
 import asyncio
 from datetime import date, timedelta
+from functools import partial
 
 import pytest
 from hypothesis import given, settings
@@ -21,20 +22,10 @@ from actions.dialogue.cases import (
 from actions.erasure import FORGET_SLOT
 from actions.settings import get_settings
 from actions.store import migrated
+from tests import factories
 from tests.factories import adversarial_text
 
-
-def tracker(text="", language="zh", slots=None, sender="s1", entities=None):
-    return Tracker(
-        sender_id=sender,
-        slots={"language": language, **(slots or {})},
-        latest_message={"text": text, "intent": {"name": "inform"}, "entities": entities or []},
-        events=[],
-        paused=False,
-        followup_action=None,
-        active_loop={"name": "case_form"},
-        latest_action_name="action_listen",
-    )
+tracker = partial(factories.tracker, language="zh", sender="s1", loop="case_form")
 
 
 def validate(method, value, lang="zh"):
@@ -87,10 +78,7 @@ def test_an_overlong_description_is_cut_with_a_notice():
     assert len(result["case_description"]) == limit and str(limit) in messages[0]
 
 
-def run(action, t):
-    dispatcher = CollectingDispatcher()
-    events = asyncio.run(action.run(dispatcher, t, {}))
-    return dispatcher.messages, events
+run = factories.run
 
 
 def test_cancel_stores_nothing_and_closes_the_form():
