@@ -57,7 +57,7 @@ browser: ## make sure Debian's Chromium, ChromeDriver and a CJK font are install
 	  { echo "installing Chromium, ChromeDriver and Noto CJK fonts for the widget tests"; apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk; }
 
-.index/CURRENT: $(KNOWLEDGE) $(wildcard bot/jieba/*) actions/retrieval/text.py actions/knowledge.py actions/retrieval/index.py | $(VENV)/.installed
+.index/CURRENT: $(KNOWLEDGE) $(wildcard bot/jieba/*) actions/retrieval/text.py actions/knowledge.py actions/retrieval/passage.py actions/retrieval/build.py | $(VENV)/.installed
 	$(PY) -m actions.cli index
 
 index: $(VENV)/.installed ## (re)build the knowledge index; only changed passages are embedded again

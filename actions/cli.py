@@ -110,7 +110,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _index(args: argparse.Namespace) -> int:
-    from actions.retrieval.index import KnowledgeInvalidError, build_index
+    from actions.retrieval.build import build_index
+    from actions.retrieval.passage import KnowledgeInvalidError
     from actions.settings import get_settings
 
     try:

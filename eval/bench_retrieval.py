@@ -22,7 +22,8 @@ import uuid
 from pathlib import Path
 
 from actions.knowledge import load_knowledge, to_chunks
-from actions.retrieval.index import KnowledgeIndex, build_index
+from actions.retrieval.build import build_index
+from actions.retrieval.search import KnowledgeIndex
 from actions.settings import PROJECT_ROOT, get_settings
 from bot.stack import Stack, free_port, post_json
 from eval.retrieval.run import load_questions

@@ -149,7 +149,8 @@ def stage(results: Results, name: str) -> Iterator[None]:
 
 def run_retrieval() -> tuple[dict[str, Any], str]:
     """eval/retrieval's measures for the default embedding backend (its own incremental index)."""
-    from actions.retrieval.index import KnowledgeIndex, build_index
+    from actions.retrieval.build import build_index
+    from actions.retrieval.search import KnowledgeIndex
     from actions.settings import PROJECT_ROOT, get_settings
     from eval.retrieval.run import evaluate, load_negatives, load_questions
 

@@ -33,7 +33,8 @@ def embeddings(fixture_settings: Settings):
 @pytest.fixture(scope="session")
 def fixture_index(fixture_settings: Settings, embeddings):
     """The fixture corpus, indexed and loaded like the action server does."""
-    from actions.retrieval.index import KnowledgeIndex, build_index
+    from actions.retrieval.build import build_index
+    from actions.retrieval.search import KnowledgeIndex
 
     build_index(fixture_settings, progress=False, embeddings=embeddings, log=lambda _: None)
     return KnowledgeIndex.load(fixture_settings, embeddings=embeddings)
@@ -58,7 +59,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory):
 
     import yaml
 
-    from actions.retrieval.index import fresh_index_copy
+    from actions.retrieval.build import fresh_index_copy
     from bot.stack import MODEL, ROOT, Stack, free_port
     from tests.telegram_api import FakeBotApi
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from actions.dates import MONTHS
 from actions.knowledge import UNVERIFIED_MARK
 from actions.messages import t
-from actions.retrieval.index import Passage
+from actions.retrieval.passage import Passage
 
 if TYPE_CHECKING:
     from actions.retrieval.text import Tokenizer

@@ -26,7 +26,9 @@ from actions.dialogue.common import (
     user_text,
 )
 from actions.privacy import get_logger
-from actions.retrieval.index import IndexProvider, KnowledgeIndex, Passage
+from actions.retrieval.passage import Passage
+from actions.retrieval.provider import IndexProvider
+from actions.retrieval.search import KnowledgeIndex
 from actions.settings import get_settings
 from actions.vocab import industry_code
 

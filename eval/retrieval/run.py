@@ -19,7 +19,8 @@ import yaml
 from tqdm import tqdm
 
 from actions.answers.question import pph_direction
-from actions.retrieval.index import KnowledgeIndex, build_index
+from actions.retrieval.build import build_index
+from actions.retrieval.search import KnowledgeIndex
 from actions.settings import PROJECT_ROOT, get_settings
 
 HERE = Path(__file__).parent

@@ -191,7 +191,7 @@ def private_stack(logs_to: Path | None = None, timeout: float = 300.0, api: bool
     index and an empty case database; always stops them (and keeps their logs in `logs_to`).
     `api`: Rasa's HTTP API on with a token of this stack's own (the checks read trackers), or off as
     in production (the hostile-input probe, eval/fuzz.py)."""
-    from actions.retrieval.index import fresh_index_copy
+    from actions.retrieval.build import fresh_index_copy
     from actions.store import migrate
 
     if not MODEL.exists():

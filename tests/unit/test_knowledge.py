@@ -203,7 +203,7 @@ def test_attributions_that_say_a_passage_rests_on_a_secondary_source(lang, text,
 
 
 def test_a_section_without_its_own_sources_is_cited_by_the_documents_first_official_source(tmp_path):
-    from actions.retrieval.index import _catalog
+    from actions.retrieval.build import _catalog
 
     text = (BROKEN / "sources" / "annotated.md").read_text(encoding="utf-8")
     first_secondary = text.replace("  - official: https://www.kipo.go.kr/en/\n", "", 1).replace(

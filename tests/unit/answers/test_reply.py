@@ -13,7 +13,7 @@ from actions.answers.reply import (
     focused_extract,
     split_sentences,
 )
-from actions.retrieval.index import Passage
+from actions.retrieval.passage import Passage
 from actions.settings import PROJECT_ROOT
 
 # Two sections of knowledge/pph, copied so that staff edits there cannot change these tests.

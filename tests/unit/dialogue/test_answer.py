@@ -6,7 +6,7 @@ from rasa_sdk.events import SlotSet
 
 from actions.dialogue.answer import ActionAnswerQuestion
 from actions.messages import t as message_text
-from actions.retrieval.index import IndexProvider
+from actions.retrieval.provider import IndexProvider
 from tests import factories
 
 

@@ -6,15 +6,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from actions.retrieval.build import build_index, current_build
 from actions.retrieval.glossary import Glossary
-from actions.retrieval.index import (
-    IndexMismatchError,
-    IndexProvider,
-    KnowledgeIndex,
-    KnowledgeInvalidError,
-    build_index,
-    current_build,
-)
+from actions.retrieval.passage import IndexMismatchError, KnowledgeInvalidError
+from actions.retrieval.provider import IndexProvider
+from actions.retrieval.search import KnowledgeIndex
 
 
 @pytest.mark.parametrize(
@@ -290,7 +286,7 @@ def test_a_fresh_index_copy_answers_from_the_edited_files_and_leaves_the_origina
     import shutil
 
     from actions.retrieval import embeddings as embeddings_module
-    from actions.retrieval.index import current_build, fresh_index_copy
+    from actions.retrieval.build import current_build, fresh_index_copy
 
     monkeypatch.setattr(embeddings_module, "make_embeddings", lambda settings: embeddings)
     original = fixture_settings.model_copy(update={"index_dir": tmp_path / "index"})
