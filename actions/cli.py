@@ -49,7 +49,7 @@ def _check(args: argparse.Namespace) -> int:
     from actions.cases.experts import load_experts
     from actions.knowledge import load_knowledge
     from actions.retrieval.glossary import load_glossary, missing_playbooks
-    from actions.risk.selfcheck import load_rules
+    from actions.risk.rules import load_rules
     from actions.settings import PROJECT_ROOT, get_settings
 
     settings = get_settings()

@@ -2,7 +2,8 @@
 request already said), checking each answer, asking each question, and the result — a risk level
 per market with reasons and cited steps, relevant alerts, and an offer of an expert when it is high.
 
-The scoring rules are staff-edited (knowledge/risk/selfcheck.yml, see actions/risk/selfcheck.py).
+The scoring rules are staff-edited (knowledge/risk/selfcheck.yml, see actions/risk/rules.py); reading
+the answers, scoring and the result text are in actions/risk/ (parsing.py, scoring.py, render.py).
 """
 
 from __future__ import annotations
@@ -35,25 +36,17 @@ from actions.dialogue.common import (
 from actions.knowledge import knowledge_signature, load_knowledge
 from actions.messages import group, message, t
 from actions.privacy import get_logger
-from actions.risk.selfcheck import (
-    IP_KINDS,
-    IP_STATUSES,
-    PLANS,
-    SIGNALS,
-    CitedSection,
-    RiskRules,
+from actions.risk.parsing import (
     answers_from_slots,
-    assess,
-    citation_index,
     encode_map,
-    load_rules,
-    needs_expert,
     parse_fair_date,
     parse_plans,
     parse_signals,
     parse_statuses,
-    render,
 )
+from actions.risk.render import CitedSection, citation_index, render
+from actions.risk.rules import IP_KINDS, IP_STATUSES, PLANS, SIGNALS, RiskRules, load_rules
+from actions.risk.scoring import assess, needs_expert
 from actions.settings import PROJECT_ROOT, get_settings
 from actions.vocab import MARKETS, industry_choice, industry_code, industry_name, join_names, market_name
 

@@ -1,1 +1,1 @@
-"""The export / trade-fair risk self-check: rules, answers, scoring and the result."""
+"""The export / trade-fair risk self-check: the staff-edited rules, reading the answers, scoring and the result."""

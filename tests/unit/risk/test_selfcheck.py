@@ -7,21 +7,18 @@ from pathlib import Path
 import pytest
 
 from actions.knowledge import load_knowledge
-from actions.risk.selfcheck import (
-    Answers,
+from actions.risk.parsing import (
     answers_from_slots,
-    assess,
-    citation_index,
     decode_map,
     encode_map,
-    load_rules,
-    needs_expert,
     parse_fair_date,
     parse_plans,
     parse_signals,
     parse_statuses,
-    render,
 )
+from actions.risk.render import citation_index, render
+from actions.risk.rules import load_rules
+from actions.risk.scoring import Answers, assess, needs_expert
 from actions.settings import PROJECT_ROOT
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
