@@ -23,6 +23,9 @@ TELEGRAM_MAX_CHARS = 4096  # Bot API limit for one message, counted in UTF-16 co
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# python-telegram-bot 22 gives RetryAfter.retry_after as a timedelta from its next major version on; the notifier
+# reads both, so take the new form now instead of a deprecation warning on every 429.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 
 def _bundled_minilm() -> str:

@@ -50,6 +50,20 @@ def run(action: Any, tracker: Tracker) -> tuple[list[dict[str, Any]], list[dict[
     return dispatcher.messages, events
 
 
+def validate(
+    form: Any, method: str, value: Any, tracker: Tracker
+) -> tuple[dict[str, Any], list[str | None], list[dict]]:
+    """Runs one slot validation of a form: the slots it returns, the texts it said and the buttons it offered."""
+    dispatcher = CollectingDispatcher()
+    result = asyncio.run(getattr(form, method)(value, dispatcher, tracker, {}))
+    return result, [m.get("text") for m in dispatcher.messages], [b for m in dispatcher.messages for b in m["buttons"]]
+
+
+def texts(messages: list[dict[str, Any]]) -> str:
+    """The texts of the messages an action sent, one per line."""
+    return "\n".join(m.get("text") or "" for m in messages)
+
+
 def intake(**changes) -> Intake:
     """A complete intake form (a Chinese machinery exporter, a trademark warning letter in Japan)."""
     values = {

@@ -3,11 +3,9 @@ of knowledge/ (so a test can add an alert file)."""
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 
 from rasa_sdk.events import SlotSet
-from rasa_sdk.executor import CollectingDispatcher
 
 from actions.alerts.service import load_alerts, publish
 from actions.dialogue.alerts import (
@@ -50,14 +48,8 @@ tracker = partial(factories.tracker, sender="web-1")
 run = factories.run
 
 
-def validate(form, method, value, t):
-    dispatcher = CollectingDispatcher()
-    result = asyncio.run(getattr(form, method)(value, dispatcher, t, {}))
-    return result, [m.get("text") for m in dispatcher.messages], [b for m in dispatcher.messages for b in m["buttons"]]
-
-
-def texts(messages):
-    return "\n".join(m.get("text") or "" for m in messages)
+validate = factories.validate
+texts = factories.texts
 
 
 # ---- subscribing ------------------------------------------------------------------------------------------

@@ -26,14 +26,8 @@ tracker = partial(factories.tracker, sender="web-1")
 run = factories.run
 
 
-def validate(form, method, value, t):
-    dispatcher = CollectingDispatcher()
-    result = asyncio.run(getattr(form, method)(value, dispatcher, t, {}))
-    return result, [m.get("text") for m in dispatcher.messages], [b for m in dispatcher.messages for b in m["buttons"]]
-
-
-def texts(messages):
-    return "\n".join(m.get("text") or "" for m in messages)
+validate = factories.validate
+texts = factories.texts
 
 
 def test_the_request_prefills_markets_and_plans():

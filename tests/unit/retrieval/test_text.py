@@ -19,6 +19,7 @@ def test_a_word_that_stems_to_a_stopword_is_no_search_term():
     assert Tokenizer().tokens("whats pph extra") == ["pph", "extra"]
 
 
+@pytest.mark.filterwarnings("ignore:A test tried to use socket:UserWarning")  # the attempt this test makes
 def test_tests_cannot_reach_the_network():
     import socket
 
