@@ -22,7 +22,7 @@ BOT_SOURCES  := config.yml bot/domain.yml $(wildcard bot/data/*.yml) $(wildcard 
 KNOWLEDGE    := $(shell find knowledge -name '*.md' -not -name README.md 2>/dev/null)
 RASA_PATHS   := --config config.yml --domain bot/domain.yml
 
-.PHONY: help run shell setup db venvs web browser index train check-knowledge knowledge-report lint format validate test test-unit \
+.PHONY: help run shell setup db venvs web browser index train check-knowledge knowledge-report lint format validate test test-unit test-quick \
         test-stories test-e2e bench fuzz eval eval-retrieval postgres clean
 
 help: ## list the targets
@@ -118,8 +118,11 @@ postgres: ## make sure a PostgreSQL server binary is installed (the case store i
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
 	  { echo "installing PostgreSQL for the tests"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 
-test-unit: $(VENV)/.installed postgres ## fast pytest unit tests (SQLite and a throwaway PostgreSQL)
+test-unit: $(VENV)/.installed postgres ## pytest unit and integration tests (the real embedding model, SQLite and a throwaway PostgreSQL)
 	$(PY) -m pytest -m "not e2e" -q
+
+test-quick: $(VENV)/.installed ## the unit tests alone, for a quick loop: no embedding model, no PostgreSQL, no servers
+	$(PY) -m pytest -m "not e2e and not integration" -q
 
 test-stories: $(MODEL) ## rasa test on the dialogue test stories
 	$(RASA) test core --model $(MODEL) --stories bot/tests --out results/stories --fail-on-prediction-errors

@@ -1,4 +1,9 @@
-"""Shared fixtures: a small index built from tests/fixtures/knowledge with the real embedding model."""
+"""Shared fixtures: a small index built from tests/fixtures/knowledge with the real embedding model, a throwaway
+PostgreSQL server, and the whole stack for the end-to-end tests.
+
+A test that uses the real model (`embeddings`, `fixture_index`) or PostgreSQL (`postgres_server`, the
+postgresql case of `database_url`) is marked `integration`: `make test` runs it, `make test-quick` leaves it out.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,19 @@ import pytest
 from actions.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+INTEGRATION_FIXTURES = frozenset({"embeddings", "fixture_index", "postgres_server", "real_e5"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks the tests that need the real embedding model or PostgreSQL as `integration`."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        on_postgres = params.get("database_url") == "postgresql"
+        if names & INTEGRATION_FIXTURES or on_postgres:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")

@@ -53,6 +53,7 @@ def test_gate_thresholds_default_to_the_backends_calibration(fixture_settings):
     assert explicit.tuned("gate_dense_zh") == 0.5
 
 
+@pytest.mark.integration  # loads the bundled MiniLM model
 def test_minilm_backend_loads_offline_and_ranks_english(fixture_settings, tmp_path):
     from actions.retrieval.embeddings import make_embeddings
 
