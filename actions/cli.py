@@ -47,6 +47,7 @@ def _check(args: argparse.Namespace) -> int:
     from actions.alerts.service import load_alerts
     from actions.answers.requests import known_citations, load_request_policy, missing_citations
     from actions.cases.experts import load_experts
+    from actions.cases.staff import load_staff
     from actions.knowledge import load_knowledge
     from actions.retrieval.glossary import load_glossary, missing_playbooks
     from actions.risk.rules import load_rules
@@ -57,6 +58,8 @@ def _check(args: argparse.Namespace) -> int:
     experts_file = settings.knowledge_dir / "experts.yml"
     experts, expert_problems = load_experts(experts_file, PROJECT_ROOT) if experts_file.exists() else ([], [])
     problems += expert_problems
+    staff, staff_problems = load_staff(settings.staff_file, PROJECT_ROOT)
+    problems += staff_problems
     rules = None
     if settings.risk_rules_file.exists():
         rules, rule_problems = load_rules(settings.risk_rules_file, documents, PROJECT_ROOT)
@@ -77,7 +80,8 @@ def _check(args: argparse.Namespace) -> int:
     sections = sum(len(d.sections) for d in documents)
     risk = f"{len(rules.factors)} risk factors" if rules else "no valid risk rules"
     print(
-        f"{len(documents)} documents, {sections} sections, {len(experts)} experts, {risk}, {len(alerts)} alerts, "
+        f"{len(documents)} documents, {sections} sections, {len(experts)} experts, {len(staff)} staff, {risk}, "
+        f"{len(alerts)} alerts, "
         f"{len(glossary.groups)} glossary groups, {len(policy.categories) if policy else 'no valid'} request categories: "
         f"{errors} errors, {warnings} warnings",
         file=sys.stderr,

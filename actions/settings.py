@@ -183,6 +183,11 @@ class Settings(BaseSettings):
         return self.knowledge_dir / "experts.yml"
 
     @property
+    def staff_file(self) -> Path:
+        """The staff on duty, told at once about a case no expert takes."""
+        return self.knowledge_dir / "staff.yml"
+
+    @property
     def requests_file(self) -> Path:
         """The requests the bot declines: improper, drafting, out of scope."""
         return self.knowledge_dir / "requests.yml"

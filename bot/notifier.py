@@ -32,6 +32,7 @@ from sqlalchemy import select
 from actions.alerts.service import AlertWatcher
 from actions.cases.experts import Expert, load_experts
 from actions.cases.service import accept, decline, escalate_overdue
+from actions.cases.staff import StaffMember, load_staff
 from actions.personal_data import purge, strike_from_sink, tracker_session
 from actions.privacy import get_logger, open_private
 from actions.settings import PROJECT_ROOT, Settings, get_settings
@@ -79,6 +80,13 @@ class Notifier:
         for p in problems:
             logger.error("expert list: %s", p)
         return experts
+
+    def staff(self) -> list[StaffMember]:
+        """The valid entries of the staff list (told about cases no expert takes)."""
+        staff, problems = load_staff(self.settings.staff_file)
+        for p in problems:
+            logger.error("staff list: %s", p)
+        return staff
 
     # ---- delivery ------------------------------------------------------------------------------
     def _due(self, limit: int = 50) -> list[OutboxMessage]:
@@ -184,7 +192,7 @@ class Notifier:
             return TEXT["unknown"]
         with session_scope(self.url) as s:
             if verb == "decline":
-                return TEXT["declined"] if decline(s, case_no, expert.id) else TEXT["unknown"]
+                return TEXT["declined"] if decline(s, case_no, expert.id, staff=self.staff()) else TEXT["unknown"]
             result = accept(s, case_no, expert.id)
         return {
             "accepted": TEXT["accepted"],
@@ -206,7 +214,7 @@ class Notifier:
     def escalate(self) -> list[str]:
         """Offers overdue open cases to the next experts."""
         with session_scope(self.url) as s:
-            return escalate_overdue(s, self.experts(), per_round=self.settings.offers_per_round)
+            return escalate_overdue(s, self.experts(), per_round=self.settings.offers_per_round, staff=self.staff())
 
     def purge(self) -> int:
         """Clears personal data older than RETENTION_DAYS (actions/personal_data.py); returns the cases cleared."""

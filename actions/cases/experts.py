@@ -79,12 +79,17 @@ class Expert(BaseModel):
     @field_validator("contact")
     @classmethod
     def _samples_use_reserved_contacts(cls, contact: Contact, info: ValidationInfo) -> Contact:
-        if info.data.get("sample"):
-            if contact.channel == "email" and not _EXAMPLE_EMAIL.search(contact.address):
-                raise ValueError("a sample entry must use an example.com/.org/.net address")
-            if contact.channel == "phone" and not _EXAMPLE_PHONE.search(contact.address):
-                raise ValueError("a sample entry must use a 555-01xx number")
-        return contact
+        return reserved_if_sample(contact, bool(info.data.get("sample")))
+
+
+def reserved_if_sample(contact: Contact, sample: bool) -> Contact:
+    """A sample entry's contact, checked to be a reserved example one (no real-looking person is invented)."""
+    if sample:
+        if contact.channel == "email" and not _EXAMPLE_EMAIL.search(contact.address):
+            raise ValueError("a sample entry must use an example.com/.org/.net address")
+        if contact.channel == "phone" and not _EXAMPLE_PHONE.search(contact.address):
+            raise ValueError("a sample entry must use a 555-01xx number")
+    return contact
 
 
 def load_experts(path: Path, root: Path | None = None) -> tuple[list[Expert], list[Problem]]:

@@ -2,6 +2,10 @@
 one transaction), experts accepting or declining, notes, closing, escalation when nobody answers
 in time, and the status an enterprise may see.
 
+No case waits for nobody: when no expert matches it, when every expert offered it has declined, or when
+the promised time passed and no further expert matches, the staff on duty (knowledge/staff.yml) are
+notified in the same transaction, once per case and reason (`alert_staff`).
+
 Functions take an open session and never commit: the caller's `session_scope` makes each call
 one transaction, so nothing is ever half-written.
 """
@@ -16,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actions.cases.experts import Expert, Match, match_experts
+from actions.cases.staff import StaffMember, on_duty, staff_hours
 from actions.channels import channel_of
 from actions.messages import has, t
 from actions.store import Case, CaseEvent, Offer, OutboxMessage, utcnow
@@ -85,9 +90,45 @@ def _offer(session: Session, case: Case, matches: list[Match], round_no: int) ->
         session.add(CaseEvent(case_id=case.id, kind="offered", actor="system", text=m.expert.name))
 
 
-def promised_hours(matches: list[Match]) -> int:
-    """The response time promised to the enterprise: the slowest usual reply among the offered experts."""
-    return max((m.expert.response_hours for m in matches), default=72)
+def promised_hours(matches: list[Match], staff: list[StaffMember] | None = None) -> int:
+    """The response time promised to the enterprise: the slowest usual reply among the offered experts,
+    or, when no expert is offered, the staff's."""
+    if matches:
+        return max(m.expert.response_hours for m in matches)
+    return staff_hours(staff or [])
+
+
+def _staff_channel(member: StaffMember) -> tuple[str, str]:
+    """Where a staff member is notified: their Telegram chat, else the local sink (with their contact)."""
+    if member.telegram_chat_id is not None:
+        return "telegram", str(member.telegram_chat_id)
+    return "sink", f"{member.contact.channel}:{member.contact.address}"
+
+
+STAFF_REASONS = {
+    "no_match": "no expert matches this case",
+    "all_declined": "every expert offered this case declined",
+    "overdue": "nobody accepted in time and no further expert matches",
+}
+
+
+def alert_staff(
+    session: Session, case: Case, staff: list[StaffMember], reason: str, now: datetime | None = None
+) -> bool:
+    """Tells every staff member on duty about a case no expert has taken (once per case and reason);
+    without anyone on duty, the sink gets it so that it is never silent. False if already told."""
+    key = f"{case.case_no}:staff:{reason}"
+    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key.startswith(key + ":"))) is not None:
+        return False
+    now = now or utcnow()
+    members = on_duty(staff)
+    text = f"Case for the staff on duty ({STAFF_REASONS[reason]}):\n{summary(case)}"
+    targets = [(m.id, *_staff_channel(m)) for m in members] or [("nobody-on-duty", "sink", "staff")]
+    for member_id, channel, recipient in targets:
+        _queue(session, f"{key}:{member_id}", "staff_alert", channel, recipient, case, {"text": text, "reason": reason})
+    names = ", ".join(m.name for m in members) or "nobody on duty: see the notifications sink"
+    session.add(CaseEvent(case_id=case.id, at=now, kind="staff_alerted", actor="system", text=names))
+    return True
 
 
 def is_urgent(deadline: date | None, today: date, urgent_days: int) -> bool:
@@ -102,15 +143,18 @@ def open_case(
     now: datetime | None = None,
     urgent_days: int = 10,
     per_round: int = 3,
+    staff: list[StaffMember] | None = None,
 ) -> tuple[Case, list[Match]]:
-    """Creates the case, offers it to the best-matching experts and queues their notifications."""
+    """Creates the case, offers it to the best-matching experts and queues their notifications; with no
+    expert to offer it to, the staff on duty are told at once."""
+    staff = staff or []
     now = now or utcnow()
     urgent = is_urgent(intake.deadline, now.date(), urgent_days)
     matches = match_experts(experts, intake.country, intake.ip_type, intake.language, intake.industry)
     if urgent:  # the fastest responders first
         matches.sort(key=lambda m: (m.expert.response_hours, -m.score, m.expert.id))
     chosen = matches[:per_round]
-    hours = promised_hours(chosen)
+    hours = promised_hours(chosen, staff)
     if urgent:
         hours = min(hours, 24)
     case = Case(
@@ -138,6 +182,8 @@ def open_case(
     case.case_no = f"IP-{now.year}-{case.id:06d}"
     session.add(CaseEvent(case_id=case.id, at=now, kind="created", actor="enterprise", text=""))
     _offer(session, case, chosen, round_no=1)
+    if not chosen:
+        alert_staff(session, case, staff, "no_match", now)
     session.flush()
     return case, chosen
 
@@ -208,8 +254,11 @@ def _offer_channel(session: Session, offer: Offer) -> tuple[str, str]:
     return (sent.channel, sent.recipient) if sent else ("sink", f"expert:{offer.expert_id}")
 
 
-def decline(session: Session, case_no: str, expert_id: str, now: datetime | None = None) -> bool:
-    """An expert declines an offer; True if it was an open offer."""
+def decline(
+    session: Session, case_no: str, expert_id: str, now: datetime | None = None, staff: list[StaffMember] | None = None
+) -> bool:
+    """An expert declines an offer; True if it was an open offer. When that was the last open offer of
+    the case, the staff on duty are told at once (and the enterprise that staff have it)."""
     now = now or utcnow()
     case = find_case(session, case_no)
     offer = next((o for o in case.offers if o.expert_id == expert_id), None) if case else None
@@ -217,6 +266,9 @@ def decline(session: Session, case_no: str, expert_id: str, now: datetime | None
         return False
     offer.state, offer.answered_at = "declined", now
     session.add(CaseEvent(case_id=case.id, at=now, kind="declined", actor=f"expert:{expert_id}", text=""))
+    nobody_left = case.status == "open" and not any(o.state == "offered" for o in case.offers)
+    if nobody_left and alert_staff(session, case, staff or [], "all_declined", now):
+        _tell_enterprise(session, case, "staff_alerted", "", suffix="all_declined")
     return True
 
 
@@ -258,7 +310,11 @@ def _tell_enterprise(session: Session, case: Case, kind: str, text: str, suffix:
 
 
 def escalate_overdue(
-    session: Session, experts: list[Expert], now: datetime | None = None, per_round: int = 3
+    session: Session,
+    experts: list[Expert],
+    now: datetime | None = None,
+    per_round: int = 3,
+    staff: list[StaffMember] | None = None,
 ) -> list[str]:
     """Offers every open case whose promised time has passed to the next experts; returns their numbers."""
     now = now or utcnow()
@@ -277,16 +333,8 @@ def escalate_overdue(
         session.add(CaseEvent(case_id=case.id, at=now, kind="escalated", actor="system", text=text))
         if chosen:
             _offer(session, case, chosen, round_no)
-        else:
-            _queue(
-                session,
-                f"{case.case_no}:staff:round{round_no}",
-                "staff_alert",
-                "sink",
-                "staff",
-                case,
-                {"text": f"{case.case_no}: nobody accepted in time and no further expert matches"},
-            )
+        elif alert_staff(session, case, staff or [], "overdue", now):
+            _tell_enterprise(session, case, "staff_alerted", "", suffix="overdue")
         assert case.case_no is not None  # numbered by open_case in the transaction that stored it
         escalated.append(case.case_no)
     return escalated

@@ -8,6 +8,7 @@ import re
 from abc import ABC
 from datetime import date
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -18,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions.cases.experts import Expert, Match, industry_of, load_experts
 from actions.cases.service import Intake, cases_of, find_case, open_case, status_lines
+from actions.cases.staff import StaffMember, load_staff
 from actions.dates import parse_deadline
 from actions.dialogue.common import SLOT_OFFERED, AskSlotAction, BaseAction, FormSlotsValidation, language_of, user_text
 from actions.erasure import FORGET_SLOT
@@ -71,7 +73,7 @@ def parse_contact(text: str) -> tuple[str, str] | None:
 
 @lru_cache(maxsize=4)
 def _experts(path: str, mtime: float) -> tuple[Expert, ...]:
-    experts, problems = load_experts(__import__("pathlib").Path(path))
+    experts, problems = load_experts(Path(path))
     for p in problems:
         logger.error("expert list: %s", p)
     return tuple(experts)
@@ -81,6 +83,20 @@ def current_experts() -> list[Expert]:
     """The valid entries of the expert list, re-read when the file changes."""
     path = get_settings().experts_file
     return list(_experts(str(path), path.stat().st_mtime if path.exists() else 0.0))
+
+
+@lru_cache(maxsize=4)
+def _staff(path: str, mtime: float) -> tuple[StaffMember, ...]:
+    staff, problems = load_staff(Path(path))
+    for p in problems:
+        logger.error("staff list: %s", p)
+    return tuple(staff)
+
+
+def current_staff() -> list[StaffMember]:
+    """The valid entries of the staff list, re-read when the file changes."""
+    path = get_settings().staff_file
+    return list(_staff(str(path), path.stat().st_mtime if path.exists() else 0.0))
 
 
 def previous_value(tracker: Tracker, slot: str) -> Any:
@@ -302,6 +318,7 @@ class ActionSubmitCase(BaseAction):
                 current_experts(),
                 urgent_days=settings.urgent_days,
                 per_round=settings.offers_per_round,
+                staff=current_staff(),
             )
             assert case.case_no is not None  # numbered by open_case before it returns
             return case.case_no, case.urgent, case.promised_hours, matches

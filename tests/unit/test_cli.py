@@ -154,7 +154,9 @@ def test_personal_data_delete_asks_first_and_then_erases_one_conversation(two_co
     monkeypatch.setattr("builtins.input", lambda prompt: "no")
     assert main(["personal-data", "delete", "--sender", "tg-7001"]) == 1
     shown = capsys.readouterr().out
-    assert "cases: 1 (with 2 history entries" in shown and "alert subscriptions: 1" in shown
+    assert (
+        "cases: 1 (with 3 history entries" in shown and "alert subscriptions: 1" in shown
+    )  # created, staff alerted, note
     with session_scope(url) as s:
         assert s.scalar(select(func.count()).select_from(Case)) == 2  # nothing deleted without a yes
     monkeypatch.setattr("builtins.input", lambda prompt: "yes")

@@ -16,6 +16,7 @@ from actions.cases.service import (
     open_case,
     status_lines,
 )
+from actions.cases.staff import StaffMember
 from actions.store import OutboxMessage, session_scope
 from tests.factories import intake as make_intake
 
@@ -190,3 +191,84 @@ def test_overdue_cases_go_to_the_next_experts(db):
             ("exp-002", 2, "offered"),
         ]
         assert escalate_overdue(s, POOL, now=later) == []  # not overdue again until the new promise passes
+
+
+# ---- no case without a human ----------------------------------------------------------------------------
+STAFF = [
+    StaffMember(
+        id="stf-001",
+        sample=True,
+        name="Sample Staff A",
+        organisation="Example Centre (sample)",
+        contact=Contact(channel="email", address="duty-a@example.org"),
+        telegram_chat_id=901,
+        response_hours=24,
+        on_duty=True,
+    ),
+    StaffMember(
+        id="stf-002",
+        sample=True,
+        name="Sample Staff B",
+        organisation="Example Centre (sample)",
+        contact=Contact(channel="phone", address="+1-202-555-0142"),
+        response_hours=12,
+        on_duty=True,
+    ),
+    StaffMember(
+        id="stf-003",
+        sample=True,
+        name="Sample Staff C",
+        organisation="Example Centre (sample)",
+        contact=Contact(channel="email", address="off@example.org"),
+        response_hours=1,
+        on_duty=False,
+    ),
+]
+
+
+def staff_rows(s, case_no):
+    rows = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "staff_alert").order_by(OutboxMessage.id))
+    return [(r.channel, r.recipient, r.payload["reason"]) for r in rows if r.payload["text"].find(case_no) >= 0]
+
+
+def test_a_case_no_expert_matches_goes_to_the_staff_on_duty_at_once(db):
+    with session_scope(db) as s:
+        case, chosen = open_case(s, intake(country="TH"), POOL, now=NOW, staff=STAFF)
+        assert chosen == [] and case.promised_hours == 24  # the slowest on-duty staff member's usual time
+        assert staff_rows(s, case.case_no) == [
+            ("telegram", "901", "no_match"),
+            ("sink", "phone:+1-202-555-0142", "no_match"),
+        ]  # the member off duty is not told
+        assert [e.kind for e in case.events] == ["created", "staff_alerted"]
+        assert "Sample Staff A, Sample Staff B" in case.events[-1].text
+
+
+def test_when_every_offered_expert_declines_the_staff_are_told_once_and_so_is_the_enterprise(db):
+    with session_scope(db) as s:
+        case_no = open_case(s, intake(sender="tg-5"), POOL, now=NOW, per_round=2, staff=STAFF)[0].case_no
+        assert decline(s, case_no, "exp-006", now=NOW, staff=STAFF)
+        assert staff_rows(s, case_no) == []  # exp-002 may still accept
+        assert decline(s, case_no, "exp-002", now=NOW, staff=STAFF)
+        assert [r[2] for r in staff_rows(s, case_no)] == ["all_declined", "all_declined"]
+        updates = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "enterprise_update"))
+        assert any("已转交值班工作人员跟进" in u.payload["text"] for u in updates)  # the intake is in Chinese
+        assert not decline(s, case_no, "exp-002", now=NOW, staff=STAFF)  # already declined: nothing new
+        assert len(staff_rows(s, case_no)) == 2
+
+
+def test_an_overdue_case_with_no_further_expert_goes_to_the_staff_once(db):
+    only = [expert("exp-001", ["JP"], ["trademark"])]
+    with session_scope(db) as s:
+        case_no = open_case(s, intake(), only, now=NOW, staff=STAFF)[0].case_no
+    for hours in (100, 300):  # two escalation runs after the promise passed
+        with session_scope(db) as s:
+            escalate_overdue(s, only, now=NOW + timedelta(hours=hours), staff=STAFF)
+    with session_scope(db) as s:
+        assert [r[2] for r in staff_rows(s, case_no)] == ["overdue", "overdue"]
+
+
+def test_with_nobody_on_duty_the_case_still_reaches_the_sink_never_silence(db):
+    with session_scope(db) as s:
+        case = open_case(s, intake(country="TH"), POOL, now=NOW, staff=[m for m in STAFF if not m.on_duty])[0]
+        assert staff_rows(s, case.case_no) == [("sink", "staff", "no_match")]
+        assert case.promised_hours == 72
