@@ -4,8 +4,8 @@ retention purge that clears closed cases' contact details after RETENTION_DAYS.
 
 Held about a conversation (its sender id, e.g. tg-<chat id> or a web session): the cases it opened
 with their history, expert offers and notifications; its alert subscriptions and the alerts sent
-to it; and its conversation history when Rasa keeps trackers in a SQL tracker store (table
-`events`; today Rasa keeps them in memory only). About a company: the cases filed under its name.
+to it; and its conversation history, which Rasa keeps in its SQL tracker store (table `events`, in the
+case database unless TRACKER_DATABASE_URL names another). About a company: the cases filed under its name.
 
 Functions take open sessions and never commit: the caller's `session_scope` makes each call one
 transaction, so an erasure is all or nothing. Nothing here connects at import time.
@@ -43,7 +43,7 @@ TRACKER_TABLE = "events"  # Rasa's SQLTrackerStore: one row per event, with the 
 ERASED = ""  # what a purged field holds
 EVENT_KINDS_WITH_FREE_TEXT = ("note", "closed")  # staff's and experts' notes; other kinds hold expert names
 TO_THE_SUBJECT = ("enterprise_update", "alert")  # notifications sent to the enterprise, not to experts or staff
-NOT_STORED = "conversation history: not stored (Rasa keeps it in memory until it restarts)"
+NOT_STORED = "conversation history: none in this database (no tracker table)"
 
 
 @dataclass(frozen=True)

@@ -163,8 +163,8 @@ class Settings(BaseSettings):
     # change; then `python -m actions.cli purge` (and the notifier, once a day) clears them, with
     # the notes and notifications of the case, old alert notifications and conversations idle as long.
     retention_days: int = Field(default=365, ge=1)
-    # Where Rasa's SQL tracker store keeps conversations, if one is configured (table `events`);
-    # empty: the case database is looked at.
+    # Where Rasa's SQL tracker store keeps conversations (table `events`, bot/tracker_store.py);
+    # empty: in the case database (DATABASE_URL), which is what `make run` does by default.
     tracker_database_url: str = ""
 
     # Extract budget of the best section (the supporting passage gets half): query-focused sentences

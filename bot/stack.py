@@ -201,6 +201,8 @@ class Stack:
             PYTHONWARNINGS="ignore",
         )
         env.update(self.extra_env)
+        if not env.get("TRACKER_DATABASE_URL"):  # conversations live beside the cases unless told otherwise
+            env["TRACKER_DATABASE_URL"] = env.get("DATABASE_URL") or Settings(_env_file=ROOT / ".env").database_url
         return env
 
     def action_service(self) -> Service:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import text
 
+from actions.store import session_scope
 from bot.stack import http_get
 from tests.factories import Conversation
 
@@ -124,6 +126,10 @@ def test_a_refused_consent_erases_the_entered_details_from_the_conversation(e2e)
     for detail in ("Erasable Textiles", "erase.me@example.com", "Rival Towels"):
         assert detail not in stored, detail
     assert "cease and desist" in stored  # the question before the form is kept
+    # Not only what Rasa serves: the rows of its SQL tracker store (the case database) hold none of it.
+    with session_scope(e2e.database_url) as s:
+        rows = "\n".join(s.scalars(text("SELECT data FROM events WHERE sender_id = :s"), {"s": talk.sender}))
+    assert "cease and desist" in rows and not any(d in rows for d in ("Erasable Textiles", "erase.me@example.com"))
     # The conversation goes on normally after the erasure.
     texts, _, customs = talk.expect("中日PPH需要提交哪些材料？", "[1]")
     assert customs and customs[0]["answered"]
@@ -135,3 +141,16 @@ def test_declining_the_offer_keeps_the_conversation_going(e2e):
     talk.expect("/deny", "不开案件")
     texts, _, customs = talk.expect("中日PPH需要提交哪些材料？", "[1]")
     assert customs and customs[0]["answered"]
+
+
+def test_a_rasa_restart_in_the_middle_of_the_case_form_loses_nothing(e2e):
+    """Conversations live in the SQL tracker store: the form goes on where it was after Rasa restarts."""
+    talk = Conversation(e2e.stack)
+    talk.expect("I need an expert", "Step 1")
+    talk.expect("Restart Robotics Co., Ltd.", "Step 2")
+    talk.expect("restart@example.com", "Step 3")
+    e2e.stack.stop(("rasa",))
+    e2e.stack.start(("rasa",))
+    talk.expect("Japan", "Step 4")  # not "no reliable answer": the form and its answers survived
+    talk.expect('/inform{"ip_type":"patent"}', "Step 5")
+    talk.expect("cancel", "nothing was stored")

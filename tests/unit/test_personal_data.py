@@ -123,7 +123,7 @@ def test_the_copy_of_a_conversation_holds_its_cases_subscriptions_and_alerts_but
     assert "recipient" not in offer and "zhang@example.com" not in json.dumps(data["notifications"])
     alert = next(n for n in data["notifications"] if n["kind"] == "alert")
     assert alert["recipient"] == "7001"
-    assert data["conversation"] is None and "not stored" in data["notes"][0]
+    assert data["conversation"] is None and "no tracker table" in data["notes"][0]
     json.dumps(data, ensure_ascii=False)  # JSON-ready
 
 
