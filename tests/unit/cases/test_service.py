@@ -194,35 +194,24 @@ def test_overdue_cases_go_to_the_next_experts(db):
 
 
 # ---- no case without a human ----------------------------------------------------------------------------
+def member(sid, contact, hours=24, on_duty=True, chat=None):
+    channel = "phone" if contact.startswith("+") else "email"
+    return StaffMember(
+        id=sid,
+        sample=True,
+        name=f"Sample Staff {sid[-1]}",
+        organisation="Example Centre (sample)",
+        contact=Contact(channel=channel, address=contact),
+        telegram_chat_id=chat,
+        response_hours=hours,
+        on_duty=on_duty,
+    )
+
+
 STAFF = [
-    StaffMember(
-        id="stf-001",
-        sample=True,
-        name="Sample Staff A",
-        organisation="Example Centre (sample)",
-        contact=Contact(channel="email", address="duty-a@example.org"),
-        telegram_chat_id=901,
-        response_hours=24,
-        on_duty=True,
-    ),
-    StaffMember(
-        id="stf-002",
-        sample=True,
-        name="Sample Staff B",
-        organisation="Example Centre (sample)",
-        contact=Contact(channel="phone", address="+1-202-555-0142"),
-        response_hours=12,
-        on_duty=True,
-    ),
-    StaffMember(
-        id="stf-003",
-        sample=True,
-        name="Sample Staff C",
-        organisation="Example Centre (sample)",
-        contact=Contact(channel="email", address="off@example.org"),
-        response_hours=1,
-        on_duty=False,
-    ),
+    member("stf-001", "duty-a@example.org", hours=24, chat=901),
+    member("stf-002", "+1-202-555-0142", hours=12),
+    member("stf-003", "off@example.org", hours=1, on_duty=False),
 ]
 
 
@@ -240,7 +229,7 @@ def test_a_case_no_expert_matches_goes_to_the_staff_on_duty_at_once(db):
             ("sink", "phone:+1-202-555-0142", "no_match"),
         ]  # the member off duty is not told
         assert [e.kind for e in case.events] == ["created", "staff_alerted"]
-        assert "Sample Staff A, Sample Staff B" in case.events[-1].text
+        assert "Sample Staff 1, Sample Staff 2" in case.events[-1].text
 
 
 def test_when_every_offered_expert_declines_the_staff_are_told_once_and_so_is_the_enterprise(db):
