@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     telegram_base_url: str = "https://api.telegram.org/bot"  # tests point it at a loopback server
     notifier_sink: Path = PROJECT_ROOT / ".run" / "notifications.jsonl"
     notifier_poll_seconds: float = 1.0
+    # What a notifier's claims on outbox rows say: a restarted notifier takes its own unfinished claims
+    # over at once. Each notifier sharing one database needs its own name (empty: this host's name).
+    notifier_name: str = ""
     # Market alerts: the notifier publishes at once when knowledge/alerts/ changes, and every this
     # many seconds anyway (new subscribers, alerts whose published day has come).
     alerts_publish_seconds: float = 60.0

@@ -4,11 +4,19 @@ and market-alert subscriptions with the record of which alert went to whom.
 SQLite by default (`.data/ipbot.db`); any SQLAlchemy URL in DATABASE_URL (e.g. PostgreSQL) works.
 The schema is owned by Alembic migrations in actions/migrations (`migrate()` applies them).
 Nothing here connects at import time.
+
+A store failure is loud, never a silent success: only `migrate(url, create=True)` (`make db`, the
+launcher at start, the CLI) creates an SQLite file; every other connection needs the file that was
+there, so a database deleted or replaced while the bot runs makes the next transaction fail
+(`DatabaseGone`) instead of writing into a file nobody will read, and `session_scope` checks after
+committing that the file it committed to is still the configured one.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
@@ -30,6 +38,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 from actions.privacy import private_file
@@ -112,7 +121,10 @@ class Offer(Base):
 
 class OutboxMessage(Base):
     """A notification to deliver. Written in the same transaction as what caused it; delivered by
-    the notifier, retried with backoff until the channel accepts it, never dropped."""
+    the notifier, retried with backoff until the channel accepts it, never dropped. A notifier claims
+    the rows it is about to send (`claimed_by`, until `claimed_until`), so several notifiers on one
+    database never send the same row at the same time; a claim that runs out (its notifier died) is
+    taken over."""
 
     __tablename__ = "outbox"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -128,6 +140,8 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     external_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
@@ -169,15 +183,27 @@ def sqlite_path(url: str) -> Path | None:
     return None if path in ("", ":memory:") or path.startswith("file:") else Path(path)
 
 
+class DatabaseGone(SQLAlchemyError):
+    """The configured SQLite file was deleted or replaced after this process opened it: what was just
+    committed went into a file nobody reads, so the caller must not confirm it."""
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
-    """One engine per database URL; SQLite gets a busy timeout, foreign keys and an owner-only file
-    (its -wal and -shm files inherit the mode). Errors never quote the values of a statement, so
-    contact details cannot reach a log through an exception."""
+    """One engine per database URL; SQLite gets a busy timeout, foreign keys, and a file that must
+    exist (see the module docstring). Errors never quote the values of a statement, so contact
+    details cannot reach a log through an exception."""
     if url.startswith("sqlite:///"):
-        if (path := sqlite_path(url)) is not None:
-            private_file(path)
         engine = create_engine(url, connect_args={"timeout": 30}, json_serializer=_json, hide_parameters=True)
+        if (path := sqlite_path(url)) is not None:
+            _guard_sqlite_file(engine, path)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -190,17 +216,47 @@ def get_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, json_serializer=_json, hide_parameters=True)
 
 
+def _guard_sqlite_file(engine: Engine, path: Path) -> None:
+    """sqlite3 creates a missing file on connect and keeps writing to a deleted one through an open
+    connection; both would confirm writes that are lost. Refuse to connect to a missing file, and
+    drop a pooled connection whose file is gone or replaced (the pool then reconnects, and fails)."""
+
+    @event.listens_for(engine, "do_connect")
+    def _must_exist(_dialect: Any, record: Any, _cargs: Any, _cparams: Any) -> None:
+        inode = _inode(path)
+        if inode is None:
+            raise sqlite3.OperationalError(f"the database file {path} does not exist (make db creates it)")
+        record.info["inode"] = inode
+
+    @event.listens_for(engine, "checkout")
+    def _still_there(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if _inode(path) != record.info.get("inode"):
+            raise DisconnectionError("the database file was deleted or replaced")
+
+
+def _prove_committed(session: Session, url: str, inode: int | None) -> None:
+    """After a commit on SQLite: the file committed to is still the configured file."""
+    path = sqlite_path(url)
+    if path is not None and inode is not None and _inode(path) != inode:
+        raise DatabaseGone(f"the database file {path} was deleted or replaced during the transaction")
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
 @contextmanager
 def session_scope(url: str) -> Iterator[Session]:
-    """A transaction: committed when the block ends, rolled back (nothing half-written) on error."""
+    """A transaction: committed when the block ends, rolled back (nothing half-written) on error;
+    raises `DatabaseGone` when an SQLite commit went into a file that is no longer the database."""
     session = sessionmaker(get_engine(url), expire_on_commit=False)()
     try:
         yield session
+        inode = None
+        if sqlite_path(url) is not None and session.in_transaction():
+            inode = session.connection().connection.info.get("inode")
         session.commit()
+        _prove_committed(session, url, inode)
     except BaseException:
         session.rollback()
         raise
@@ -211,16 +267,19 @@ def session_scope(url: str) -> Iterator[Session]:
 @lru_cache(maxsize=8)
 def migrated(url: str) -> bool:
     """Brings the database schema up to date once per database for this process (the action
-    server's first case or alert call), not at every call."""
-    migrate(url)
+    server's first case or alert call), not at every call. Never creates the database."""
+    migrate(url, create=False)
     return True
 
 
-def migrate(url: str) -> None:
-    """Brings the database schema up to date with the Alembic migrations."""
+def migrate(url: str, create: bool = True) -> None:
+    """Brings the database schema up to date with the Alembic migrations; with `create`, a missing
+    SQLite file is created first (owner-only: it holds contact details)."""
     from alembic import command
     from alembic.config import Config
 
+    if create and (path := sqlite_path(url)) is not None:
+        private_file(path)  # narrows an existing file to 0600 too; its -wal and -shm files inherit the mode
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

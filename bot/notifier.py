@@ -24,10 +24,11 @@ import contextlib
 import json
 import logging
 import signal
+import socket
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from actions.alerts.service import AlertWatcher
 from actions.cases.experts import Expert, load_experts
@@ -41,6 +42,7 @@ from actions.store import OutboxMessage, migrate, session_scope, utcnow
 logger = get_logger("notifier")
 
 MAX_BACKOFF_SECONDS = 600
+CLAIM_SECONDS = 600  # how long a claimed row is this notifier's alone
 PURGE_EVERY_SECONDS = 24 * 3600  # the retention purge runs at start and once a day
 TEXT = {
     "taken": "Case {case_no} has been taken by another expert. Thank you for your time.",
@@ -69,10 +71,12 @@ def retry_after_seconds(error: Exception) -> float | None:
 class Notifier:
     """Delivers outbox rows and reacts to experts' buttons."""
 
-    def __init__(self, settings: Settings, bot: Any = None):
+    def __init__(self, settings: Settings, bot: Any = None, name: str | None = None):
         self.settings = settings
         self.bot = bot  # a telegram.Bot, or None to deliver everything to the sink
         self.url = settings.database_url
+        self.name = (name or settings.notifier_name or socket.gethostname())[:64]  # what its claims say
+        self.unmarked: dict[int, str | None] = {}  # sent, but the database did not take the mark yet
 
     def experts(self) -> list[Expert]:
         """The valid entries of the expert list."""
@@ -89,19 +93,43 @@ class Notifier:
         return staff
 
     # ---- delivery ------------------------------------------------------------------------------
-    def _due(self, limit: int = 50) -> list[OutboxMessage]:
+    def _claim(self, limit: int = 50) -> list[OutboxMessage]:
+        """Claims up to `limit` due rows for this notifier and returns them; rows another notifier
+        is delivering (its claim still runs) are skipped, this notifier's own claims (from before a
+        restart, or a failure it could not record) are taken again."""
+        now = utcnow()
+        until = now + timedelta(seconds=CLAIM_SECONDS)
+        claimable = or_(
+            OutboxMessage.claimed_until.is_(None),
+            OutboxMessage.claimed_until < now,
+            OutboxMessage.claimed_by == self.name,
+        )
         with session_scope(self.url) as s:
-            query = (
-                select(OutboxMessage)
+            due = (
+                select(OutboxMessage.id)
                 .where(
                     OutboxMessage.status == "pending",
-                    OutboxMessage.next_attempt_at <= utcnow(),
+                    OutboxMessage.next_attempt_at <= now,
                     OutboxMessage.channel != "web",  # shown by the bot at the user's next message
+                    OutboxMessage.id.not_in(list(self.unmarked)),
+                    claimable,
                 )
                 .order_by(OutboxMessage.id)
                 .limit(limit)
+                .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer at a time anyway
             )
-            return list(s.scalars(query))
+            # One statement: on SQLite it takes the write lock before it reads, so two notifiers never
+            # claim from the same snapshot; on PostgreSQL the rows it picks are locked and skipped by others.
+            s.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(due))
+                .values(claimed_by=self.name, claimed_until=until)
+                .execution_options(synchronize_session=False)
+            )
+            mine = select(OutboxMessage).where(
+                OutboxMessage.claimed_by == self.name, OutboxMessage.claimed_until == until
+            )
+            return list(s.scalars(mine.order_by(OutboxMessage.id)))
 
     def _mark(
         self, row_id: int, delivered: bool, error: str | None = None, wait: float = 0, external: str | None = None
@@ -110,6 +138,7 @@ class Notifier:
             row = s.get(OutboxMessage, row_id)
             if row is None or row.status == "delivered":
                 return
+            row.claimed_by, row.claimed_until = None, None
             if delivered:
                 row.status, row.delivered_at, row.external_id, row.last_error = "delivered", utcnow(), external, None
             else:
@@ -117,10 +146,22 @@ class Notifier:
                 row.last_error = error
                 row.next_attempt_at = utcnow() + timedelta(seconds=wait or backoff(row.attempts))
 
+    def _mark_sent(self) -> None:
+        """Records the rows sent while the database did not take the mark (raises while it still does not)."""
+        for row_id, external in list(self.unmarked.items()):
+            self._mark(row_id, True, None, 0, external)
+            del self.unmarked[row_id]
+
     async def deliver_due(self) -> int:
-        """Sends every due row once; returns how many were delivered."""
+        """Sends every due row once; returns how many were delivered (and recorded)."""
+        return await self.deliver_due_batch(50)
+
+    async def deliver_due_batch(self, limit: int) -> int:
+        """Claims up to `limit` due rows and sends each once; returns how many were delivered (and recorded)."""
         delivered = 0
-        for row in await asyncio.to_thread(self._due):
+        if self.unmarked:
+            await asyncio.to_thread(self._mark_sent)
+        for row in await asyncio.to_thread(self._claim, limit):
             try:
                 external = await self._send(row)
             except Exception as exc:  # anything: retried later, never dropped
@@ -133,9 +174,16 @@ class Notifier:
                     type(exc).__name__,
                     wait or "backoff",
                 )
-                await asyncio.to_thread(self._mark, row.id, False, repr(exc)[:500], wait)
+                with contextlib.suppress(Exception):  # else the claim runs out and the row is tried again
+                    await asyncio.to_thread(self._mark, row.id, False, repr(exc)[:500], wait)
                 continue
-            await asyncio.to_thread(self._mark, row.id, True, None, 0, external)
+            self.unmarked[row.id] = external
+            try:
+                await asyncio.to_thread(self._mark, row.id, True, None, 0, external)
+            except Exception:
+                logger.error("outbox %s was sent but could not be marked delivered; marking it later", row.id)
+                raise
+            del self.unmarked[row.id]
             delivered += 1
         return delivered
 
@@ -224,9 +272,28 @@ class Notifier:
         return len(report.cases)
 
 
+async def wait_for_database(url: str, stop: asyncio.Event) -> bool:
+    """Waits until the case database answers (its schema brought up to date, never created here);
+    False when stopped first. Each failed try is logged, the wait between tries grows to a minute."""
+    attempt = 0
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(migrate, url, False)
+            if attempt:
+                logger.info("the case database answers again")
+            return True
+        except Exception as exc:
+            attempt += 1
+            logger.error("the case database is unavailable (%s); trying again", type(exc).__name__)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), min(2.0**attempt, 60.0))
+    return False
+
+
 async def run(settings: Settings, stop: asyncio.Event) -> None:
-    """Delivers and escalates until `stop` is set."""
-    migrate(settings.database_url)
+    """Delivers and escalates until `stop` is set; a failing database is logged and waited for."""
+    if not await wait_for_database(settings.database_url, stop):
+        return
     notifier = Notifier(settings)
     bot = None
     if settings.telegram_token:
@@ -235,9 +302,9 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         bot = Bot(settings.telegram_token, base_url=settings.telegram_base_url)
         await bot.initialize()
         notifier.bot = bot
-        logger.info("notifier: delivering over Telegram (%s)", settings.telegram_base_url)
+        logger.info("notifier %s: delivering over Telegram (%s)", notifier.name, settings.telegram_base_url)
     else:
-        logger.info("notifier: no TELEGRAM_TOKEN, delivering to %s", settings.notifier_sink)
+        logger.info("notifier %s: no TELEGRAM_TOKEN, delivering to %s", notifier.name, settings.notifier_sink)
     watcher = AlertWatcher(settings.alerts_dir, settings.database_url, settings.alerts_publish_seconds, PROJECT_ROOT)
     try:
         last_escalation = 0.0
@@ -247,12 +314,18 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 await asyncio.to_thread(watcher.tick)
             except Exception:  # e.g. the database is down: the next tick tries again
                 logger.exception("publishing alerts failed")
-            await notifier.deliver_due()
+            try:
+                await notifier.deliver_due()
+            except Exception as exc:
+                logger.error("delivering the outbox failed (%s); the next round tries again", type(exc).__name__)
             now = asyncio.get_running_loop().time()
             if now - last_escalation > 30:
-                if escalated := await asyncio.to_thread(notifier.escalate):
-                    logger.info("escalated %s", escalated)
-                last_escalation = now
+                try:
+                    if escalated := await asyncio.to_thread(notifier.escalate):
+                        logger.info("escalated %s", escalated)
+                    last_escalation = now
+                except Exception as exc:
+                    logger.error("escalating overdue cases failed (%s); trying again", type(exc).__name__)
             if last_purge is None or now - last_purge > PURGE_EVERY_SECONDS:
                 try:
                     if cleared := await asyncio.to_thread(notifier.purge):

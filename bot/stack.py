@@ -284,9 +284,19 @@ class Stack:
         names = ("actions", "rasa", "notifier", "web")
         return (*names, "gateway") if self.telegram_token() else names
 
+    def prepare_database(self) -> None:
+        """Creates the case database if it is missing and brings its schema up to date, once, here: the
+        action server and the notifier never create it (a database that vanishes while they run is an
+        error they report, not an empty one they fill)."""
+        from actions.store import migrate
+
+        migrate(self.extra_env.get("DATABASE_URL") or configured("DATABASE_URL"), create=True)
+
     def start(self, names: tuple[str, ...] | None = None, timeout: float = 240.0) -> None:
         """Starts the named services (default: `default_services()`) and waits until each is healthy."""
         names = self.default_services() if names is None else names
+        if {"actions", "notifier"} & set(names):
+            self.prepare_database()
         makers = {
             "actions": self.action_service,
             "rasa": self.rasa_service,

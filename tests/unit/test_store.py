@@ -1,4 +1,5 @@
-"""The case database: owner-only files on SQLite, and errors that never quote what users entered."""
+"""The case database: owner-only files on SQLite, errors that never quote what users entered, and failures
+that are loud: a missing or replaced database file is never silently created or written to."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import stat
 from datetime import datetime
 
 import pytest
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from actions.cases.service import open_case
-from actions.store import Case, migrate, session_scope, sqlite_path
+from actions.store import Case, DatabaseGone, migrate, migrated, session_scope, sqlite_path
 from tests.factories import intake
 
 
@@ -67,3 +69,53 @@ def test_a_database_error_does_not_quote_the_contact_or_description(database_url
     message = str(failure.value)
     assert "INSERT INTO cases" in message
     assert "li.secret@example.com" not in message and "王某" not in message
+
+
+def cases_in(url: str) -> int:
+    with session_scope(url) as s:
+        return s.scalar(select(func.count()).select_from(Case)) or 0
+
+
+def test_a_missing_sqlite_file_is_an_error_not_a_new_empty_database(tmp_path):
+    db = tmp_path / "ipbot.db"
+    url = f"sqlite:///{db}"
+    with pytest.raises(SQLAlchemyError, match="does not exist"):
+        cases_in(url)
+    with pytest.raises(SQLAlchemyError, match="does not exist"):
+        migrated(url)  # the action server's lazy upgrade never creates the database
+    assert not db.exists()
+    migrate(url)  # make db, the launcher and the CLI do
+    assert cases_in(url) == 0
+
+
+def test_a_database_file_deleted_while_running_makes_the_next_write_fail(tmp_path):
+    db = tmp_path / "ipbot.db"
+    url = f"sqlite:///{db}"
+    migrate(url)
+    with session_scope(url) as s:
+        open_case(s, intake(), [])
+    os.remove(db)
+    with pytest.raises(SQLAlchemyError), session_scope(url) as s:  # the pooled connection's file is gone
+        open_case(s, intake(), [])
+    assert not db.exists()
+
+
+def test_a_database_file_replaced_while_running_is_not_written_through_the_old_connection(tmp_path):
+    db = tmp_path / "ipbot.db"
+    url = f"sqlite:///{db}"
+    migrate(url)
+    assert cases_in(url) == 0  # a pooled connection to the original file
+    os.rename(db, tmp_path / "moved-away.db")
+    db.touch()  # an empty file where the database was: the write must fail, not go to the moved file
+    with pytest.raises(SQLAlchemyError, match="no such table"), session_scope(url) as s:
+        open_case(s, intake(), [])
+
+
+def test_a_commit_into_a_file_deleted_during_the_transaction_is_reported_not_confirmed(tmp_path):
+    db = tmp_path / "ipbot.db"
+    url = f"sqlite:///{db}"
+    migrate(url)
+    with pytest.raises(DatabaseGone), session_scope(url) as s:
+        open_case(s, intake(), [])
+        s.flush()
+        os.remove(db)  # sqlite3 commits into the deleted file all the same

@@ -244,3 +244,130 @@ def test_the_daily_purge_clears_closed_cases_past_the_retention(setup):
         case = s.scalar(select(Case).where(Case.case_no == case_no))
         assert (case.contact, case.description) == ("", "")
     assert Notifier(setup).purge() == 0
+
+
+# ---- several notifiers, and a database that fails --------------------------------------------------
+@pytest.fixture
+def shared(tmp_path, database_url):
+    """Settings on a fresh database (SQLite and PostgreSQL) with three experts, delivering to a sink."""
+    knowledge = tmp_path / "knowledge"
+    experts_file(knowledge)
+    return Settings(
+        knowledge_dir=knowledge,
+        database_url=database_url,
+        telegram_token="",
+        notifier_sink=tmp_path / "sink.jsonl",
+        notifier_poll_seconds=0.1,
+        watch_knowledge=False,
+    )
+
+
+def sink_ids(settings: Settings) -> list[int]:
+    if not settings.notifier_sink.exists():
+        return []
+    return [json.loads(line)["id"] for line in settings.notifier_sink.read_text(encoding="utf-8").splitlines()]
+
+
+def test_two_notifiers_on_one_database_send_every_row_exactly_once(shared, monkeypatch):
+    open_cases(shared, 10)  # 30 offers
+    slow_sink = Notifier._to_sink
+
+    def to_sink(self: Notifier, row: OutboxMessage) -> None:
+        import time
+
+        time.sleep(0.01)  # both are mid-batch at the same time
+        slow_sink(self, row)
+
+    monkeypatch.setattr(Notifier, "_to_sink", to_sink)
+    first, second = Notifier(shared, name="notifier-a"), Notifier(shared, name="notifier-b")
+
+    async def both() -> list[int]:
+        counts = [0, 0]
+        for _ in range(20):
+            a, b = await asyncio.gather(first.deliver_due_batch(5), second.deliver_due_batch(5))
+            counts[0] += a
+            counts[1] += b
+        return counts
+
+    counts = asyncio.run(both())
+    assert sorted(sink_ids(shared)) == [r.id for r in rows(shared)], "a row was sent twice or not at all"
+    assert all(r.status == "delivered" and r.claimed_by is None for r in rows(shared))
+    assert sum(counts) == 30 and min(counts) > 0, f"both notifiers delivered: {counts}"
+
+
+def test_a_dead_notifiers_claim_runs_out_and_another_takes_the_rows(shared):
+    open_cases(shared, 1)
+    claimed = Notifier(shared, name="died-after-claiming")._claim()
+    assert len(claimed) == 3
+    other = Notifier(shared, name="survivor")
+    assert asyncio.run(other.deliver_due()) == 0  # the claim still runs: not sent twice
+    with session_scope(shared.database_url) as s:
+        for row in s.scalars(select(OutboxMessage)):
+            row.claimed_until = datetime(2000, 1, 1)
+    assert asyncio.run(other.deliver_due()) == 3
+    assert len(sink_ids(shared)) == 3
+
+
+def test_a_row_sent_but_not_marked_is_marked_when_the_database_answers_and_never_sent_again(setup, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    settings = setup.model_copy(update={"telegram_token": ""})
+    open_cases(settings, 1)
+    notifier = Notifier(settings)
+    mark = Notifier._mark
+    down = {"on": True}
+
+    def flaky_mark(self: Notifier, row_id: int, delivered: bool, *args: object) -> None:
+        if delivered and down["on"]:
+            raise OperationalError("UPDATE outbox", {}, Exception("database is locked"))
+        mark(self, row_id, delivered, *args)
+
+    monkeypatch.setattr(Notifier, "_mark", flaky_mark)
+    with pytest.raises(OperationalError):
+        asyncio.run(notifier.deliver_due())
+    assert len(sink_ids(settings)) == 1 and list(notifier.unmarked) == [1]
+    with pytest.raises(OperationalError):  # still down: nothing new is sent either
+        asyncio.run(notifier.deliver_due())
+    assert len(sink_ids(settings)) == 1
+    down["on"] = False
+    assert asyncio.run(notifier.deliver_due()) == 2  # row 1 is marked, rows 2 and 3 are sent
+    assert sink_ids(settings) == [1, 2, 3], "row 1 was sent again"
+    assert all(r.status == "delivered" for r in rows(settings)) and not notifier.unmarked
+
+
+def test_the_notifier_waits_for_a_missing_database_and_then_delivers(tmp_path, caplog):
+    from bot.notifier import run
+
+    knowledge = tmp_path / "knowledge"
+    experts_file(knowledge)
+    url = f"sqlite:///{tmp_path / 'later.db'}"
+    settings = Settings(
+        knowledge_dir=knowledge,
+        database_url=url,
+        telegram_token="",
+        notifier_sink=tmp_path / "sink.jsonl",
+        notifier_poll_seconds=0.1,
+        watch_knowledge=False,
+    )
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run(settings, stop))
+        await asyncio.sleep(1.5)
+        assert not task.done(), "the notifier gave up on a missing database"
+        assert not (tmp_path / "later.db").exists(), "the notifier created the database"
+        await asyncio.to_thread(migrate, url)  # the staff restore it
+        await asyncio.to_thread(open_cases, settings, 1)
+        for _ in range(100):
+            if len(sink_ids(settings)) == 3:
+                break
+            await asyncio.sleep(0.1)
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+    with caplog.at_level(logging.INFO, logger="notifier"):
+        asyncio.run(scenario())
+    assert len(sink_ids(settings)) == 3
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("the case database is unavailable (OperationalError)" in m for m in logged)
+    assert any("the case database answers again" in m for m in logged)

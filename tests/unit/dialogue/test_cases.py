@@ -21,7 +21,7 @@ from actions.dialogue.cases import (
 )
 from actions.erasure import FORGET_SLOT
 from actions.settings import get_settings
-from actions.store import migrated
+from actions.store import migrate, migrated
 from tests import factories
 from tests.factories import adversarial_text
 
@@ -108,7 +108,9 @@ FILLED = {
 
 @pytest.fixture
 def database(tmp_path, monkeypatch):
+    """An empty case database, created as the launcher does before the action server starts."""
     url = f"sqlite:///{tmp_path / 'cases.db'}"
+    migrate(url)
     monkeypatch.setenv("DATABASE_URL", url)
     get_settings.cache_clear()
     yield url
