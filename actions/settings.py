@@ -169,6 +169,9 @@ class Settings(BaseSettings):
     # Where Rasa's SQL tracker store keeps conversations (table `events`, bot/tracker_store.py);
     # empty: in the case database (DATABASE_URL), which is what `make run` does by default.
     tracker_database_url: str = ""
+    # Where Rasa keeps its per-conversation locks (bot/lock_store.py): empty, in its memory (one Rasa
+    # process); `redis://host:port/db` when several Rasa replicas serve the same conversations.
+    lock_store_url: str = ""
 
     # Extract budget of the best section (the supporting passage gets half): query-focused sentences
     # up to this many characters (zh) or words (en). 320/130 kept more asked facts than 220/90 on the dev set.

@@ -201,8 +201,11 @@ class Stack:
             PYTHONWARNINGS="ignore",
         )
         env.update(self.extra_env)
-        if not env.get("TRACKER_DATABASE_URL"):  # conversations live beside the cases unless told otherwise
-            env["TRACKER_DATABASE_URL"] = env.get("DATABASE_URL") or Settings(_env_file=ROOT / ".env").database_url
+        # Conversations live beside the cases unless told otherwise; locks in Rasa's memory unless a
+        # Redis URL is given (bot/endpoints.yml needs both variables set, if empty).
+        database = env.get("DATABASE_URL") or configured("DATABASE_URL")
+        env["TRACKER_DATABASE_URL"] = env.get("TRACKER_DATABASE_URL") or configured("TRACKER_DATABASE_URL") or database
+        env["LOCK_STORE_URL"] = env.get("LOCK_STORE_URL") or configured("LOCK_STORE_URL")
         return env
 
     def action_service(self) -> Service:
