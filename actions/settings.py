@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     rasa_port: int = 5005
     action_port: int = 5055
     web_port: int = 8080
+    # The launcher's folder for each process's log and its status file (`python -m bot.stack status`);
+    # two stacks started from one checkout need one each. Relative paths are relative to the project.
+    log_dir: Path = PROJECT_ROOT / ".run"
     # The web page alone (python -m bot.channels.web), and the socket URL its widget uses when that is
     # not Rasa's own (a deployment behind a proxy; set but empty: the page's own origin).
     web_host: str = "127.0.0.1"

@@ -3,6 +3,7 @@ widget's page and (with a TELEGRAM_TOKEN) the Telegram gateway.
 
     python -m bot.stack run     # all of them, until Ctrl-C (what `make run` calls)
     python -m bot.stack shell   # the action server plus a terminal chat (`make shell`)
+    python -m bot.stack status  # each process of the running stack: state, restarts, answering now?
 
 Also used by the end-to-end tests and the evaluation runner to start a stack on free ports.
 
@@ -15,11 +16,14 @@ do not outlive a restart). CORS and the socket's origin check admit WEB_ORIGINS 
 by default only the page this stack serves.
 Every setting is read through actions/settings.py (the environment, else .env). Every process gets its own process
 group, so stopping it also stops its children; a process that ignores SIGTERM is killed after a timeout.
+While it runs, the launcher supervises the processes (`Supervisor`): one that dies or stops answering is
+restarted, and the state of each is in LOG_DIR/status.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -27,12 +31,15 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from actions.settings import Settings
 
@@ -40,7 +47,6 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "ipbot.tar.gz"
 RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
 PYTHON = ROOT / ".venv" / "bin" / "python"
-RUN_DIR = ROOT / ".run"
 
 
 def free_port() -> int:
@@ -85,6 +91,12 @@ def port(name: str) -> int:
     return int(configured(name))
 
 
+def log_folder() -> Path:
+    """LOG_DIR (relative paths are inside the project): where the logs and the status file go."""
+    folder = Path(configured("LOG_DIR"))
+    return folder if folder.is_absolute() else ROOT / folder
+
+
 def secret(name: str) -> str:
     """A secret setting, or a fresh random value when it is not configured."""
     return configured(name) or secrets.token_urlsafe(32)
@@ -118,31 +130,50 @@ class Service:
                 start_new_session=True,
             )
 
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
     def running(self) -> bool:
         """True while the process is alive."""
         return self.process is not None and self.process.poll() is None
 
-    def healthy(self) -> bool:
+    def healthy(self, timeout: float = 2.0) -> bool:
         """True when the server answers its health URL (or, without one, while it runs)."""
         if self.health_url is None:
             return self.running()
-        return http_get(self.health_url)[0] == 200
+        return http_get(self.health_url, timeout)[0] == 200
+
+    def group_alive(self) -> bool:
+        """True while any process of its group is left (a worker can outlive the process it was started by)."""
+        if self.process is None:
+            return False
+        self.process.poll()  # reaps the leader if it exited
+        try:
+            os.killpg(self.process.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
     def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM to the process group; SIGKILL if it is still there after the timeout."""
-        if not self.running():
+        """SIGTERM to the whole process group, SIGKILL to what is left after the timeout. Also when the
+        process itself already died: its children (e.g. a Sanic worker holding the port) go with it."""
+        if self.process is None:
             return
-        assert self.process is not None
         for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
             try:
                 os.killpg(self.process.pid, sig)
             except ProcessLookupError:
-                return
-            try:
-                self.process.wait(wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+                break
+            deadline = time.monotonic() + wait
+            while self.group_alive() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if not self.group_alive():
+                break
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(1)
 
 
 @dataclass
@@ -153,7 +184,7 @@ class Stack:
     action_port: int = 5055
     web_port: int = 8080
     model: Path = MODEL
-    log_dir: Path = RUN_DIR
+    log_dir: Path = field(default_factory=log_folder)
     extra_env: dict[str, str] = field(default_factory=dict)
     services: dict[str, Service] = field(default_factory=dict)
     api_token: str = field(default_factory=lambda: configured("RASA_API_TOKEN"))  # empty: Rasa's API is off
@@ -342,6 +373,185 @@ class Stack:
         return f"{self.rasa_url}{path}{'&' if '?' in path else '?'}token={urllib.parse.quote(self.api_token)}"
 
 
+@dataclass
+class Watch:
+    """What the supervisor knows of one service."""
+
+    state: str = "starting"  # starting, healthy, unhealthy, restarting
+    started_at: float = 0.0
+    healthy_since: float | None = None
+    last_check: float = 0.0
+    failed_checks: int = 0  # in a row
+    restarts: int = 0
+    backoff_level: int = 0
+    restart_at: float = 0.0
+    last_reason: str = ""
+
+
+class Supervisor:
+    """Keeps the stack's processes up: one that exits, or fails HEALTH_FAILURES health checks in a row,
+    has its whole process group stopped (no orphan keeps its port) and is started again after a
+    backoff of 1, 2, 4 … 60 s, reset once it has been healthy for STABLE_SECONDS. Every restart is
+    logged (stderr and launcher.log), and the state of each process is written to status.json in the
+    log folder after every round (read by `python -m bot.stack status`).
+
+    Written here rather than handed to systemd or supervisord: `make run` must work on a fresh
+    machine without either, and the launcher already owns the processes' groups, environment and
+    health URLs. On a server, systemd units may run the same processes instead (README)."""
+
+    HEALTH_EVERY = 5.0  # seconds between health checks of a running process
+    HEALTH_TIMEOUT = 10.0  # a server busy with a burst of messages still answers within this
+    HEALTH_FAILURES = 3
+    START_GRACE = 240.0  # a process that has not yet been healthy gets this long (Rasa loads its model)
+    STABLE_SECONDS = 120.0
+    FIRST_BACKOFF = 1.0
+    MAX_BACKOFF = 60.0
+
+    def __init__(self, stack: Stack, log: Callable[[str], None] | None = None) -> None:
+        self.stack = stack
+        now = time.monotonic()
+        self.watches = {name: Watch(state="healthy", started_at=now, healthy_since=now) for name in stack.services}
+        self.log = log or self._log_line
+        self.started = time.time()
+
+    def _log_line(self, line: str) -> None:
+        stamped = f"{time.strftime('%Y-%m-%d %H:%M:%S')} supervisor {line}"
+        print(stamped, file=sys.stderr, flush=True)
+        self.stack.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.stack.log_dir / "launcher.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with open(fd, "a", encoding="utf-8") as out:
+            out.write(stamped + "\n")
+
+    def tick(self, now: float | None = None) -> None:
+        """One round: restarts what is due, checks what runs, writes the status file."""
+        now = time.monotonic() if now is None else now
+        for name, service in self.stack.services.items():
+            watch = self.watches.setdefault(name, Watch(started_at=now))
+            if watch.state == "restarting":
+                if now >= watch.restart_at:
+                    service.start()
+                    watch.state, watch.started_at, watch.healthy_since = "starting", now, None
+                    watch.failed_checks, watch.last_check = 0, 0.0
+                    self.log(f"{name} started again (pid {service.pid})")
+                continue
+            if not service.running():
+                code = service.process.returncode if service.process is not None else None
+                self._restart(name, f"exited (code {code})", now)
+                continue
+            if now - watch.last_check < self.HEALTH_EVERY:
+                continue
+            watch.last_check = now
+            if service.healthy(self.HEALTH_TIMEOUT):
+                if watch.state != "healthy":
+                    if watch.state == "starting" and watch.restarts:
+                        self.log(f"{name} is healthy again after {now - watch.started_at:.0f} s")
+                    watch.state, watch.healthy_since = "healthy", now
+                watch.failed_checks = 0
+                if watch.healthy_since is not None and now - watch.healthy_since > self.STABLE_SECONDS:
+                    watch.backoff_level = 0
+                continue
+            if watch.state == "starting" and now - watch.started_at < self.START_GRACE:
+                continue
+            watch.failed_checks += 1
+            watch.state = "unhealthy"
+            if watch.failed_checks >= self.HEALTH_FAILURES:
+                self._restart(name, f"failed {watch.failed_checks} health checks in a row", now)
+        self.write_status()
+
+    def _restart(self, name: str, reason: str, now: float) -> None:
+        service, watch = self.stack.services[name], self.watches[name]
+        service.stop(timeout=5.0)  # the whole group: a worker left behind would keep the port
+        delay = min(self.FIRST_BACKOFF * 2.0**watch.backoff_level, self.MAX_BACKOFF)
+        watch.backoff_level += 1
+        watch.restarts += 1
+        watch.state, watch.restart_at, watch.last_reason = "restarting", now + delay, reason
+        self.log(f"{name} {reason}; restarting in {delay:.0f} s (restart {watch.restarts})")
+
+    def status(self) -> dict[str, Any]:
+        """What `python -m bot.stack status` prints: the launcher, and each process's state."""
+        return {
+            "launcher_pid": os.getpid(),
+            "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started)),
+            "written": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "processes": {
+                name: {
+                    "pid": service.pid,
+                    "state": self.watches[name].state if name in self.watches else "starting",
+                    "restarts": self.watches[name].restarts if name in self.watches else 0,
+                    "last_reason": self.watches[name].last_reason if name in self.watches else "",
+                    "health_url": service.health_url,
+                    "log": str(service.log_path),
+                }
+                for name, service in self.stack.services.items()
+            },
+        }
+
+    def write_status(self) -> None:
+        """status.json in the log folder, replaced atomically (owner-only, like the logs)."""
+        path = self.stack.log_dir / "status.json"
+        self.stack.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        partial = path.with_suffix(".json.partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "w", encoding="utf-8") as out:
+            json.dump(self.status(), out, indent=1)
+        os.replace(partial, path)
+
+    def run_in_background(self, every: float = 1.0) -> Callable[[], None]:
+        """Ticks in a thread until the returned function is called (the tests and probes use this)."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(every):
+                self.tick()
+
+        thread = threading.Thread(target=loop, name="supervisor", daemon=True)
+        thread.start()
+
+        def stopper() -> None:
+            stop.set()
+            thread.join(30)
+
+        return stopper
+
+
+def status_report(log_dir: Path, timeout: float = 3.0) -> tuple[int, str]:
+    """The launcher's status file checked against what answers now: (0 when all is well, else 1; the text)."""
+    path = log_dir / "status.json"
+    if not path.exists():
+        return 1, f"no stack has run with this log folder ({path} is missing)"
+    status = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        os.kill(int(status["launcher_pid"]), 0)
+        launcher = f"running (pid {status['launcher_pid']}, since {status['started']})"
+        alive = True
+    except (ProcessLookupError, PermissionError, ValueError):
+        launcher, alive = f"not running (last status written {status['written']})", False
+    lines = [f"launcher: {launcher}", f"{'process':<10}{'pid':>8}  {'state':<11}{'now':<10}restarts  last restart"]
+    ok = alive
+    for name, p in status["processes"].items():
+        if not alive:
+            now = "-"
+        elif p["health_url"]:
+            now = "answers" if http_get(p["health_url"], timeout)[0] == 200 else "no answer"
+        else:
+            now = "runs" if _pid_alive(p["pid"]) else "gone"
+        ok = ok and p["state"] == "healthy" and now in ("answers", "runs")
+        lines.append(f"{name:<10}{p['pid'] or '-':>8}  {p['state']:<11}{now:<10}{p['restarts']:>8}  {p['last_reason']}")
+    return (0 if ok else 1), "\n".join(lines)
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _banner(stack: Stack) -> str:
     telegram = (
         "gateway running (long polling; logs in gateway.log)"
@@ -360,7 +570,8 @@ The bot is running.
   web chat:   {stack.web_url}/   (the rasa-webchat widget on Rasa's socket.io channel)
   Telegram:   {telegram}
   actions:    {stack.action_url}/health
-  logs:       {stack.log_dir}/rasa.log, actions.log, notifier.log
+  logs:       {stack.log_dir}/rasa.log, actions.log, notifier.log, launcher.log (restarts)
+  status:     .venv/bin/python -m bot.stack status   (a process that dies or stops answering is restarted)
   cases:      .venv/bin/python -m actions.cli cases list   (notifications without a Telegram token: .run/notifications.jsonl)
 Press Ctrl-C to stop.
 """
@@ -370,12 +581,17 @@ def main(argv: list[str] | None = None) -> int:
     """`run` starts the stack (Rasa, the action server, the notifier, the web page, the gateway with a
     Telegram token) until Ctrl-C; `shell` opens a terminal chat."""
     parser = argparse.ArgumentParser(prog="python -m bot.stack")
-    parser.add_argument("command", choices=["run", "shell"])
+    parser.add_argument("command", choices=["run", "shell", "status"])
     parser.add_argument("--rasa-port", type=int, default=port("RASA_PORT"))
     parser.add_argument("--action-port", type=int, default=port("ACTION_PORT"))
     parser.add_argument("--web-port", type=int, default=port("WEB_PORT"))
+    parser.add_argument("--log-dir", type=Path, default=None, help="LOG_DIR by default")
     args = parser.parse_args(argv)
-    stack = Stack(args.rasa_port, args.action_port, args.web_port)
+    if args.command == "status":
+        code, text = status_report(args.log_dir or log_folder())
+        print(text)
+        return code
+    stack = Stack(args.rasa_port, args.action_port, args.web_port, log_dir=args.log_dir or log_folder())
 
     def interrupted(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -400,14 +616,13 @@ def main(argv: list[str] | None = None) -> int:
                 cwd=ROOT,
                 env=env,
             )
-        print(f"starting {', '.join(stack.default_services())} (logs in .run/) …", flush=True)
+        print(f"starting {', '.join(stack.default_services())} (logs in {stack.log_dir}) …", flush=True)
         stack.start()
         print(_banner(stack), flush=True)
-        while all(s.running() for s in stack.services.values()):
+        supervisor = Supervisor(stack)
+        while True:  # until Ctrl-C or SIGTERM
+            supervisor.tick()
             time.sleep(1)
-        dead = [s.name for s in stack.services.values() if not s.running()]
-        print(f"{', '.join(dead)} stopped unexpectedly; see the logs in {stack.log_dir}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("\nstopping …", flush=True)
         return 0

@@ -15,13 +15,14 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from rasa.core.channels.rest import RestInput as RasaRestInput
-from sanic import Blueprint, response
+from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.guards import bearer_matches, rest_body_error
+from bot.channels.silence import silent_turn_reply
 
 MIN_TOKEN_LENGTH = 16
 
@@ -33,6 +34,7 @@ class RestInput(RasaRestInput):
         if len(token or "") < MIN_TOKEN_LENGTH:
             raise ValueError(f"the REST channel needs a token of at least {MIN_TOKEN_LENGTH} characters")
         self.token = token
+        self.app: Sanic | None = None
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
@@ -40,8 +42,22 @@ class RestInput(RasaRestInput):
         return cls(str((credentials or {}).get("token") or ""))
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
-        """Rasa's REST blueprint with the token and body checks in front of its webhook."""
-        blueprint = super().blueprint(on_new_message)
+        """Rasa's REST blueprint with the token and body checks in front of its webhook, and a reply
+        for a message the bot left without one (bot/channels/silence.py)."""
+
+        async def answered(message: UserMessage) -> None:
+            collector = message.output_channel
+            before = len(collector.messages) if isinstance(collector, CollectingOutputChannel) else None
+            await on_new_message(message)
+            if before is not None and len(collector.messages) == before:
+                text = await silent_turn_reply(self.app, message.sender_id, self.name())
+                await collector.send_text_message(message.sender_id, text)
+
+        blueprint = super().blueprint(answered)
+
+        @blueprint.listener("before_server_start")
+        async def keep_app(app: Sanic, _loop: Any) -> None:
+            self.app = app  # its agent renders the reply for a silent turn
 
         @blueprint.middleware("request")
         async def check(request: Request) -> HTTPResponse | None:

@@ -62,6 +62,7 @@ from sanic.response import HTTPResponse
 
 from actions.safe_text import channel_text
 from bot.channels.guards import SessionIds, as_typed_text, offered_payloads, origin_allowed, parse_origins
+from bot.channels.silence import silent_turn_reply
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +151,16 @@ class PacketCheckingServer(socketio.AsyncServer):
 
 
 class SocketIOOutput(RasaSocketIOOutput):
-    """Sends the bot's messages to the browser; custom JSON as one `{"custom": ...}` message."""
+    """Sends the bot's messages to the browser; custom JSON as one `{"custom": ...}` message. Counts
+    what it sent, so a turn that sent nothing gets a reply all the same (bot/channels/silence.py)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sent = 0
+
+    async def _send_message(self, socket_id: str, response: Any) -> None:
+        self.sent += 1
+        await super()._send_message(socket_id, response)
 
     async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
         """Sends a custom payload as the message itself instead of as emit() keyword arguments."""
@@ -258,5 +268,10 @@ class SocketIOInput(RasaSocketIOInput):
             except LockError:  # the conversation's earlier messages kept it busy past Rasa's lock lifetime
                 logger.warning("a socket.io message waited too long for its conversation and was not read")
                 await output_channel.send_text_message(sender_id, BUSY)
+                return
+            if not output_channel.sent:
+                await output_channel.send_text_message(
+                    sender_id, await silent_turn_reply(self.app, sender_id, self.name())
+                )
 
         return blueprint

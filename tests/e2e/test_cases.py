@@ -154,3 +154,42 @@ def test_a_rasa_restart_in_the_middle_of_the_case_form_loses_nothing(e2e):
     talk.expect("Japan", "Step 4")  # not "no reliable answer": the form and its answers survived
     talk.expect('/inform{"ip_type":"patent"}', "Step 5")
     talk.expect("cancel", "nothing was stored")
+
+
+def test_an_action_server_killed_in_the_middle_of_the_case_form_is_healed_and_the_form_goes_on(e2e):
+    """kill -9 of the action server's process: the user is told at once (not left without a reply), the
+    launcher's supervisor stops what is left of its group and starts it again, and the form continues."""
+    import os
+    import signal
+    import time
+
+    from bot.stack import Supervisor
+
+    stack = e2e.stack
+    actions = stack.services["actions"]
+    supervisor = Supervisor(stack, log=lambda line: None)
+    stop_supervising = supervisor.run_in_background(every=0.5)
+    try:
+        talk = Conversation(stack)
+        talk.expect("I need an expert", "Step 1")
+        talk.expect("Healing Robotics Co., Ltd.", "Step 2")
+        talk.expect("healing@example.com", "Step 3")
+        killed = actions.pid
+        supervisor.FIRST_BACKOFF = 5.0  # time enough to talk to the bot while the action server is down
+        os.kill(killed, signal.SIGKILL)  # the main process only: its Sanic worker is left holding the port
+        started = time.monotonic()
+        while supervisor.watches["actions"].state != "restarting":
+            assert time.monotonic() - started < 10, "the supervisor did not notice the dead action server"
+            time.sleep(0.1)
+        assert not actions.group_alive() and not actions.healthy(), "the orphaned worker still serves"
+        texts, _, _ = talk.say("Japan")
+        assert "temporarily unavailable" in texts, "\n".join(talk.transcript)
+        while not (actions.pid != killed and actions.healthy()):
+            assert time.monotonic() - started < 120, "the action server was not restarted"
+            time.sleep(0.5)
+        assert supervisor.watches["actions"].restarts == 1
+        talk.expect("Japan", "Step 4")  # the answer that went unheard is taken now
+        talk.expect("cancel", "nothing was stored")
+    finally:
+        stop_supervising()
+    assert actions.healthy()

@@ -67,3 +67,146 @@ def test_ports_come_from_the_environment_then_dot_env_then_their_defaults(monkey
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WEB_PORT", "9191")
     assert [stack.port(name) for name in ("RASA_PORT", "ACTION_PORT", "WEB_PORT")] == [6005, 5055, 9191]
+
+
+# ---- supervision: real processes, a real port --------------------------------------------------------
+PARENT_WITH_PORT = r"""
+import socket, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", '''
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
+time.sleep(120)
+''', sys.argv[1]])
+time.sleep(120)
+"""
+
+
+def port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_until(predicate, timeout: float = 10.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_stopping_a_service_whose_process_died_also_stops_the_child_holding_its_port(tmp_path):
+    import os
+    import signal
+
+    from bot.stack import free_port
+
+    port = free_port()
+    service = Service("worker", [sys.executable, "-c", PARENT_WITH_PORT, str(port)], None, {}, tmp_path / "w.log")
+    service.start()
+    try:
+        assert wait_until(lambda: not port_free(port)), "the child never listened"
+        os.kill(service.pid, signal.SIGKILL)  # the process dies, its child keeps the port
+        service.process.wait(5)
+        assert not port_free(port) and service.group_alive()
+        service.stop(timeout=2)
+        assert wait_until(lambda: port_free(port), 5), "an orphan still holds the port"
+        assert not service.group_alive()
+    finally:
+        service.stop(timeout=1)
+
+
+def test_the_supervisor_restarts_a_dead_process_with_growing_backoff_and_logs_it(tmp_path):
+    import json
+    import os
+    import signal
+
+    from bot.stack import Supervisor
+
+    stack = Stack(log_dir=tmp_path / "logs")
+    service = Service("notifier", [sys.executable, "-c", "import time; time.sleep(120)"], None, {}, tmp_path / "n.log")
+    stack.services["notifier"] = service
+    service.start()
+    lines: list[str] = []
+    supervisor = Supervisor(stack, log=lines.append)
+    try:
+        first = service.pid
+        os.kill(first, signal.SIGKILL)
+        service.process.wait(5)
+        supervisor.tick(now=100.0)
+        assert supervisor.watches["notifier"].state == "restarting"
+        supervisor.tick(now=100.5)  # the first backoff is 1 s: not yet
+        assert not service.running()
+        supervisor.tick(now=101.0)
+        assert service.running() and service.pid != first
+        assert lines == [
+            "notifier exited (code -9); restarting in 1 s (restart 1)",
+            f"notifier started again (pid {service.pid})",
+        ]
+        os.kill(service.pid, signal.SIGKILL)
+        service.process.wait(5)
+        supervisor.tick(now=102.0)
+        assert lines[-1] == "notifier exited (code -9); restarting in 2 s (restart 2)"
+        status = json.loads((tmp_path / "logs" / "status.json").read_text())
+        assert status["processes"]["notifier"]["state"] == "restarting"
+        assert status["processes"]["notifier"]["restarts"] == 2
+        assert stat.S_IMODE((tmp_path / "logs" / "status.json").stat().st_mode) == 0o600
+    finally:
+        service.stop(timeout=1)
+
+
+def test_a_process_that_stops_answering_its_health_url_is_restarted_after_three_failed_checks(tmp_path):
+    from bot.stack import Supervisor, free_port
+
+    dead_url = f"http://127.0.0.1:{free_port()}/health"  # nothing answers there
+    stack = Stack(log_dir=tmp_path / "logs")
+    service = Service(
+        "actions", [sys.executable, "-c", "import time; time.sleep(120)"], dead_url, {}, tmp_path / "a.log"
+    )
+    stack.services["actions"] = service
+    service.start()
+    lines: list[str] = []
+    supervisor = Supervisor(stack, log=lines.append)
+    supervisor.HEALTH_TIMEOUT = 0.5
+    try:
+        for i, now in enumerate((10.0, 15.0, 20.0)):
+            assert not lines, f"restarted after {i} failed checks"
+            supervisor.tick(now=now)
+        assert lines == ["actions failed 3 health checks in a row; restarting in 1 s (restart 1)"]
+        assert not service.group_alive(), "the hung process was left running"
+    finally:
+        service.stop(timeout=1)
+
+
+def test_status_says_what_runs_and_fails_when_the_launcher_is_gone(tmp_path):
+    import json
+
+    from bot.stack import Supervisor, status_report
+
+    assert status_report(tmp_path)[0] == 1  # no stack ever ran with this folder
+    stack = Stack(log_dir=tmp_path)
+    service = Service("notifier", [sys.executable, "-c", "import time; time.sleep(120)"], None, {}, tmp_path / "n.log")
+    stack.services["notifier"] = service
+    service.start()
+    try:
+        Supervisor(stack, log=lambda _: None).write_status()
+        code, text = status_report(tmp_path)
+        assert code == 0, text
+        assert "launcher: running" in text and "notifier" in text and "healthy" in text and "runs" in text
+        status = json.loads((tmp_path / "status.json").read_text())
+        status["launcher_pid"] = 2**22 + 12345  # no such process
+        (tmp_path / "status.json").write_text(json.dumps(status))
+        code, text = status_report(tmp_path)
+        assert code == 1 and "launcher: not running" in text
+    finally:
+        service.stop(timeout=1)
