@@ -2,12 +2,14 @@
 
 Debian's Chromium (headless) driven by Selenium through Debian's ChromeDriver (`make browser` installs
 both and a CJK font; Selenium Manager is never used). The page comes from `python -m bot.channels.web`, the
-widget talks to Rasa's socket.io channel on another port. Screenshots go to eval/reports/widget-*.png.
+widget talks to Rasa's socket.io channel on another port. Screenshots go to .run/screenshots/widget-*.png;
+with UPDATE_SCREENSHOTS=1 to eval/reports/, where the committed ones are (a test run leaves the tree clean).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,7 +33,7 @@ pytestmark = pytest.mark.e2e
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-REPORTS = ROOT / "eval" / "reports"
+REPORTS = ROOT / "eval" / "reports" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else ROOT / ".run" / "screenshots"
 ANSWER_TIMEOUT = 90  # seconds; the first answer after start-up is the slowest
 # Message bubbles, without the widget's typing indicator: an empty `.rw-message` it shows while it
 # waits to take the next message (the answer's citations payload, which it then drops).
@@ -131,7 +133,7 @@ def ask(driver: webdriver.Chrome, question: str, done: Callable[[list[str]], boo
 
 
 def screenshot(driver: webdriver.Chrome, name: str) -> Path:
-    """Saves a screenshot under eval/reports/ (once the widget's animations are over) and returns its path."""
+    """Saves a screenshot in REPORTS (once the widget's animations are over) and returns its path."""
     wait_for(
         driver, lambda d: d.execute_script("return document.getAnimations().every(a => a.playState !== 'running')")
     )
