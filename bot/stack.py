@@ -377,7 +377,7 @@ class Stack:
 class Watch:
     """What the supervisor knows of one service."""
 
-    state: str = "starting"  # starting, healthy, unhealthy, restarting
+    state: str = "starting"  # starting, healthy, unhealthy, restarting, stopped
     started_at: float = 0.0
     healthy_since: float | None = None
     last_check: float = 0.0
@@ -496,6 +496,12 @@ class Supervisor:
             json.dump(self.status(), out, indent=1)
         os.replace(partial, path)
 
+    def stopped(self) -> None:
+        """Records in the status file that the stack was stopped on purpose."""
+        for watch in self.watches.values():
+            watch.state = "stopped"
+        self.write_status()
+
     def run_in_background(self, every: float = 1.0) -> Callable[[], None]:
         """Ticks in a thread until the returned function is called (the tests and probes use this)."""
         stop = threading.Event()
@@ -592,6 +598,7 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
         return code
     stack = Stack(args.rasa_port, args.action_port, args.web_port, log_dir=args.log_dir or log_folder())
+    supervisor: Supervisor | None = None
 
     def interrupted(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -630,6 +637,8 @@ def main(argv: list[str] | None = None) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # finish stopping, whatever arrives
             signal.signal(sig, signal.SIG_IGN)
         stack.stop()
+        if supervisor is not None:
+            supervisor.stopped()
 
 
 if __name__ == "__main__":

@@ -199,10 +199,14 @@ def test_status_says_what_runs_and_fails_when_the_launcher_is_gone(tmp_path):
     stack.services["notifier"] = service
     service.start()
     try:
-        Supervisor(stack, log=lambda _: None).write_status()
+        supervisor = Supervisor(stack, log=lambda _: None)
+        supervisor.write_status()
         code, text = status_report(tmp_path)
         assert code == 0, text
         assert "launcher: running" in text and "notifier" in text and "healthy" in text and "runs" in text
+        supervisor.stopped()  # make run stopped with Ctrl-C
+        code, text = status_report(tmp_path)
+        assert code == 1 and "stopped" in text
         status = json.loads((tmp_path / "status.json").read_text())
         status["launcher_pid"] = 2**22 + 12345  # no such process
         (tmp_path / "status.json").write_text(json.dumps(status))
