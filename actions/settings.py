@@ -143,6 +143,16 @@ class Settings(BaseSettings):
     telegram_base_url: str = "https://api.telegram.org/bot"  # tests point it at a loopback server
     notifier_sink: Path = PROJECT_ROOT / ".run" / "notifications.jsonl"
     notifier_poll_seconds: float = 1.0
+    # E-mail (bot/mailer.py): experts and staff reached by e-mail, and enterprises that gave one, are
+    # written to through this SMTP server; without SMTP_HOST those notifications go to the sink.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"  # "none" only for a server on this machine
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "IP early-warning bot <noreply@example.com>"
+    smtp_reply_to: str = ""  # where experts' replies go (the guidance centre's staff); empty: no Reply-To
+    smtp_timeout: float = 30.0
     # What a notifier's claims on outbox rows say: a restarted notifier takes its own unfinished claims
     # over at once. Each notifier sharing one database needs its own name (empty: this host's name).
     notifier_name: str = ""

@@ -3,7 +3,8 @@
     python -m bot.notifier        # started by `make run`
 
 - Every pending outbox row is sent — over Telegram (python-telegram-bot) when TELEGRAM_TOKEN is
-  set and the recipient has a chat, otherwise to the local sink file (.run/notifications.jsonl) —
+  set and the recipient has a chat, by e-mail (bot/mailer.py) when SMTP_HOST is set and the
+  recipient is an address, otherwise to the local sink file (.run/notifications.jsonl) —
   and marked delivered only after the channel accepted it. A failure is retried with exponential
   backoff (a 429 waits the `retry_after` Telegram asks for); no row is ever dropped. Delivery is
   at-least-once: a crash between sending and marking may send a row again, and every reaction to
@@ -38,6 +39,7 @@ from actions.personal_data import purge, strike_from_sink, tracker_session
 from actions.privacy import get_logger, open_private
 from actions.settings import PROJECT_ROOT, Settings, get_settings
 from actions.store import OutboxMessage, migrate, session_scope, utcnow
+from bot.mailer import Mailer
 
 logger = get_logger("notifier")
 
@@ -74,6 +76,7 @@ class Notifier:
     def __init__(self, settings: Settings, bot: Any = None, name: str | None = None):
         self.settings = settings
         self.bot = bot  # a telegram.Bot, or None to deliver everything to the sink
+        self.mailer = Mailer(settings) if settings.smtp_host else None  # None: e-mail rows go to the sink
         self.url = settings.database_url
         self.name = (name or settings.notifier_name or socket.gethostname())[:64]  # what its claims say
         self.unmarked: dict[int, str | None] = {}  # sent, but the database did not take the mark yet
@@ -192,6 +195,9 @@ class Notifier:
             text, markup = self.render(row)
             message = await self.bot.send_message(chat_id=int(row.recipient), text=text, reply_markup=markup)
             return str(message.message_id)
+        if row.channel == "email" and self.mailer is not None:
+            text, _ = self.render(row)
+            return await self.mailer.send(row.kind, row.recipient, text, row.payload)
         await asyncio.to_thread(self._to_sink, row)
         return None
 
@@ -305,6 +311,8 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         logger.info("notifier %s: delivering over Telegram (%s)", notifier.name, settings.telegram_base_url)
     else:
         logger.info("notifier %s: no TELEGRAM_TOKEN, delivering to %s", notifier.name, settings.notifier_sink)
+    if notifier.mailer is not None:
+        logger.info("notifier %s: e-mail through %s:%s", notifier.name, settings.smtp_host, settings.smtp_port)
     watcher = AlertWatcher(settings.alerts_dir, settings.database_url, settings.alerts_publish_seconds, PROJECT_ROOT)
     try:
         last_escalation = 0.0

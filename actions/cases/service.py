@@ -45,18 +45,30 @@ class Intake:
     industry: str | None = None
 
 
+def _contact_channel(telegram_chat_id: int | None, channel: str, address: str) -> tuple[str, str]:
+    """Where an expert or a staff member is notified: their Telegram chat, else their e-mail address
+    (sent when SMTP is configured), else the local sink with their contact (a phone: someone calls)."""
+    if telegram_chat_id is not None:
+        return "telegram", str(telegram_chat_id)
+    if channel == "email":
+        return "email", address
+    return "sink", f"{channel}:{address}"
+
+
 def _expert_channel(expert: Expert) -> tuple[str, str]:
-    """Where an expert is notified: their Telegram chat, else the local sink (with their contact)."""
-    if expert.telegram_chat_id is not None:
-        return "telegram", str(expert.telegram_chat_id)
-    return "sink", f"{expert.contact.channel}:{expert.contact.address}"
+    """Where an expert is notified (see `_contact_channel`)."""
+    return _contact_channel(expert.telegram_chat_id, expert.contact.channel, expert.contact.address)
 
 
 def _enterprise_channel(case: Case) -> tuple[str, str] | None:
     """Where the enterprise is told about progress: its Telegram chat when it came through the
-    gateway; other channels read the history with a status question."""
+    gateway, else the e-mail address it gave; otherwise it reads the history with a status question."""
     channel, recipient = channel_of(case.sender_id)
-    return (channel, recipient) if channel == "telegram" else None
+    if channel == "telegram":
+        return channel, recipient
+    if case.contact_kind == "email" and case.contact:
+        return "email", case.contact
+    return None
 
 
 def _queue(session: Session, key: str, kind: str, channel: str, recipient: str, case: Case, payload: dict) -> None:
@@ -99,10 +111,8 @@ def promised_hours(matches: list[Match], staff: list[StaffMember] | None = None)
 
 
 def _staff_channel(member: StaffMember) -> tuple[str, str]:
-    """Where a staff member is notified: their Telegram chat, else the local sink (with their contact)."""
-    if member.telegram_chat_id is not None:
-        return "telegram", str(member.telegram_chat_id)
-    return "sink", f"{member.contact.channel}:{member.contact.address}"
+    """Where a staff member is notified (see `_contact_channel`)."""
+    return _contact_channel(member.telegram_chat_id, member.contact.channel, member.contact.address)
 
 
 STAFF_REASONS = {
@@ -306,7 +316,8 @@ def _tell_enterprise(session: Session, case: Case, kind: str, text: str, suffix:
         return
     label = _event_label(kind, case.language)
     message = f"{case.case_no}: {label}" + (f" — {text}" if text else "")
-    _queue(session, f"{case.case_no}:update:{kind}:{suffix}", "enterprise_update", *where, case, {"text": message})
+    payload = {"text": message, "case_no": case.case_no, "language": case.language}
+    _queue(session, f"{case.case_no}:update:{kind}:{suffix}", "enterprise_update", *where, case, payload)
 
 
 def escalate_overdue(

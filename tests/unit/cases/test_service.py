@@ -156,13 +156,25 @@ def test_first_accept_wins_and_others_are_told_it_is_taken(db):
 
 
 @pytest.mark.parametrize("sender", ["web-1a2b", "tg-abc"])
-def test_an_enterprise_not_on_telegram_reads_progress_with_a_status_question(db, sender):
+def test_an_enterprise_not_on_telegram_without_an_email_reads_progress_with_a_status_question(db, sender):
     with session_scope(db) as s:
-        case_no = open_case(s, intake(sender=sender), POOL, now=NOW)[0].case_no
+        form = make_intake(sender_id=sender, contact="+86 555 0100 1234", contact_kind="phone")
+        case_no = open_case(s, form, POOL, now=NOW)[0].case_no
     with session_scope(db) as s:
         accept(s, case_no, "exp-001", now=NOW)
         kinds = {r.kind for r in s.scalars(select(OutboxMessage))}
         assert "expert_taken" in kinds and "enterprise_update" not in kinds
+
+
+def test_an_enterprise_that_gave_an_email_is_told_of_progress_by_email_in_its_language(db):
+    with session_scope(db) as s:
+        case_no = open_case(s, make_intake(sender_id="web-1a2b", contact="li@example.com"), POOL, now=NOW)[0].case_no
+    with session_scope(db) as s:
+        accept(s, case_no, "exp-001", now=NOW)
+        [update] = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "enterprise_update"))
+        assert (update.channel, update.recipient) == ("email", "li@example.com")
+        assert update.payload["case_no"] == case_no and update.payload["language"] == "zh"
+        assert update.payload["text"].startswith(f"{case_no}: ")
 
 
 def test_notes_and_closing_reach_the_history(db):

@@ -1,0 +1,71 @@
+"""E-mail that is really sent: the notifier's outbox rows on the "email" channel, over SMTP.
+
+Experts and staff whose contact is an e-mail address (and who have no Telegram chat) get their case
+offers and alerts this way; enterprises that gave an e-mail address get their case's status changes.
+aiosmtplib does the SMTP (STARTTLS by default, or implicit TLS, with login when SMTP_USERNAME is set);
+the message is the standard library's EmailMessage. A failure raises, so the notifier retries the row
+with its backoff like any other; without SMTP_HOST the notifier writes these rows to its sink instead.
+An expert's reply goes to SMTP_REPLY_TO (the guidance centre's staff), who record the answer
+(`python -m actions.cli cases assign …`) until experts can answer from a console.
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import aiosmtplib
+
+from actions.messages import t
+from actions.settings import Settings
+
+SUBJECTS = {
+    "expert_offer": "New case {case_no} for you",
+    "expert_taken": "Case {case_no} has been taken",
+    "staff_alert": "Case {case_no} needs the staff on duty",
+}
+REPLY_HINT = (
+    "\n\nTo accept or decline, reply to this e-mail: it reaches the guidance centre's staff, who record your answer."
+)
+
+
+class Mailer:
+    """Sends one e-mail per outbox row through the configured SMTP server."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def message(self, kind: str, recipient: str, text: str, payload: dict) -> EmailMessage:
+        """The e-mail for an outbox row: subject by kind (the enterprise's in its language), plain text."""
+        case_no = str(payload.get("case_no") or "")
+        message = EmailMessage()
+        if kind == "enterprise_update":
+            language = str(payload.get("language") or "zh")
+            message["Subject"] = t("cases.email_subject", language, case_no=case_no)
+            body = f"{text}\n\n{t('cases.email_footer', language)}"
+        else:
+            message["Subject"] = SUBJECTS.get(kind, "{case_no}").format(case_no=case_no) or "IP early-warning bot"
+            body = text + (REPLY_HINT if kind == "expert_offer" and self.settings.smtp_reply_to else "")
+            if self.settings.smtp_reply_to:
+                message["Reply-To"] = self.settings.smtp_reply_to
+        message["From"] = self.settings.smtp_from
+        message["To"] = recipient
+        message["Message-ID"] = make_msgid(domain=self.settings.smtp_from.rpartition("@")[2].strip(">") or None)
+        message.set_content(body)
+        return message
+
+    async def send(self, kind: str, recipient: str, text: str, payload: dict) -> str:
+        """Sends the e-mail; returns its Message-ID (kept as the row's external id). Raises on any failure."""
+        s = self.settings
+        message = self.message(kind, recipient, text, payload)
+        await aiosmtplib.send(
+            message,
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            username=s.smtp_username or None,
+            password=s.smtp_password or None,
+            start_tls=s.smtp_security == "starttls",
+            use_tls=s.smtp_security == "tls",
+            timeout=s.smtp_timeout,
+        )
+        return str(message["Message-ID"])
