@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
@@ -264,11 +265,20 @@ def session_scope(url: str) -> Iterator[Session]:
         session.close()
 
 
-@lru_cache(maxsize=8)
+_MIGRATING = threading.Lock()
+_MIGRATED: set[str] = set()
+
+
 def migrated(url: str) -> bool:
     """Brings the database schema up to date once per database for this process (the action
-    server's first case or alert call), not at every call. Never creates the database."""
-    migrate(url, create=False)
+    server's first case or alert call), not at every call. Never creates the database. One thread
+    at a time: Alembic's script loading is not safe to run twice at once (KeyError 'script')."""
+    if url in _MIGRATED:
+        return True
+    with _MIGRATING:
+        if url not in _MIGRATED:
+            migrate(url, create=False)
+            _MIGRATED.add(url)
     return True
 
 

@@ -119,3 +119,32 @@ def test_a_commit_into_a_file_deleted_during_the_transaction_is_reported_not_con
         open_case(s, intake(), [])
         s.flush()
         os.remove(db)  # sqlite3 commits into the deleted file all the same
+
+
+def test_the_action_servers_schema_check_runs_once_when_threads_race_for_it(tmp_path, monkeypatch):
+    import threading
+
+    from actions import store
+
+    db = tmp_path / "ipbot.db"
+    url = f"sqlite:///{db}"
+    migrate(url)
+    calls = []
+    real = store.migrate
+    monkeypatch.setattr(store, "migrate", lambda u, create=True: (calls.append(u), real(u, create)))
+    start = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def first_case_call() -> None:
+        start.wait()
+        try:
+            migrated(url)
+        except BaseException as error:  # e.g. Alembic's KeyError 'script' when two run at once
+            errors.append(error)
+
+    threads = [threading.Thread(target=first_case_call) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors and calls == [url]

@@ -21,7 +21,7 @@ from actions.dialogue.cases import (
 )
 from actions.erasure import FORGET_SLOT
 from actions.settings import get_settings
-from actions.store import migrate, migrated
+from actions.store import migrate
 from tests import factories
 from tests.factories import adversarial_text
 
@@ -156,7 +156,6 @@ def test_an_opened_case_is_not_erased_from_the_conversation(database):
 def test_database_down_means_the_user_is_told_nothing_was_saved(monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://bot:secret@127.0.0.1:9/cases")  # nothing listens
     get_settings.cache_clear()
-    migrated.cache_clear()
     try:
         messages, events = run(ActionSubmitCase(), tracker(slots=FILLED, sender="owner3"))
     finally:
