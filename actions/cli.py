@@ -293,7 +293,7 @@ def _personal_data(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from actions.personal_data import Subject, collect, erase, holdings, strike_from_sink
+    from actions.personal_data import Subject, collect, erase, holdings, remove_documents, strike_from_sink
     from actions.privacy import open_private, printable
     from actions.settings import get_settings
     from actions.store import migrate, session_scope
@@ -333,7 +333,8 @@ def _personal_data(args: argparse.Namespace) -> int:
             print("nothing deleted", file=sys.stderr)
             return 1
     with session_scope(settings.database_url) as s, _trackers(settings) as trackers:
-        _, removed = erase(s, subject, trackers)
+        erased, removed = erase(s, subject, trackers)
+    remove_documents(settings.attachments_dir, erased.document_files)
     struck = strike_from_sink(settings.notifier_sink, removed)
     print(
         f"deleted everything held about {printable(subject.describe())}" + (f"; {struck} sink lines" if struck else "")
@@ -342,7 +343,7 @@ def _personal_data(args: argparse.Namespace) -> int:
 
 
 def _purge(args: argparse.Namespace) -> int:
-    from actions.personal_data import purge, strike_from_sink
+    from actions.personal_data import purge, remove_documents, strike_from_sink
     from actions.settings import get_settings
     from actions.store import migrate, session_scope
 
@@ -351,6 +352,8 @@ def _purge(args: argparse.Namespace) -> int:
     migrate(settings.database_url)
     with session_scope(settings.database_url) as s, _trackers(settings) as trackers:
         report = purge(s, days, dry_run=args.dry_run, trackers=trackers)
+    if not args.dry_run:
+        remove_documents(settings.attachments_dir, report.document_files)
     struck = 0 if args.dry_run else strike_from_sink(settings.notifier_sink, report.sink_keys)
     print(f"retention {days} days" + (" (dry run: nothing changed)" if args.dry_run else "") + ":")
     for line in report.lines():

@@ -32,6 +32,7 @@ from actions.store import (
     AlertSubscription,
     Base,
     Case,
+    CaseDocument,
     CaseEvent,
     Offer,
     OutboxMessage,
@@ -74,6 +75,8 @@ class Holdings:
     alert_deliveries: int = 0
     tracker_events: int | None = None  # None: no tracker store in the database
     other_conversations: list[str] = field(default_factory=list)  # a company's cases came from these
+    documents: int = 0
+    document_files: list[str] = field(default_factory=list)  # under ATTACHMENTS_DIR: removed after the commit
 
     def lines(self) -> list[str]:
         """One line per kind of record."""
@@ -82,6 +85,7 @@ class Holdings:
         )
         return [
             f"cases: {self.cases} (with {self.case_events} history entries and {self.offers} expert offers)",
+            f"documents attached to them: {self.documents}",
             f"notifications: {self.notifications}",
             f"alert subscriptions: {self.subscriptions} (and {self.alert_deliveries} records of alerts sent)",
             tracker,
@@ -150,6 +154,7 @@ def collect(session: Session, subject: Subject, trackers: Session | None = None)
                 **_row(c),
                 "events": [_row(e) for e in c.events],
                 "offers": [_row(o) for o in c.offers],
+                "documents": [_row(d) for d in _documents(session, [c.id])],
             }
             for c in cases
         ],
@@ -204,6 +209,8 @@ def holdings(session: Session, subject: Subject, trackers: Session | None = None
         offers=sum(len(c.offers) for c in cases),
         notifications=len(_notifications(session, subject, [c.id for c in cases])),
     )
+    documents = _documents(session, [c.id for c in cases])
+    held.documents, held.document_files = len(documents), [d.stored_as for d in documents]
     if subject.sender_id is not None:
         held.subscriptions = len(
             session.scalars(select(AlertSubscription.id).where(AlertSubscription.sender_id == subject.sender_id)).all()
@@ -222,8 +229,9 @@ SinkKey = tuple[int, str, str]  # an outbox row as the sink file records it: id,
 
 
 def erase(session: Session, subject: Subject, trackers: Session | None = None) -> tuple[Holdings, list[SinkKey]]:
-    """Deletes everything held about the subject; returns what was deleted and the notifications removed
-    (to strike them from the sink file too)."""
+    """Deletes everything held about the subject; returns what was deleted (with the document files to
+    remove once the deletion is committed: `remove_documents`) and the notifications removed (to strike
+    them from the sink file too)."""
     held = holdings(session, subject, trackers)
     cases = _cases(session, subject)
     case_ids = [c.id for c in cases]
@@ -244,11 +252,32 @@ def erase(session: Session, subject: Subject, trackers: Session | None = None) -
     if outbox_ids:
         session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids)))
     if case_ids:
+        session.execute(delete(CaseDocument).where(CaseDocument.case_id.in_(case_ids)))
         session.execute(delete(CaseEvent).where(CaseEvent.case_id.in_(case_ids)))
         session.execute(delete(Offer).where(Offer.case_id.in_(case_ids)))
         session.execute(delete(Case).where(Case.id.in_(case_ids)))
     session.expire_all()
     return held, removed
+
+
+def _documents(session: Session, case_ids: list[int]) -> list[CaseDocument]:
+    if not case_ids:
+        return []
+    query = select(CaseDocument).where(CaseDocument.case_id.in_(case_ids)).order_by(CaseDocument.id)
+    return list(session.scalars(query))
+
+
+def remove_documents(folder: Path, stored: list[str]) -> int:
+    """Deletes the files of erased or purged documents (after their rows' deletion was committed);
+    returns how many were there. Only paths inside the folder are touched."""
+    removed = 0
+    root = folder.resolve()
+    for name in stored:
+        path = (folder / name).resolve()
+        if path.is_relative_to(root) and path.is_file():
+            path.unlink()
+            removed += 1
+    return removed
 
 
 def strike_from_sink(sink: Path, removed: list[SinkKey]) -> int:
@@ -284,6 +313,7 @@ class PurgeReport:
     alert_records: int = 0  # records of alerts sent to conversations no longer subscribed
     conversations: int | None = None  # idle conversations deleted from the tracker store (None: none stored)
     sink_keys: list[SinkKey] = field(default_factory=list)  # the cleared notifications, to strike from the sink
+    document_files: list[str] = field(default_factory=list)  # documents of the cleared cases, removed after the commit
 
     def lines(self) -> list[str]:
         """One line per kind of record."""
@@ -292,6 +322,7 @@ class PurgeReport:
         )
         return [
             f"closed cases cleared (contact, description, notes): {len(self.cases)}",
+            f"documents of those cases deleted: {len(self.document_files)}",
             f"notifications deleted or emptied: {self.notifications}",
             f"records of alerts sent to former subscribers deleted: {self.alert_records}",
             conversations,
@@ -345,8 +376,12 @@ def purge(
     report.sink_keys = [(r.id, r.kind, r.recipient) for r in [*case_rows, *old_alert_rows]]
     report.alert_records = len(old_records)
     report.conversations = _idle_conversations(trackers or session, cutoff, dry_run)
+    stale_documents = _documents(session, stale_ids)
+    report.document_files = [d.stored_as for d in stale_documents]
     if dry_run:
         return report
+    for document in stale_documents:
+        session.delete(document)
     for case in stale:
         case.contact = ERASED
         case.description = ERASED

@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     urgent_days: int = 10  # a deadline this close makes a case urgent
     offers_per_round: int = 3  # experts offered a case at once
     description_max_chars: int = 1000
+    # Documents an enterprise attaches to its case (actions/cases/documents.py): PDF, JPEG or PNG up to
+    # this size, stored owner-only in this folder (keep it outside anything a web server serves).
+    attachments_dir: Path = PROJECT_ROOT / ".data" / "attachments"
+    attachment_max_bytes: int = 10 * 1024 * 1024
     telegram_token: str = ""  # empty: notifications go to the local sink file
     telegram_base_url: str = "https://api.telegram.org/bot"  # tests point it at a loopback server
     notifier_sink: Path = PROJECT_ROOT / ".run" / "notifications.jsonl"

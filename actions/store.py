@@ -1,4 +1,4 @@
-"""The case database: cases, their events, the experts offered each case, the notification outbox,
+"""The case database: cases, their events and documents, the experts offered each case, the notification outbox,
 and market-alert subscriptions with the record of which alert went to whom.
 
 SQLite by default (`.data/ipbot.db`); any SQLAlchemy URL in DATABASE_URL (e.g. PostgreSQL) works.
@@ -118,6 +118,22 @@ class Offer(Base):
     answered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     case: Mapped[Case] = relationship(back_populates="offers")
+
+
+class CaseDocument(Base):
+    """A file the enterprise attached to its case (a warning letter, a customs notice): what it is and
+    where it is stored (under ATTACHMENTS_DIR, outside anything a web server serves)."""
+
+    __tablename__ = "case_documents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))  # as shown, sanitised
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    stored_as: Mapped[str] = mapped_column(String(300))  # relative to ATTACHMENTS_DIR
+    source: Mapped[str] = mapped_column(String(16))  # telegram
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class OutboxMessage(Base):

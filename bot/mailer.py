@@ -23,6 +23,7 @@ SUBJECTS = {
     "expert_offer": "New case {case_no} for you",
     "expert_taken": "Case {case_no} has been taken",
     "staff_alert": "Case {case_no} needs the staff on duty",
+    "expert_note": "Case {case_no}: something new",
 }
 REPLY_HINT = (
     "\n\nTo accept or decline, reply to this e-mail: it reaches the guidance centre's staff, who record your answer."

@@ -35,7 +35,7 @@ from actions.alerts.service import AlertWatcher
 from actions.cases.experts import Expert, load_experts
 from actions.cases.service import accept, decline, escalate_overdue
 from actions.cases.staff import StaffMember, load_staff
-from actions.personal_data import purge, strike_from_sink, tracker_session
+from actions.personal_data import purge, remove_documents, strike_from_sink, tracker_session
 from actions.privacy import get_logger, open_private
 from actions.settings import PROJECT_ROOT, Settings, get_settings
 from actions.store import OutboxMessage, migrate, session_scope, utcnow
@@ -274,6 +274,7 @@ class Notifier:
         """Clears personal data older than RETENTION_DAYS (actions/personal_data.py); returns the cases cleared."""
         with session_scope(self.url) as s, tracker_session(self.url, self.settings.tracker_database_url) as t:
             report = purge(s, self.settings.retention_days, trackers=t)
+        remove_documents(self.settings.attachments_dir, report.document_files)
         strike_from_sink(self.settings.notifier_sink, report.sink_keys)
         return len(report.cases)
 

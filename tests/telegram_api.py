@@ -688,10 +688,13 @@ class FakeBotApi:
         self._delays: dict[str, tuple[float, int | None]] = {}
         self._webhook: JSONDict = {"url": ""}
         self._commands: dict[tuple[str, str], list[JSONDict]] = {}
+        self._files: dict[str, bytes] = {}  # file_id -> content, for getFile and the file download route
+        self._downloaded: list[str] = []
         self._methods: dict[str, tuple[str, Callable[[JSONDict], Any]]] = {
             name.lower(): (name, handler)
             for name, handler in {
                 "getMe": self._get_me,
+                "getFile": self._get_file,
                 "getUpdates": self._get_updates,
                 "sendMessage": self._send_message,
                 "sendChatAction": self._send_chat_action,
@@ -795,6 +798,7 @@ class FakeBotApi:
         self._closing = asyncio.Event()
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_route("GET", "/file/bot{token}/{path:.*}", self._download)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         # handler_cancellation: a long poll whose client went away (PTB cancels its poll when it stops) ends
         # quietly instead of lingering until its timeout.
@@ -851,6 +855,62 @@ class FakeBotApi:
                 message["entities"] = commands
             self._messages[(chat["id"], message["message_id"])] = message
             return self._enqueue({"message": copy.deepcopy(message)})
+
+    def push_document(
+        self,
+        chat_id: int,
+        content: bytes,
+        file_name: str,
+        mime_type: str = "application/pdf",
+        user_id: int | None = None,
+        *,
+        declared_size: int | None = None,
+    ) -> int:
+        """Queue a ``message`` update with a ``document``: a user sends a file (`declared_size` overrides the
+        size Telegram reports, e.g. to announce a file too large to download). Returns the update_id."""
+        file_id = self._add_file(content)
+        document = {
+            "file_id": file_id,
+            "file_unique_id": file_id[-12:],
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": len(content) if declared_size is None else declared_size,
+        }
+        return self._push_media(chat_id, user_id, {"document": document})
+
+    def push_photo(self, chat_id: int, content: bytes, user_id: int | None = None) -> int:
+        """Queue a ``message`` update with a ``photo`` (two sizes, as Telegram sends; both the same bytes here)."""
+        file_id = self._add_file(content)
+        sizes = [
+            {"file_id": file_id, "file_unique_id": file_id[-12:], "width": w, "height": w, "file_size": len(content)}
+            for w in (90, 800)
+        ]
+        return self._push_media(chat_id, user_id, {"photo": sizes})
+
+    def _add_file(self, content: bytes) -> str:
+        with self._lock:
+            file_id = f"BQACAgIAAxkBAAI{len(self._files) + 1:06d}"
+            self._files[file_id] = bytes(content)
+            return file_id
+
+    def _push_media(self, chat_id: int, user_id: int | None, media: JSONDict) -> int:
+        with self._lock:
+            user = self._user(chat_id, user_id)
+            chat = self._chat_for_update(chat_id, user)
+            message: JSONDict = {
+                "message_id": self._next_message_id(chat["id"]),
+                "from": user,
+                "chat": chat,
+                "date": int(time.time()),
+                **media,
+            }
+            self._messages[(chat["id"], message["message_id"])] = message
+            return self._enqueue({"message": copy.deepcopy(message)})
+
+    def downloads(self) -> list[str]:
+        """The file ids the bot downloaded, in order."""
+        with self._lock:
+            return list(self._downloaded)
 
     def press_button(
         self, chat_id: int, message_id: int, data: str, user_id: int | None = None, *, check: bool = True
@@ -1342,6 +1402,31 @@ class FakeBotApi:
 
     def _ok(self, params: JSONDict) -> bool:
         return True
+
+    def _get_file(self, params: JSONDict) -> JSONDict:
+        file_id = str(self._require(params, "file_id", "file_id is empty"))
+        with self._lock:
+            content = self._files.get(file_id)
+        if content is None:
+            raise _bad_request("invalid file_id")
+        return {
+            "file_id": file_id,
+            "file_unique_id": file_id[-12:],
+            "file_size": len(content),
+            "file_path": f"documents/{file_id}",
+        }
+
+    async def _download(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        file_id = request.match_info["path"].rpartition("/")[2]
+        with self._lock:
+            content = self._files.get(file_id)
+            if content is not None:
+                self._downloaded.append(file_id)
+        if content is None:
+            return web.Response(status=404)
+        return web.Response(body=content, content_type="application/octet-stream")
 
     def _get_me(self, params: JSONDict) -> JSONDict:
         return {

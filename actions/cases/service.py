@@ -264,6 +264,18 @@ def _offer_channel(session: Session, offer: Offer) -> tuple[str, str]:
     return (sent.channel, sent.recipient) if sent else ("sink", f"expert:{offer.expert_id}")
 
 
+def tell_accepted_expert(session: Session, case: Case, text: str, key: str) -> bool:
+    """Tells the expert who has the case something new about it (a document the enterprise added),
+    through the channel their offer went to; False when no expert has the case yet."""
+    if case.status != "accepted" or not case.expert_id:
+        return False
+    offer = next((o for o in case.offers if o.expert_id == case.expert_id), None)
+    channel, recipient = _offer_channel(session, offer) if offer else ("sink", f"expert:{case.expert_id}")
+    payload = {"case_no": case.case_no, "text": text}
+    _queue(session, f"{case.case_no}:expert_note:{key}", "expert_note", channel, recipient, case, payload)
+    return True
+
+
 def decline(
     session: Session, case_no: str, expert_id: str, now: datetime | None = None, staff: list[StaffMember] | None = None
 ) -> bool:

@@ -262,3 +262,32 @@ def test_erased_notifications_are_struck_from_the_sink_file(tmp_path):
     assert [json.loads(x)["recipient"] for x in left[:-1]] == ["2002"] and left[-1] == "not json"
     assert stat.S_IMODE(os.stat(sink).st_mode) == 0o600
     assert strike_from_sink(tmp_path / "missing.jsonl", [(1, "alert", "1")]) == 0
+
+
+PDF = b"%PDF-1.7\n%%EOF\n"
+
+
+def test_documents_are_in_the_copy_and_go_with_an_erasure_or_the_purge(held, tmp_path):
+    from actions.cases.documents import store_document
+    from actions.personal_data import remove_documents
+    from actions.store import CaseDocument
+
+    folder = tmp_path / "attachments"
+    mine = store_document(held, "tg-7001", PDF, "warning letter.pdf", folder, 10_000)
+    store_document(held, "web-2", PDF + b"other", "notice.pdf", folder, 10_000)
+    with session_scope(held) as s:
+        copy = collect(s, Subject(sender_id="tg-7001"))
+        [document] = copy["cases"][0]["documents"]
+        assert document["filename"] == "warning_letter.pdf" and document["case_id"]
+        erased, _ = erase(s, Subject(sender_id="tg-7001"))
+    assert erased.documents == 1 and "documents attached to them: 1" in erased.lines()
+    assert remove_documents(folder, erased.document_files) == 1
+    assert not (folder / erased.document_files[0]).exists()
+    assert mine.case_no not in {p.name for p in folder.iterdir() if any(p.iterdir())}
+    assert count(held, CaseDocument) == 1  # web-2's document stays
+    other = close(held, "web-2", NOW - timedelta(days=400))
+    with session_scope(held) as s:
+        report = purge(s, 365, now=NOW)
+    assert report.cases == [other] and len(report.document_files) == 1
+    assert remove_documents(folder, report.document_files) == 1 and count(held, CaseDocument) == 0
+    assert remove_documents(folder, ["../../etc/passwd"]) == 0  # nothing outside the folder is touched

@@ -7,7 +7,8 @@ notifications are addressed to). A message goes to Rasa's REST channel and the b
 back as Telegram messages: the texts of one reply joined as they were written, escaped for
 Telegram's HTML mode so that nothing in an answer can break the rendering, split at paragraph
 boundaries when longer than Telegram's 4,096 characters, and Rasa's buttons as an inline keyboard.
-"typing…" shows while Rasa works. Commands: /start, /help, /lang, /case, /subscribe.
+"typing…" shows while Rasa works. Commands: /start, /help, /lang, /case, /subscribe. A PDF or photo
+(a warning letter, a customs notice) is stored with the chat's open case (actions/cases/documents.py).
 
 This is the one process that receives the bot's updates (Telegram allows a single consumer), so it
 also takes the experts' Accept / Decline presses on case offers and hands them to the notifier's
@@ -20,7 +21,7 @@ client (`Gateway.stop`), and one error handler (`Gateway.on_error`) takes every 
 handled concurrently; what the gateway remembers about a chat (its language, rate limit, and a lock
 that keeps its messages in order) is that chat's `context.chat_data`, a `ChatState`.
 
-Bad input never crashes it: a non-text message or an expired button gets a polite reply, Rasa
+Bad input never crashes it: a file that is too large or not a PDF/JPEG/PNG, another non-text message or an expired button gets a polite reply, Rasa
 being unreachable gets an apology in the chat's language (and the error in the log), and a chat
 that floods the bot is told to slow down instead of being forwarded.
 """
@@ -41,7 +42,18 @@ from urllib.parse import urlparse
 import httpx
 from aiolimiter import AsyncLimiter
 from langchain_text_splitters import RecursiveCharacterTextSplitter
-from telegram import BotCommand, CallbackQuery, Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from sqlalchemy.exc import SQLAlchemyError
+from telegram import (
+    BotCommand,
+    CallbackQuery,
+    Chat,
+    Document,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    PhotoSize,
+    Update,
+)
 from telegram.constants import ChatAction, ParseMode
 from telegram.ext import (
     AIORateLimiter,
@@ -55,6 +67,7 @@ from telegram.ext import (
     filters,
 )
 
+from actions.cases.documents import DocumentRefused, refuse_declared_size, store_document
 from actions.channels import telegram_sender_id
 from actions.language import EN, ZH, detect_language
 from actions.messages import group, t
@@ -266,6 +279,7 @@ class Gateway:
         app.add_handler(CallbackQueryHandler(self.on_language_button, pattern=r"^lang:"))
         app.add_handler(CallbackQueryHandler(self.on_button))
         app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text))
+        app.add_handler(MessageHandler(filters.Document.ALL | filters.PHOTO, self.on_document))
         app.add_handler(MessageHandler(filters.ALL & ~filters.COMMAND & ~filters.StatusUpdate.ALL, self.on_other))
         app.add_error_handler(self.on_error)
 
@@ -430,6 +444,45 @@ class Gateway:
             await query.edit_message_reply_markup(reply_markup=None)
         await self.converse(update, context, payload)
 
+    async def on_document(self, update: Update, context: Context) -> None:
+        """A PDF or photo: stored with the chat's open case (actions/cases/documents.py), or the reason
+        it was not. A file over the size limit is refused from its declared size, before downloading."""
+        chat, state = _chat(update, context)
+        message = update.effective_message
+        if message is None or not await self._allowed(update, context):
+            return
+        lang = self.language(update, state)
+        settings = self.settings
+        incoming: Document | PhotoSize
+        if message.document is not None:
+            incoming, filename = message.document, message.document.file_name
+        else:
+            incoming, filename = message.photo[-1], f"photo-{message.message_id}.jpg"  # the largest size
+        try:
+            refuse_declared_size(incoming.file_size, settings.attachment_max_bytes)
+            telegram_file = await incoming.get_file()
+            refuse_declared_size(telegram_file.file_size, settings.attachment_max_bytes)
+            data = bytes(await telegram_file.download_as_bytearray())
+            attached = await asyncio.to_thread(
+                store_document,
+                settings.database_url,
+                telegram_sender_id(chat.id),
+                data,
+                filename,
+                settings.attachments_dir,
+                settings.attachment_max_bytes,
+            )
+        except DocumentRefused as refused:
+            max_mb = settings.attachment_max_bytes // (1024 * 1024)
+            await chat.send_message(t(f"telegram.document_{refused.reason}", lang, max_mb=max_mb))
+            return
+        except (SQLAlchemyError, OSError):
+            logger.exception("chat %s: a document could not be stored", chat.id)
+            await chat.send_message(t("telegram.document_failed", lang))
+            return
+        key = "telegram.document_already" if attached.already else "telegram.document_received"
+        await chat.send_message(t(key, lang, filename=attached.filename, case_no=attached.case_no))
+
     async def on_other(self, update: Update, context: Context) -> None:
         """Photos, stickers, files, voice: a polite request for text."""
         if update.effective_chat is not None:
@@ -454,6 +507,7 @@ def build_application(settings: Settings, gateway: Gateway) -> Application:
         Application.builder()
         .token(settings.telegram_token)
         .base_url(settings.telegram_base_url)
+        .base_file_url(settings.telegram_base_url.removesuffix("/bot") + "/file/bot")  # where documents are fetched
         .context_types(ContextTypes(chat_data=ChatState))
         .rate_limiter(AIORateLimiter(max_retries=3))
         .concurrent_updates(True)  # chats in parallel; each chat stays in order (ChatState.lock)
