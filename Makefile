@@ -23,7 +23,7 @@ KNOWLEDGE    := $(shell find knowledge -name '*.md' -not -name README.md 2>/dev/
 RASA_PATHS   := --config config.yml --domain bot/domain.yml
 
 .PHONY: help run shell setup db venvs web browser index train check-knowledge knowledge-report lint format validate test test-unit test-quick \
-        test-stories test-e2e bench fuzz eval eval-retrieval postgres clean
+        test-stories test-e2e test-scale scale-demo scale-packages bench fuzz eval eval-retrieval postgres clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -127,8 +127,19 @@ test-quick: $(VENV)/.installed ## the unit tests alone, for a quick loop: no emb
 test-stories: $(MODEL) ## rasa test on the dialogue test stories
 	$(RASA) test core --model $(MODEL) --stories bot/tests --out results/stories --fail-on-prediction-errors
 
-test-e2e: setup browser ## end-to-end tests against real Rasa and action servers on free ports
-	$(PY) -m pytest -m e2e -q
+test-e2e: setup browser ## end-to-end tests against real Rasa and action servers on free ports (not the scale-out test)
+	$(PY) -m pytest -m "e2e and not scale" -q
+
+scale-packages: ## make sure PostgreSQL, Redis and nginx are installed from Debian's packages (the scale-out demo and test)
+	@{ ls /usr/lib/postgresql/*/bin/initdb && command -v redis-server && { command -v nginx || test -x /usr/sbin/nginx; }; } >/dev/null 2>&1 || \
+	  { echo "installing PostgreSQL, Redis and nginx"; apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server nginx; }
+
+test-scale: $(VENV)/.installed $(VENV_RASA)/.installed .index/CURRENT $(MODEL) scale-packages ## the scale-out e2e test: two Rasa replicas behind nginx, PostgreSQL, Redis, two notifiers (~1.5 min on an idle machine; not in `make test`)
+	$(PY) -m pytest -m scale -q
+
+scale-demo: $(VENV)/.installed $(VENV_RASA)/.installed .index/CURRENT $(MODEL) scale-packages ## two Rasa replicas and action servers behind nginx, two notifiers, PostgreSQL and Redis on 127.0.0.1: round robin, failover, exactly-once delivery (~2 min; SCALE_ARGS=…)
+	$(PY) -m bot.scale demo $(SCALE_ARGS)
 
 test: lint validate check-knowledge test-unit test-stories test-e2e ## everything CI runs
 
