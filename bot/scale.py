@@ -144,6 +144,29 @@ def redis_ping(port: int) -> bool:
         return False
 
 
+def redis_lock_commands(port: int) -> int:
+    """How many commands the Redis server on 127.0.0.1:port has run (`INFO commandstats`), not counting the
+    INFO calls themselves: it grows with every message, as each Rasa replica takes and frees the lock of its
+    conversation there."""
+    with socket.create_connection(("127.0.0.1", port), timeout=2.0) as s:
+        s.sendall(b"INFO commandstats\r\n")
+        data = b""
+        while b"\r\n" not in data:
+            data += s.recv(65536)
+        header, _, data = data.partition(b"\r\n")  # a bulk string: $<length>\r\n<text>\r\n
+        length = int(header.lstrip(b"$"))
+        while len(data) < length:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    total = 0
+    for line in data.decode("utf-8", "replace").splitlines():
+        if line.startswith("cmdstat_") and not line.startswith("cmdstat_info:"):
+            total += int(line.split("calls=")[1].split(",")[0])
+    return total
+
+
 def redis_service(port: int, log_dir: Path) -> Service:
     """Redis on 127.0.0.1:port, in memory only (no dump, no append-only file)."""
     command = [require("redis-server", "redis-server"), "--port", str(port), "--bind", "127.0.0.1"]
@@ -422,6 +445,16 @@ def walk(
     return turns
 
 
+def stored_events(scale: ScaleSet, sender: str) -> int:
+    """How many events of a conversation Rasa's tracker store holds in PostgreSQL."""
+    from sqlalchemy import text
+
+    from actions.store import session_scope
+
+    with session_scope(scale.trackers_url) as s:
+        return int(s.scalar(text("SELECT count(*) FROM events WHERE sender_id = :s"), {"s": sender}) or 0)
+
+
 def sample_intake(n: int):
     """A complete intake of a case opened directly in the case store (no chat), the n-th of a batch."""
     from actions.cases.service import Intake
@@ -573,7 +606,7 @@ def bounded_load(scale: ScaleSet, messages: int = 40, workers: int = 4, time_lim
     return Load(per, time.monotonic() - started, failures)
 
 
-def demo(cases: int = 10, load_messages: int = 40, keep: bool = False) -> int:
+def demo(cases: int = 10, load_messages: int = 100, keep: bool = False) -> int:
     """Starts the set, shows round robin with state, failover and exactly-once delivery, prints a report."""
     workdir = Path(tempfile.mkdtemp(prefix="ipbot-scale-"))
     scale = ScaleSet(workdir)
@@ -594,7 +627,11 @@ def demo(cases: int = 10, load_messages: int = 40, keep: bool = False) -> int:
             ok &= load.failures == 0 and all(load.per_replica[n] for n in names)
 
         print("\n(2) the case form through nginx, a replica killed after turn 4")
-        turns = walk(scale, FORM_WALK, f"scale-{uuid.uuid4().hex[:8]}", kill_after=4)
+        locks_before = redis_lock_commands(scale.redis_port)
+        sender = f"scale-{uuid.uuid4().hex[:8]}"
+        turns = walk(scale, FORM_WALK, sender, kill_after=4)
+        locks = redis_lock_commands(scale.redis_port) - locks_before
+        events = stored_events(scale, sender)
         alternated = all(a.replicas[-1] != b.replicas[-1] for a, b in zip(turns[:4], turns[1:4], strict=False))
         failed_over = len(turns) > 4 and len(turns[4].replicas) == 2
         walked = len(turns) == len(FORM_WALK) and all(t.ok for t in turns)
@@ -603,7 +640,9 @@ def demo(cases: int = 10, load_messages: int = 40, keep: bool = False) -> int:
             f"  turn 5 tried the killed replica, then the live one: {failed_over} ({' → '.join(turns[4].replicas) if len(turns) > 4 else '-'})"
         )
         print(f"  every step answered with the next one, case opened: {walked}")
-        ok &= alternated and failed_over and walked
+        print(f"  Redis (the lock store) ran {locks} commands for these {len(turns)} turns")
+        print(f"  PostgreSQL (the tracker store) holds {events} events of this conversation")
+        ok &= alternated and failed_over and walked and locks >= len(turns) and events > 0
 
         print(f"\n(3) {cases} cases opened directly in the case store; two notifiers deliver the outbox")
         open_cases(scale, cases)
@@ -637,7 +676,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.scale")
     parser.add_argument("command", choices=["demo"])
     parser.add_argument("--cases", type=int, default=10, help="cases opened for the notifiers (default 10)")
-    parser.add_argument("--load", type=int, default=40, help="messages of the bounded load (default 40, 0: none)")
+    parser.add_argument("--load", type=int, default=100, help="questions of the bounded load (default 100, at most 180 s; 0: none)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder with every log")
     args = parser.parse_args(argv)
     return demo(args.cases, args.load, args.keep)

@@ -10,7 +10,16 @@ import pytest
 from sqlalchemy import select
 
 from actions.store import Case, session_scope
-from bot.scale import FORM_WALK, ScaleSet, await_deliveries, bounded_load, open_cases, walk
+from bot.scale import (
+    FORM_WALK,
+    ScaleSet,
+    await_deliveries,
+    bounded_load,
+    open_cases,
+    redis_lock_commands,
+    stored_events,
+    walk,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.scale]
 
@@ -40,7 +49,9 @@ def test_a_bounded_load_is_answered_by_both_replicas(scale):
 
 
 def test_the_turns_of_one_conversation_alternate_between_the_replicas_and_keep_its_state(scale):
+    before = redis_lock_commands(scale.redis_port)
     turns = walk(scale, FORM_WALK[:5], sender(), log=lambda _: None)
+    assert redis_lock_commands(scale.redis_port) - before >= 5  # each turn took its lock in Redis
     assert [t.ok for t in turns] == [True] * 5, [t.text for t in turns]  # every reply is the form's next step
     served = [t.replicas for t in turns]
     assert all(len(r) == 1 for r in served), served  # nothing failed over
@@ -49,7 +60,8 @@ def test_the_turns_of_one_conversation_alternate_between_the_replicas_and_keep_i
 
 
 def test_killing_a_replica_mid_conversation_loses_nothing(scale):
-    turns = walk(scale, FORM_WALK, sender(), kill_after=3, log=lambda _: None)
+    talk = sender()
+    turns = walk(scale, FORM_WALK, talk, kill_after=3, log=lambda _: None)
     assert [t.ok for t in turns] == [True] * len(FORM_WALK), [t.text for t in turns]
     survivor = turns[2].replicas[-1]
     victim = next(n for n in scale.replica_names().values() if n != survivor)
@@ -59,6 +71,7 @@ def test_killing_a_replica_mid_conversation_loses_nothing(scale):
     with session_scope(scale.cases_url) as s:
         enterprises = s.scalars(select(Case.enterprise)).all()
     assert "Scale Robotics Co., Ltd." in enterprises  # the case the form opened is in PostgreSQL
+    assert stored_events(scale, talk) > 0  # and so is the conversation (the trackers database)
 
 
 def test_two_notifiers_deliver_every_outbox_row_exactly_once(scale):
