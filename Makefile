@@ -135,7 +135,7 @@ scale-packages: ## make sure PostgreSQL, Redis and nginx are installed from Debi
 	  { echo "installing PostgreSQL, Redis and nginx"; apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server nginx; }
 
-test-scale: $(VENV)/.installed $(VENV_RASA)/.installed .index/CURRENT $(MODEL) scale-packages ## the scale-out e2e test: two Rasa replicas behind nginx, PostgreSQL, Redis, two notifiers (~1.5 min on an idle machine; not in `make test`)
+test-scale: $(VENV)/.installed $(VENV_RASA)/.installed .index/CURRENT $(MODEL) scale-packages ## the scale-out e2e test: two Rasa replicas behind nginx, PostgreSQL, Redis, two notifiers, index publishing (~2 min; not in `make test`)
 	$(PY) -m pytest -m scale -q
 
 scale-demo: $(VENV)/.installed $(VENV_RASA)/.installed .index/CURRENT $(MODEL) scale-packages ## two Rasa replicas and action servers behind nginx, two notifiers, PostgreSQL and Redis on 127.0.0.1: round robin, failover, exactly-once delivery (~2 min; SCALE_ARGS=…)

@@ -6,7 +6,8 @@ PostgreSQL (cases and conversations) and one Redis (Rasa's conversation locks), 
 The demo shows that a conversation's turns alternate between the Rasa replicas (nginx round robin; the
 `X-Upstream` header nginx adds names the replica of each turn) and keep their state (the case form goes on
 step by step), that killing one replica mid-conversation loses nothing (nginx passes the next turn to the
-other one), and that two notifiers deliver every outbox row exactly once. PostgreSQL is a throwaway
+other one), that a knowledge index build published to each action server's own INDEX_DIR is answered from
+without a restart, and that two notifiers deliver every outbox row exactly once. PostgreSQL is a throwaway
 cluster in a temporary folder, not the system's; Redis and nginx run with configurations of their own there
 too (Debian's packages: `apt-get install postgresql redis-server nginx`, which `make scale-demo` does).
 """
@@ -286,6 +287,20 @@ class ScaleSet:
         """Rasa's upstream address (as nginx reports it) → the replica's name."""
         return {f"{HOST}:{s.rasa_port}": f"rasa-{chr(ord('a') + i)}" for i, s in enumerate(self.rasa)}
 
+    @property
+    def knowledge_dir(self) -> Path:
+        """The set's copy of knowledge/ (the same files for every process, as on every machine)."""
+        return self.workdir / "knowledge"
+
+    @property
+    def builder_index(self) -> Path:
+        """Where index builds are made (`make index` on one machine) before they are published."""
+        return self.workdir / "index-builder"
+
+    def index_dirs(self) -> list[Path]:
+        """Each action server's own INDEX_DIR, as if each ran on its own machine."""
+        return [self.workdir / f"replica-{chr(ord('a') + i)}" / "index" for i in range(self.replicas)]
+
     def sink(self, n: int) -> Path:
         """The notifications file of notifier n."""
         return self.workdir / f"notifier-{chr(ord('a') + n)}" / "notifications.jsonl"
@@ -296,9 +311,8 @@ class ScaleSet:
             "DATABASE_URL": self.cases_url,
             "TRACKER_DATABASE_URL": self.trackers_url,
             "LOCK_STORE_URL": f"redis://127.0.0.1:{self.redis_port}/1",
-            "KNOWLEDGE_DIR": str(ROOT / "knowledge"),
-            "INDEX_DIR": str(self.workdir / "index"),  # one published build, read by both action servers
-            "WATCH_KNOWLEDGE": "false",  # builds are published, not made by each action server
+            "KNOWLEDGE_DIR": str(self.knowledge_dir),
+            "WATCH_KNOWLEDGE": "false",  # builds are made once and published, not made by each action server
             "TELEGRAM_TOKEN": "",  # deliveries go to each notifier's sink file
             "NOTIFIER_POLL_SECONDS": "0.2",
         }
@@ -335,11 +349,16 @@ class ScaleSet:
             self.infrastructure.append(redis)
             redis.start()
             wait_for(lambda: redis_ping(self.redis_port), 30, "Redis")
-            log(f"Redis: 127.0.0.1:{self.redis_port}; knowledge index: a fresh copy of .index")
-            fresh_index_copy(ROOT / ".index", ROOT / "knowledge", self.workdir / "index")
+            log(f"Redis: 127.0.0.1:{self.redis_port}; knowledge index: a fresh copy of .index, published")
+            shutil.copytree(ROOT / "knowledge", self.knowledge_dir)
+            fresh_index_copy(ROOT / ".index", self.knowledge_dir, self.builder_index)
+            publish_build(self.builder_index, self.index_dirs())
             self._create_tracker_tables()
             env = self.shared_env()
-            self.rasa = [self._stack(self.workdir / f"replica-{chr(ord('a') + i)}", env) for i in range(self.replicas)]
+            self.rasa = [
+                self._stack(self.workdir / f"replica-{chr(ord('a') + i)}", {**env, "INDEX_DIR": str(index)})
+                for i, index in enumerate(self.index_dirs())
+            ]
             self.notifier = [
                 self._stack(
                     self.workdir / f"notifier-{chr(ord('a') + n)}",
@@ -443,6 +462,83 @@ def walk(
             scale.kill_replica(victim)
             log(f"  kill -9 {victim} (the next in nginx's round robin)")
     return turns
+
+
+def publish_build(builder_index: Path, index_dirs: list[Path]) -> str:
+    """Publishes the builder's current index build to each action server's INDEX_DIR: the build's folder
+    first, then the CURRENT pointer, replaced atomically, which the action server looks at before each
+    question (actions/retrieval/provider.py). Returns the build's name."""
+    from actions.retrieval.build import current_build
+    from actions.retrieval.passage import POINTER
+
+    build = current_build(builder_index)
+    for index in index_dirs:
+        target = index / "builds" / build.name
+        if not target.exists():
+            partial = index / "builds" / f".{build.name}.partial"  # never a half-copied folder under its name
+            shutil.rmtree(partial, ignore_errors=True)
+            shutil.copytree(build, partial)
+            partial.rename(target)
+        (index / f"{POINTER}.tmp").write_text(build.name + "\n", encoding="utf-8")
+        os.replace(index / f"{POINTER}.tmp", index / POINTER)
+    return build.name
+
+
+def cited_review_dates(reply: Reply) -> set[str]:
+    """The review dates of the sources an answer cites (its custom payload's citations)."""
+    return {
+        str(c.get("last_reviewed"))
+        for m in reply.messages
+        for c in (m.get("custom") or {}).get("citations") or []
+        if c.get("last_reviewed")
+    }
+
+
+@dataclass
+class Publication:
+    """A new index build published to every action server: its name, the review date its sources now
+    carry, and per replica the seconds until an answer through it cited that date (None: never)."""
+
+    build: str
+    reviewed: str
+    picked_up: dict[str, float | None]
+    cited_before: set[str]  # the review dates answers cited just before the publication
+
+
+def publish_new_build(scale: ScaleSet, timeout: float = 90.0) -> Publication:
+    """Marks every knowledge document reviewed on a date no document had, builds the index again (no
+    passage changes, so nothing is embedded again), publishes the build to each action server's
+    INDEX_DIR and asks through nginx until every replica's answers cite the new date."""
+    import re
+    from datetime import date, timedelta
+
+    from actions.retrieval.build import build_index
+    from actions.settings import Settings
+
+    documents = [p for p in scale.knowledge_dir.rglob("*.md") if p.name != "README.md"]
+    pattern = re.compile(r"^last_reviewed: *(\S+)", re.M)
+    used = {m for p in documents for m in pattern.findall(p.read_text(encoding="utf-8"))}
+    day = date.today()
+    while day.isoformat() in used:
+        day -= timedelta(days=1)
+    reviewed = day.isoformat()
+    for p in documents:
+        p.write_text(pattern.sub(f"last_reviewed: {reviewed}", p.read_text(encoding="utf-8")), encoding="utf-8")
+    sender = f"publish-{uuid.uuid4().hex[:6]}"
+    before = set().union(*(cited_review_dates(scale.say(LOAD_MESSAGE, sender)) for _ in scale.rasa))
+    build_index(
+        Settings(knowledge_dir=scale.knowledge_dir, index_dir=scale.builder_index), progress=False, log=lambda _: None
+    )
+    started = time.monotonic()
+    name = publish_build(scale.builder_index, scale.index_dirs())
+    picked: dict[str, float | None] = dict.fromkeys(scale.replica_names().values())
+    while any(v is None for v in picked.values()) and time.monotonic() - started < timeout:
+        reply = scale.say(LOAD_MESSAGE, sender)
+        replica = reply.upstreams[-1] if reply.upstreams else ""
+        if picked.get(replica, 0.0) is None and reviewed in cited_review_dates(reply):
+            picked[replica] = time.monotonic() - started
+        time.sleep(0.3)
+    return Publication(name, reviewed, picked, before)
 
 
 def stored_events(scale: ScaleSet, sender: str) -> int:
@@ -626,7 +722,16 @@ def demo(cases: int = 10, load_messages: int = 100, keep: bool = False) -> int:
             print(f"  together: {total} in {load.seconds:.1f} s = {rate:.2f} messages/s, failures {load.failures}")
             ok &= load.failures == 0 and all(load.per_replica[n] for n in names)
 
-        print("\n(2) the case form through nginx, a replica killed after turn 4")
+        print("\n(2) a new knowledge index build published to both action servers' INDEX_DIR (builds/…, then CURRENT)")
+        publication = publish_new_build(scale)
+        for name, seconds in publication.picked_up.items():
+            when = f"after {seconds:.1f} s" if seconds is not None else "NOT within 90 s"
+            print(f"  {name}: answers cite the sources as reviewed {publication.reviewed} {when}")
+        print(f"  before: answers cited {', '.join(sorted(publication.cited_before)) or 'nothing'}")
+        ok &= all(v is not None for v in publication.picked_up.values()) and bool(publication.cited_before)
+        ok &= publication.reviewed not in publication.cited_before
+
+        print("\n(3) the case form through nginx, a replica killed after turn 4")
         locks_before = redis_lock_commands(scale.redis_port)
         sender = f"scale-{uuid.uuid4().hex[:8]}"
         turns = walk(scale, FORM_WALK, sender, kill_after=4)
@@ -644,7 +749,7 @@ def demo(cases: int = 10, load_messages: int = 100, keep: bool = False) -> int:
         print(f"  PostgreSQL (the tracker store) holds {events} events of this conversation")
         ok &= alternated and failed_over and walked and locks >= len(turns) and events > 0
 
-        print(f"\n(3) {cases} cases opened directly in the case store; two notifiers deliver the outbox")
+        print(f"\n(4) {cases} cases opened directly in the case store; two notifiers deliver the outbox")
         open_cases(scale, cases)
         found = await_deliveries(scale)
         for notifier, ids in found.per_notifier.items():
@@ -660,6 +765,8 @@ def demo(cases: int = 10, load_messages: int = 100, keep: bool = False) -> int:
             "turn → replica: " + ", ".join(f"{n}:{'→'.join(t.replicas)}" for n, t in enumerate(turns, start=1)),
             "deliveries: " + ", ".join(f"{k} {len(v)}" for k, v in found.per_notifier.items()),
             "load: " + ", ".join(f"{n} {load.rate(n):.2f}/s" for n in names),
+            f"new index build {publication.build} picked up: "
+            + ", ".join(f"{n} {'-' if v is None else f'{v:.1f} s'}" for n, v in publication.picked_up.items()),
         ]
     finally:
         scale.stop()
@@ -676,7 +783,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.scale")
     parser.add_argument("command", choices=["demo"])
     parser.add_argument("--cases", type=int, default=10, help="cases opened for the notifiers (default 10)")
-    parser.add_argument("--load", type=int, default=100, help="questions of the bounded load (default 100, at most 180 s; 0: none)")
+    parser.add_argument(
+        "--load", type=int, default=100, help="questions of the bounded load (default 100, at most 180 s; 0: none)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder with every log")
     args = parser.parse_args(argv)
     return demo(args.cases, args.load, args.keep)

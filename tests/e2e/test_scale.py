@@ -16,6 +16,7 @@ from bot.scale import (
     await_deliveries,
     bounded_load,
     open_cases,
+    publish_new_build,
     redis_lock_commands,
     stored_events,
     walk,
@@ -57,6 +58,14 @@ def test_the_turns_of_one_conversation_alternate_between_the_replicas_and_keep_i
     assert all(len(r) == 1 for r in served), served  # nothing failed over
     assert all(a != b for a, b in zip(served, served[1:], strict=False)), served  # strict alternation
     assert {r[0] for r in served} == set(scale.replica_names().values())
+
+
+def test_a_published_index_build_is_picked_up_by_every_action_server(scale):
+    publication = publish_new_build(scale, timeout=90)
+    assert publication.cited_before and publication.reviewed not in publication.cited_before
+    assert all(seconds is not None for seconds in publication.picked_up.values()), publication.picked_up
+    for index in scale.index_dirs():  # each action server's own folder names the new build
+        assert (index / "CURRENT").read_text(encoding="utf-8").strip() == publication.build
 
 
 def test_killing_a_replica_mid_conversation_loses_nothing(scale):
