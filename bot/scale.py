@@ -425,9 +425,12 @@ class ScaleSet:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             upstream = response.headers.get("X-Upstream", "")
             messages = json.loads(response.read().decode("utf-8"))
+        return Reply(self.replicas_of(upstream), messages, time.monotonic() - started)
+
+    def replicas_of(self, upstream_header: str) -> list[str]:
+        """The replicas nginx tried for a request, by name, from its `X-Upstream` header ($upstream_addr)."""
         names = self.replica_names()
-        tried = [names.get(a.strip(), a.strip()) for a in upstream.split(",") if a.strip()]
-        return Reply(tried, messages, time.monotonic() - started)
+        return [names.get(a.strip(), a.strip()) for a in upstream_header.split(",") if a.strip()]
 
     def kill_replica(self, name: str) -> None:
         """kill -9 of a Rasa replica's process group, as a crash would end it."""
