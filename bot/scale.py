@@ -374,13 +374,18 @@ class ScaleSet:
             for stack in self.rasa:
                 stack.start(("actions",), START_TIMEOUT)
             log(f"starting {self.replicas} Rasa replicas (a minute or more to load the model) …")
-            with ThreadPoolExecutor(len(self.rasa)) as pool:
-                jobs = [pool.submit(s.start, ("rasa",), START_TIMEOUT) for s in self.rasa]
+            pool = ThreadPoolExecutor(len(self.rasa))
+            jobs = [pool.submit(s.start, ("rasa",), START_TIMEOUT) for s in self.rasa]
+            try:
                 for job in as_completed(jobs):
                     if (error := job.exception()) is not None:
-                        for stack in self.rasa:
-                            stack.stop()  # the other start-ups see their services gone and give up at once
                         raise error
+            except BaseException:  # a failed start-up, or Ctrl-C: the others see their services gone and give up
+                for stack in self.rasa:
+                    stack.stop()
+                raise
+            finally:
+                pool.shutdown(wait=False)
             self.nginx_port = free_port()
             nginx = nginx_service(self.nginx_port, [s.rasa_port for s in self.rasa], self.workdir / "nginx")
             self.infrastructure.append(nginx)
@@ -772,6 +777,8 @@ def demo(cases: int = 10, load_messages: int = 100, keep: bool = False) -> int:
             + ", ".join(f"{n} {'-' if v is None else f'{v:.1f} s'}" for n, v in publication.picked_up.items()),
         ]
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # finish stopping, whatever arrives
+            signal.signal(sig, signal.SIG_IGN)
         scale.stop()
         if keep:
             print(f"\nlogs kept in {workdir}")
@@ -791,7 +798,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder with every log")
     args = parser.parse_args(argv)
-    return demo(args.cases, args.load, args.keep)
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # stopped from outside: everything started is stopped too
+        signal.signal(sig, interrupted)
+    try:
+        return demo(args.cases, args.load, args.keep)
+    except KeyboardInterrupt:
+        print("\ninterrupted; everything the demo started is stopped", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
