@@ -650,15 +650,6 @@ def await_deliveries(scale: ScaleSet, timeout: float = 60.0) -> Deliveries:
         time.sleep(0.5)
 
 
-def warm_up(scale: ScaleSet) -> None:
-    """One question per replica, one at a time, before any concurrent load. An action server's first
-    database use runs the schema check (actions/store.migrated, cached after the first call), and Alembic
-    fails when two threads of one action server run it at the same moment (KeyError 'script'):
-    concurrent first messages would otherwise get no answer."""
-    for n in range(len(scale.rasa)):
-        scale.say(LOAD_MESSAGE, f"warm-up-{n}-{uuid.uuid4().hex[:6]}")
-
-
 @dataclass
 class Load:
     """A bounded load through nginx: questions answered per replica in the elapsed time."""
@@ -674,8 +665,7 @@ class Load:
 
 def bounded_load(scale: ScaleSet, messages: int = 40, workers: int = 4, time_limit: float = 180.0) -> Load:
     """Sends `messages` knowledge questions through nginx from `workers` conversations at once, stopping
-    early at `time_limit` seconds; one question per replica goes first, alone (see `warm_up`)."""
-    warm_up(scale)
+    early at `time_limit` seconds."""
     per: Counter[str] = Counter()
     failures = 0
     lock = threading.Lock()
