@@ -176,6 +176,9 @@ class Service:
             self.process.wait(1)
 
 
+SERVICES = ("actions", "rasa", "notifier", "web", "gateway")
+
+
 @dataclass
 class Stack:
     """The Rasa server and the action server, on the given ports of 127.0.0.1."""
@@ -592,6 +595,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--action-port", type=int, default=port("ACTION_PORT"))
     parser.add_argument("--web-port", type=int, default=port("WEB_PORT"))
     parser.add_argument("--log-dir", type=Path, default=None, help="LOG_DIR by default")
+    parser.add_argument(
+        "--services",
+        default=None,
+        help="run only these, comma-separated (actions, rasa, notifier, web, gateway); default: all of this machine's",
+    )
     args = parser.parse_args(argv)
     if args.command == "status":
         code, text = status_report(args.log_dir or log_folder())
@@ -599,6 +607,12 @@ def main(argv: list[str] | None = None) -> int:
         return code
     stack = Stack(args.rasa_port, args.action_port, args.web_port, log_dir=args.log_dir or log_folder())
     supervisor: Supervisor | None = None
+    names = stack.default_services()
+    if args.services:
+        names = tuple(n.strip() for n in args.services.split(",") if n.strip())
+        unknown = sorted(set(names) - set(SERVICES))
+        if unknown:
+            parser.error(f"unknown service {', '.join(unknown)}: choose from {', '.join(SERVICES)}")
 
     def interrupted(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -623,8 +637,8 @@ def main(argv: list[str] | None = None) -> int:
                 cwd=ROOT,
                 env=env,
             )
-        print(f"starting {', '.join(stack.default_services())} (logs in {stack.log_dir}) …", flush=True)
-        stack.start()
+        print(f"starting {', '.join(names)} (logs in {stack.log_dir}) …", flush=True)
+        stack.start(names)
         print(_banner(stack), flush=True)
         supervisor = Supervisor(stack)
         while True:  # until Ctrl-C or SIGTERM

@@ -214,3 +214,14 @@ def test_status_says_what_runs_and_fails_when_the_launcher_is_gone(tmp_path):
         assert code == 1 and "launcher: not running" in text
     finally:
         service.stop(timeout=1)
+
+
+def test_run_names_the_unknown_service_it_was_asked_for(capsys):
+    import pytest
+
+    from bot.stack import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--services", "actions,rassa"])
+    assert exited.value.code == 2
+    assert "unknown service rassa: choose from actions, rasa, notifier, web, gateway" in capsys.readouterr().err
