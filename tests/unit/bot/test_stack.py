@@ -165,7 +165,7 @@ def test_the_supervisor_restarts_a_dead_process_with_growing_backoff_and_logs_it
         service.stop(timeout=1)
 
 
-def test_a_process_that_stops_answering_its_health_url_is_restarted_after_three_failed_checks(tmp_path):
+def test_a_process_that_stops_answering_its_health_url_is_restarted_after_its_failed_checks_in_a_row(tmp_path):
     from bot.stack import Supervisor, free_port
 
     dead_url = f"http://127.0.0.1:{free_port()}/health"  # nothing answers there
@@ -179,10 +179,12 @@ def test_a_process_that_stops_answering_its_health_url_is_restarted_after_three_
     supervisor = Supervisor(stack, log=lines.append)
     supervisor.HEALTH_TIMEOUT = 0.5
     try:
-        for i, now in enumerate((10.0, 15.0, 20.0)):
+        for i in range(supervisor.HEALTH_FAILURES):
             assert not lines, f"restarted after {i} failed checks"
-            supervisor.tick(now=now)
-        assert lines == ["actions failed 3 health checks in a row; restarting in 1 s (restart 1)"]
+            supervisor.tick(now=10.0 + i * supervisor.HEALTH_EVERY)
+        assert lines == [
+            f"actions failed {supervisor.HEALTH_FAILURES} health checks in a row; restarting in 1 s (restart 1)"
+        ]
         assert not service.group_alive(), "the hung process was left running"
     finally:
         service.stop(timeout=1)
