@@ -840,21 +840,12 @@ class FakeBotApi:
 
         Commands (``/start``) get ``bot_command`` entities as on Telegram. Returns the update_id.
         """
-        with self._lock:
-            user = self._user(chat_id, user_id, username=username, first_name=first_name, language_code=language_code)
-            chat = self._chat_for_update(chat_id, user)
-            message: JSONDict = {
-                "message_id": self._next_message_id(chat["id"]),
-                "from": user,
-                "chat": chat,
-                "date": int(time.time()),
-                "text": text,
-            }
-            commands = _bot_command_entities(text)
-            if commands:
-                message["entities"] = commands
-            self._messages[(chat["id"], message["message_id"])] = message
-            return self._enqueue({"message": copy.deepcopy(message)})
+        content: JSONDict = {"text": text}
+        commands = _bot_command_entities(text)
+        if commands:
+            content["entities"] = commands
+        user = dict(username=username, first_name=first_name, language_code=language_code)
+        return self._push_media(chat_id, user_id, content, **user)
 
     def push_document(
         self,
@@ -893,9 +884,10 @@ class FakeBotApi:
             self._files[file_id] = bytes(content)
             return file_id
 
-    def _push_media(self, chat_id: int, user_id: int | None, media: JSONDict) -> int:
+    def _push_media(self, chat_id: int, user_id: int | None, media: JSONDict, **user_fields: Any) -> int:
+        """Queues a user's message with this content (text and entities, a document, a photo)."""
         with self._lock:
-            user = self._user(chat_id, user_id)
+            user = self._user(chat_id, user_id, **user_fields)
             chat = self._chat_for_update(chat_id, user)
             message: JSONDict = {
                 "message_id": self._next_message_id(chat["id"]),
