@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 # A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...), +cmd|...);
@@ -363,6 +364,26 @@ def _purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _figures(args: argparse.Namespace) -> int:
+    from actions.cases.figures import figures, write_chart, write_csv
+    from actions.settings import get_settings
+    from actions.store import migrate, session_scope
+
+    settings = get_settings()
+    migrate(settings.database_url)
+    with session_scope(settings.database_url) as s:
+        result = figures(s, since=args.since)
+    for line in result.lines():
+        print(line)
+    if args.csv:
+        write_csv(result, Path(args.csv))
+        print(f"one row per case: {args.csv}")
+    if args.chart:
+        write_chart(result, Path(args.chart))
+        print(f"chart: {args.chart}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs one staff command."""
     parser = argparse.ArgumentParser(prog="python -m actions.cli", description=__doc__.splitlines()[0])
@@ -421,6 +442,14 @@ def main(argv: list[str] | None = None) -> int:
     purge.add_argument("--days", type=int, help="retention in days (default: RETENTION_DAYS)")
     purge.add_argument("--dry-run", action="store_true", help="only count what would be cleared")
     purge.set_defaults(func=_purge)
+    numbers = commands.add_parser(
+        "figures",
+        help="the service's figures: cases per month by market and incident, time to acceptance, within promise",
+    )
+    numbers.add_argument("--since", help="only cases opened in or after this month (YYYY-MM)")
+    numbers.add_argument("--csv", help="write one row per case (no names or contacts) to this CSV file")
+    numbers.add_argument("--chart", help="write the charts to this PNG file")
+    numbers.set_defaults(func=_figures)
     args = parser.parse_args(argv)
     return args.func(args)
 

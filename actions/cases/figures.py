@@ -1,0 +1,195 @@
+"""The service's own figures, for the guidance centre's monitoring (the provincial plan asks for it;
+the EU IP helpdesks publish "answered within 3 working days"): cases per month by market and by
+incident, the time from a case to its first acceptance by an expert, and the share accepted within
+the time the enterprise was promised. From the case database only; no names or contacts.
+
+    python -m actions.cli figures [--since 2026-01] [--csv figures.csv] [--chart figures.png]
+
+Satisfaction ratings are not asked for yet, so they are not among the figures.
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from actions.privacy import open_private
+from actions.store import Case
+
+ACCEPTED_KINDS = ("accepted", "assigned")  # an expert took the case, or staff assigned one
+
+
+@dataclass(frozen=True)
+class CaseFigure:
+    """One case as the figures count it."""
+
+    case_no: str
+    month: str  # YYYY-MM of its opening
+    country: str
+    ip_type: str
+    incident: str
+    urgent: bool
+    status: str
+    promised_hours: int
+    hours_to_acceptance: float | None  # None: not accepted yet
+    staff_alerted: bool
+
+    @property
+    def within_promise(self) -> bool | None:
+        """True when accepted within the promised time; None while not accepted."""
+        if self.hours_to_acceptance is None:
+            return None
+        return self.hours_to_acceptance <= self.promised_hours
+
+
+@dataclass
+class Figures:
+    """The figures of a period."""
+
+    cases: list[CaseFigure]
+    by_month_market: dict[str, Counter[str]] = field(default_factory=dict)
+    by_month_incident: dict[str, Counter[str]] = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> list[CaseFigure]:
+        return [c for c in self.cases if c.hours_to_acceptance is not None]
+
+    def acceptance_hours(self) -> tuple[float, float] | None:
+        """Median and 90th percentile of the hours to first acceptance (None without accepted cases)."""
+        hours = sorted(c.hours_to_acceptance for c in self.accepted if c.hours_to_acceptance is not None)
+        if not hours:
+            return None
+        p90 = hours[min(len(hours) - 1, round(0.9 * (len(hours) - 1)))]
+        return statistics.median(hours), p90
+
+    def within_promise_share(self) -> float | None:
+        """Share of accepted cases accepted within the promised time."""
+        accepted = self.accepted
+        return sum(1 for c in accepted if c.within_promise) / len(accepted) if accepted else None
+
+    def lines(self) -> list[str]:
+        """The figures as text, one line each."""
+        out = [f"cases: {len(self.cases)} (accepted {len(self.accepted)}, staff alerted {self._staff()})"]
+        if (hours := self.acceptance_hours()) is not None:
+            out.append(f"time to first acceptance: median {hours[0]:.1f} h, 90th percentile {hours[1]:.1f} h")
+        if (share := self.within_promise_share()) is not None:
+            out.append(f"accepted within the promised time: {share:.0%} of {len(self.accepted)}")
+        for month in sorted(self.by_month_market):
+            markets = ", ".join(f"{k} {v}" for k, v in self.by_month_market[month].most_common())
+            incidents = ", ".join(f"{k} {v}" for k, v in self.by_month_incident[month].most_common())
+            out.append(f"{month}: by market {markets}; by incident {incidents}")
+        out.append("satisfaction: not asked for yet")
+        return out
+
+    def _staff(self) -> int:
+        return sum(1 for c in self.cases if c.staff_alerted)
+
+
+def figures(session: Session, since: str | None = None) -> Figures:
+    """The figures of every case opened in or after the month `since` (YYYY-MM; all when None)."""
+    query = select(Case).order_by(Case.id)
+    if since:
+        query = query.where(Case.created_at >= datetime.strptime(since, "%Y-%m"))
+    rows = [_figure(c) for c in session.scalars(query) if c.case_no]
+    by_market: dict[str, Counter[str]] = defaultdict(Counter)
+    by_incident: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in rows:
+        by_market[row.month][row.country] += 1
+        by_incident[row.month][row.incident] += 1
+    return Figures(rows, dict(by_market), dict(by_incident))
+
+
+def _figure(case: Case) -> CaseFigure:
+    taken = [e.at for e in case.events if e.kind in ACCEPTED_KINDS]
+    hours = (min(taken) - case.created_at).total_seconds() / 3600 if taken else None
+    assert case.case_no is not None
+    return CaseFigure(
+        case_no=case.case_no,
+        month=case.created_at.strftime("%Y-%m"),
+        country=case.country,
+        ip_type=case.ip_type,
+        incident=case.incident_type,
+        urgent=case.urgent,
+        status=case.status,
+        promised_hours=case.promised_hours,
+        hours_to_acceptance=None if hours is None else round(hours, 2),
+        staff_alerted=any(e.kind == "staff_alerted" for e in case.events),
+    )
+
+
+CSV_FIELDS = [
+    "case_no",
+    "month",
+    "country",
+    "ip_type",
+    "incident",
+    "urgent",
+    "status",
+    "promised_hours",
+    "hours_to_acceptance",
+    "within_promise",
+    "staff_alerted",
+]
+
+
+def write_csv(result: Figures, path: Path) -> None:
+    """One row per case (no names or contacts), for a spreadsheet."""
+    with open_private(path, "w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(CSV_FIELDS)
+        for c in result.cases:
+            writer.writerow(
+                [
+                    c.case_no,
+                    c.month,
+                    c.country,
+                    c.ip_type,
+                    c.incident,
+                    c.urgent,
+                    c.status,
+                    c.promised_hours,
+                    "" if c.hours_to_acceptance is None else c.hours_to_acceptance,
+                    "" if c.within_promise is None else c.within_promise,
+                    c.staff_alerted,
+                ]
+            )
+
+
+def write_chart(result: Figures, path: Path) -> None:
+    """Cases per month stacked by market, and the hours to first acceptance, as one PNG (matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    months = sorted(result.by_month_market)
+    markets = sorted({m for counts in result.by_month_market.values() for m in counts})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    bottom = [0] * len(months)
+    for market in markets:
+        values = [result.by_month_market[m][market] for m in months]
+        left.bar(months, values, bottom=bottom, label=market)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    left.set_title("Cases per month by market")
+    left.set_ylabel("cases")
+    if markets:
+        left.legend(fontsize="small")
+    hours = [c.hours_to_acceptance for c in result.accepted if c.hours_to_acceptance is not None]
+    right.hist(hours or [0], bins=min(20, max(1, len(hours))))
+    share = result.within_promise_share()
+    right.set_title(
+        "Hours to first acceptance" + (f" ({share:.0%} within the promised time)" if share is not None else "")
+    )
+    right.set_xlabel("hours")
+    fig.tight_layout()
+    private = path.with_suffix(path.suffix + ".partial")
+    fig.savefig(private, format="png", dpi=100)
+    plt.close(fig)
+    private.replace(path)
