@@ -42,7 +42,7 @@ from actions.store import (
 
 TRACKER_TABLE = "events"  # Rasa's SQLTrackerStore: one row per event, with the conversation's sender_id
 ERASED = ""  # what a purged field holds
-EVENT_KINDS_WITH_FREE_TEXT = ("note", "closed")  # staff's and experts' notes; other kinds hold expert names
+EVENT_KINDS_WITH_FREE_TEXT = ("note", "closed", "rating_comment")  # notes and the enterprise's comment
 TO_THE_SUBJECT = ("enterprise_update", "alert")  # notifications sent to the enterprise, not to experts or staff
 NOT_STORED = "conversation history: none in this database (no tracker table)"
 

@@ -232,6 +232,11 @@ class Notifier:
             return f"New case for you:\n{payload['summary']}", markup
         if row.kind == "expert_taken":
             return TEXT["taken"].format(case_no=payload["case_no"]), None
+        if row.kind == "satisfaction_ask":
+            from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+            scores = [InlineKeyboardButton(str(n), callback_data=f"rate:{payload['case_no']}:{n}") for n in range(1, 6)]
+            return payload["text"], InlineKeyboardMarkup([scores])
         return payload.get("text", json.dumps(payload, ensure_ascii=False)), None
 
     # ---- experts' answers ----------------------------------------------------------------------

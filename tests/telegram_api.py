@@ -835,12 +835,20 @@ class FakeBotApi:
         *,
         first_name: str | None = None,
         language_code: str | None = None,
+        reply_to: int | None = None,
     ) -> int:
-        """Queue a ``message`` update: a user writes `text` (in a private chat when `chat_id` > 0).
+        """Queue a ``message`` update: a user writes `text` (in a private chat when `chat_id` > 0), as a reply
+        to message `reply_to` of that chat when given.
 
         Commands (``/start``) get ``bot_command`` entities as on Telegram. Returns the update_id.
         """
         content: JSONDict = {"text": text}
+        if reply_to is not None:
+            with self._lock:
+                replied = self._messages.get((_chat_key(chat_id), reply_to))
+            if replied is None:
+                raise KeyError(f"there is no message {reply_to} in chat {chat_id} to reply to")
+            content["reply_to_message"] = {k: v for k, v in copy.deepcopy(replied).items() if k != "reply_to_message"}
         commands = _bot_command_entities(text)
         if commands:
             content["entities"] = commands

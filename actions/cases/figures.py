@@ -5,7 +5,9 @@ the time the enterprise was promised. From the case database only; no names or c
 
     python -m actions.cli figures [--since 2026-01] [--csv figures.csv] [--chart figures.png]
 
-Satisfaction ratings are not asked for yet, so they are not among the figures.
+Satisfaction: the enterprise's last rating of each closed case (1–5, asked on Telegram when the case is
+closed), as a mean and as points out of 100 (mean × 20), the scale of the province's target (≥ 83).
+Enterprises on the web or by e-mail are not asked yet, so the figure covers Telegram cases only.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class CaseFigure:
     promised_hours: int
     hours_to_acceptance: float | None  # None: not accepted yet
     staff_alerted: bool
+    rating: int | None = None  # the enterprise's last rating (1–5), if it gave one
 
     @property
     def within_promise(self) -> bool | None:
@@ -74,6 +77,11 @@ class Figures:
         accepted = self.accepted
         return sum(1 for c in accepted if c.within_promise) / len(accepted) if accepted else None
 
+    def satisfaction(self) -> tuple[float, int] | None:
+        """Mean rating (1–5) and how many cases were rated (None without ratings)."""
+        ratings = [c.rating for c in self.cases if c.rating is not None]
+        return (statistics.fmean(ratings), len(ratings)) if ratings else None
+
     def lines(self) -> list[str]:
         """The figures as text, one line each."""
         out = [f"cases: {len(self.cases)} (accepted {len(self.accepted)}, staff alerted {self._staff()})"]
@@ -85,7 +93,11 @@ class Figures:
             markets = ", ".join(f"{k} {v}" for k, v in self.by_month_market[month].most_common())
             incidents = ", ".join(f"{k} {v}" for k, v in self.by_month_incident[month].most_common())
             out.append(f"{month}: by market {markets}; by incident {incidents}")
-        out.append("satisfaction: not asked for yet")
+        if (rated := self.satisfaction()) is not None:
+            mean, count = rated
+            out.append(f"satisfaction: {mean:.1f} of 5 ({mean * 20:.0f} points of 100) from {count} rated cases")
+        else:
+            out.append("satisfaction: no ratings yet (asked on Telegram when a case is closed)")
         return out
 
     def _staff(self) -> int:
@@ -108,6 +120,7 @@ def figures(session: Session, since: str | None = None) -> Figures:
 
 def _figure(case: Case) -> CaseFigure:
     taken = [e.at for e in case.events if e.kind in ACCEPTED_KINDS]
+    ratings = [int(e.text) for e in case.events if e.kind == "rating" and e.text.isdigit()]
     hours = (min(taken) - case.created_at).total_seconds() / 3600 if taken else None
     assert case.case_no is not None
     return CaseFigure(
@@ -121,6 +134,7 @@ def _figure(case: Case) -> CaseFigure:
         promised_hours=case.promised_hours,
         hours_to_acceptance=None if hours is None else round(hours, 2),
         staff_alerted=any(e.kind == "staff_alerted" for e in case.events),
+        rating=ratings[-1] if ratings else None,
     )
 
 
@@ -136,6 +150,7 @@ CSV_FIELDS = [
     "hours_to_acceptance",
     "within_promise",
     "staff_alerted",
+    "rating",
 ]
 
 
@@ -158,6 +173,7 @@ def write_csv(result: Figures, path: Path) -> None:
                     "" if c.hours_to_acceptance is None else c.hours_to_acceptance,
                     "" if c.within_promise is None else c.within_promise,
                     c.staff_alerted,
+                    "" if c.rating is None else c.rating,
                 ]
             )
 

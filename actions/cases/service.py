@@ -307,7 +307,62 @@ def add_event(
     session.add(CaseEvent(case_id=case.id, at=now, kind=kind, actor=actor, text=text))
     session.flush()
     _tell_enterprise(session, case, kind, text, suffix=str(len(case.events)))
+    if kind == "closed":
+        ask_satisfaction(session, case)
     return case
+
+
+RATING_MAX_COMMENT = 1000
+
+
+def ask_satisfaction(session: Session, case: Case) -> bool:
+    """Asks an enterprise on Telegram to rate the closed case (buttons 1–5; its reply to the question is
+    its comment), once per case. Enterprises on other channels are not asked yet."""
+    channel, recipient = channel_of(case.sender_id)
+    if channel != "telegram":
+        return False
+    key = f"{case.case_no}:rate"
+    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)) is not None:
+        return False
+    text = t("cases.rate_ask", case.language, case_no=case.case_no)
+    payload = {"case_no": case.case_no, "language": case.language, "text": text}
+    _queue(session, key, "satisfaction_ask", channel, recipient, case, payload)
+    return True
+
+
+def record_rating(
+    session: Session, case_no: str, sender_id: str, score: int, now: datetime | None = None
+) -> Case | None:
+    """The enterprise's rating (1–5) of its closed case; only from the conversation that opened it, and
+    its last rating counts. None when the case is not this conversation's or not closed."""
+    case = find_case(session, case_no)
+    if case is None or case.sender_id != sender_id or case.status != "closed" or not 1 <= score <= 5:
+        return None
+    session.add(CaseEvent(case_id=case.id, at=now or utcnow(), kind="rating", actor="enterprise", text=str(score)))
+    return case
+
+
+def record_rating_comment(session: Session, case_no: str, sender_id: str, text: str) -> Case | None:
+    """The enterprise's comment on its rating (at most RATING_MAX_COMMENT characters)."""
+    case = find_case(session, case_no)
+    if case is None or case.sender_id != sender_id or case.status != "closed":
+        return None
+    comment = text.strip()[:RATING_MAX_COMMENT]
+    session.add(CaseEvent(case_id=case.id, at=utcnow(), kind="rating_comment", actor="enterprise", text=comment))
+    return case
+
+
+def satisfaction_question(session: Session, chat_id: str, message_id: str) -> str | None:
+    """The case number of the satisfaction question the bot sent as this Telegram message, if it is one."""
+    row = session.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.kind == "satisfaction_ask",
+            OutboxMessage.channel == "telegram",
+            OutboxMessage.recipient == chat_id,
+            OutboxMessage.external_id == message_id,
+        )
+    )
+    return None if row is None else str(row.payload.get("case_no") or "") or None
 
 
 def assign(session: Session, case_no: str, expert: Expert, now: datetime | None = None) -> Case | None:

@@ -68,12 +68,14 @@ from telegram.ext import (
 )
 
 from actions.cases.documents import DocumentRefused, refuse_declared_size, store_document
+from actions.cases.service import record_rating, record_rating_comment, satisfaction_question
 from actions.channels import telegram_sender_id
 from actions.language import EN, ZH, detect_language
 from actions.messages import group, t
 from actions.privacy import get_logger
 from actions.safe_text import channel_text
 from actions.settings import TELEGRAM_MAX_CHARS, Settings, get_settings
+from actions.store import Case, session_scope
 
 logger = get_logger("telegram_gateway")  # control characters escaped; chats are named by id
 
@@ -277,6 +279,7 @@ class Gateway:
         if self.notifier is not None:
             app.add_handler(CallbackQueryHandler(self.notifier.on_callback, pattern=r"^case:"))
         app.add_handler(CallbackQueryHandler(self.on_language_button, pattern=r"^lang:"))
+        app.add_handler(CallbackQueryHandler(self.on_rating, pattern=r"^rate:"))
         app.add_handler(CallbackQueryHandler(self.on_button))
         app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text))
         app.add_handler(MessageHandler(filters.Document.ALL | filters.PHOTO, self.on_document))
@@ -355,13 +358,50 @@ class Gateway:
 
     # ---- handlers ------------------------------------------------------------------------------
     async def on_text(self, update: Update, context: Context) -> None:
-        """A text message: forwarded to Rasa (within the rate limit)."""
-        _, state = _chat(update, context)
+        """A text message: forwarded to Rasa (within the rate limit); a reply to the satisfaction question
+        is the enterprise's comment on its rating instead."""
+        chat, state = _chat(update, context)
         text = channel_text(_text(update)) or ""  # at most CHANNEL_MAX_CHARS go on to Rasa
         if lang := detect_language(text):
             state.language = lang
-        if await self._allowed(update, context):
-            await self.converse(update, context, text)
+        if not await self._allowed(update, context):
+            return
+        message = update.effective_message
+        replied = message.reply_to_message if message is not None else None
+        if replied is not None and text.strip():
+            case = await asyncio.to_thread(self._comment, str(chat.id), str(replied.message_id), text)
+            if case is not None:
+                await chat.send_message(t("cases.rate_comment_thanks", case.language))
+                return
+        await self.converse(update, context, text)
+
+    def _comment(self, chat_id: str, message_id: str, text: str) -> Case | None:
+        with session_scope(self.settings.database_url) as session:
+            case_no = satisfaction_question(session, chat_id, message_id)
+            if case_no is None:
+                return None
+            return record_rating_comment(session, case_no, telegram_sender_id(int(chat_id)), text)
+
+    async def on_rating(self, update: Update, context: Context) -> None:
+        """A press of 1–5 under the satisfaction question: recorded, the buttons replaced by a thank-you
+        that invites a comment (a reply to the same message)."""
+        query = _query(update)
+        chat, state = _chat(update, context)
+        _, case_no, score = ((query.data or "") + "::").split(":")[:3]
+        case = None
+        if score.isdigit():
+            case = await asyncio.to_thread(self._rate, case_no, telegram_sender_id(chat.id), int(score))
+        if case is None:
+            await query.answer(t("cases.rate_unknown", self.language(update, state)))
+            return
+        await query.answer()
+        question = query.message.text if isinstance(query.message, Message) and query.message.text else ""
+        with contextlib.suppress(Exception):  # recorded all the same
+            await query.edit_message_text(f"{question}\n\n{t('cases.rate_thanks', case.language, score=score)}")
+
+    def _rate(self, case_no: str, sender_id: str, score: int) -> Case | None:
+        with session_scope(self.settings.database_url) as session:
+            return record_rating(session, case_no, sender_id, score)
 
     async def on_command(self, update: Update, context: Context) -> None:
         """/help, /case, /subscribe: the matching intent, in the chat's language."""

@@ -57,6 +57,9 @@ def test_figures_count_markets_incidents_and_how_fast_cases_were_taken(database_
 def test_an_empty_database_has_figures_too(database_url, tmp_path):
     with session_scope(database_url) as s:
         result = figures(s)
-    assert result.lines() == ["cases: 0 (accepted 0, staff alerted 0)", "satisfaction: not asked for yet"]
+    assert result.lines() == [
+        "cases: 0 (accepted 0, staff alerted 0)",
+        "satisfaction: no ratings yet (asked on Telegram when a case is closed)",
+    ]
     write_chart(result, tmp_path / "empty.png")
     assert (tmp_path / "empty.png").exists()

@@ -273,3 +273,53 @@ def test_with_nobody_on_duty_the_case_still_reaches_the_sink_never_silence(db):
         case = open_case(s, intake(country="TH"), POOL, now=NOW, staff=[m for m in STAFF if not m.on_duty])[0]
         assert staff_rows(s, case.case_no) == [("sink", "staff", "no_match")]
         assert case.promised_hours == 72
+
+
+# ---- satisfaction ------------------------------------------------------------------------------------
+def test_closing_a_telegram_case_asks_for_a_rating_once_and_a_web_case_is_not_asked(db):
+    from actions.cases.service import ask_satisfaction
+
+    with session_scope(db) as s:
+        on_telegram = open_case(s, make_intake(sender_id="tg-555"), POOL, now=NOW)[0].case_no
+        on_web = open_case(s, make_intake(sender_id="web-77"), POOL, now=NOW)[0].case_no
+    with session_scope(db) as s:
+        add_event(s, on_telegram, "closed", "staff", "", now=NOW)
+        add_event(s, on_web, "closed", "staff", "", now=NOW)
+        assert not ask_satisfaction(s, find_case(s, on_telegram))  # already asked
+    with session_scope(db) as s:
+        [ask] = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "satisfaction_ask"))
+        assert (ask.channel, ask.recipient, ask.payload["case_no"]) == ("telegram", "555", on_telegram)
+        assert ask.payload["text"].startswith(f"案件 {on_telegram} 已结案")
+
+
+def test_a_rating_counts_only_from_the_conversation_of_a_closed_case(db):
+    from actions.cases.service import RATING_MAX_COMMENT, record_rating, record_rating_comment
+
+    with session_scope(db) as s:
+        case_no = open_case(s, make_intake(sender_id="tg-555"), POOL, now=NOW)[0].case_no
+    with session_scope(db) as s:
+        assert record_rating(s, case_no, "tg-555", 5) is None  # not closed yet
+        add_event(s, case_no, "closed", "staff", "", now=NOW)
+    with session_scope(db) as s:
+        assert record_rating(s, case_no, "tg-666", 1) is None  # another chat
+        assert record_rating(s, case_no, "tg-555", 9) is None  # not 1–5
+        assert record_rating(s, case_no, "tg-555", 4) is not None
+        assert record_rating_comment(s, case_no, "tg-555", "  很有帮助" + "。" * 2000) is not None
+    with session_scope(db) as s:
+        events = {e.kind: e.text for e in find_case(s, case_no).events}
+        assert events["rating"] == "4"
+        assert events["rating_comment"].startswith("很有帮助") and len(events["rating_comment"]) == RATING_MAX_COMMENT
+
+
+def test_the_satisfaction_question_is_found_by_the_telegram_message_it_became(db):
+    from actions.cases.service import satisfaction_question
+
+    with session_scope(db) as s:
+        case_no = open_case(s, make_intake(sender_id="tg-555"), POOL, now=NOW)[0].case_no
+        add_event(s, case_no, "closed", "staff", "", now=NOW)
+    with session_scope(db) as s:
+        ask = s.scalar(select(OutboxMessage).where(OutboxMessage.kind == "satisfaction_ask"))
+        ask.status, ask.external_id = "delivered", "31"
+    with session_scope(db) as s:
+        assert satisfaction_question(s, "555", "31") == case_no
+        assert satisfaction_question(s, "555", "32") is None and satisfaction_question(s, "556", "31") is None

@@ -3,57 +3,16 @@ with the chat's open case, and refuses what is too large (before downloading it)
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
-from actions.cases.service import open_case
-from actions.store import CaseDocument, migrate, session_scope
-from bot.stack import free_port
-from tests.factories import intake
+from actions.store import CaseDocument, session_scope
 from tests.telegram_api import FakeBotApi
-from tests.unit.cases.test_service import POOL
+from tests.unit.bot.channels.conftest import CHAT
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[4]
-TOKEN = "123456:TEST"
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\n%%EOF\n"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64
-CHAT = 4242
-
-
-@pytest.fixture
-def gateway(tmp_path):
-    url = f"sqlite:///{tmp_path / 'cases.db'}"
-    migrate(url)
-    with session_scope(url) as s:
-        case_no = open_case(s, intake(sender_id=f"tg-{CHAT}", language="en"), POOL)[0].case_no
-    with FakeBotApi(TOKEN) as api:
-        env = dict(
-            os.environ,
-            PYTHONPATH=str(ROOT),
-            DATABASE_URL=url,
-            TELEGRAM_TOKEN=TOKEN,
-            TELEGRAM_BASE_URL=api.base_url,
-            ATTACHMENTS_DIR=str(tmp_path / "attachments"),
-            ATTACHMENT_MAX_BYTES="4096",
-            RASA_URL=f"http://127.0.0.1:{free_port()}",  # documents need no Rasa
-        )
-        log = open(tmp_path / "gateway.log", "ab")  # noqa: SIM115 - closed below
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot.channels.telegram.gateway"], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            assert api.wait_for(lambda: api.calls_to("getUpdates"), timeout=60), "the gateway did not start polling"
-            yield api, url, case_no, tmp_path / "attachments"
-        finally:
-            process.terminate()
-            process.wait(15)
-            log.close()
 
 
 def replies(api: FakeBotApi, n: int) -> list[str]:
