@@ -42,7 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
-from actions.privacy import private_file
+from actions.privacy import PRIVATE_FILE_MODE, private_file
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -305,7 +305,12 @@ def migrate(url: str, create: bool = True) -> None:
     from alembic.config import Config
 
     if create and (path := sqlite_path(url)) is not None:
-        private_file(path)  # narrows an existing file to 0600 too; its -wal and -shm files inherit the mode
+        if path.exists():
+            # By its path: opening and closing the file here would drop every SQLite lock this process
+            # holds on it (POSIX locks belong to the process), and another connection's WAL could be lost.
+            os.chmod(path, PRIVATE_FILE_MODE)
+        else:
+            private_file(path)  # owner-only from the start; its -wal and -shm files inherit the mode
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

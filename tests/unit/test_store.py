@@ -148,3 +148,21 @@ def test_the_action_servers_schema_check_runs_once_when_threads_race_for_it(tmp_
     for thread in threads:
         thread.join(30)
     assert not errors and calls == [url]
+
+
+def test_preparing_an_existing_database_does_not_open_its_file_behind_sqlites_back(tmp_path, monkeypatch):
+    """Closing any descriptor of the file drops every POSIX lock this process holds on it, SQLite's too;
+    then another process may take itself for the last one, checkpoint and delete the WAL while others
+    still write to it (seen: an evaluation stack's cases and conversations vanished). So the launcher's
+    second migrate(create=True) narrows the mode by path only."""
+    db = tmp_path / "ipbot.db"
+    url = f"sqlite:///{db}"
+    migrate(url)
+    assert cases_in(url) == 0  # this process holds a connection now
+    os.chmod(db, 0o644)
+    opened = []
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda path, *a, **k: (opened.append(str(path)), real_open(path, *a, **k))[1])
+    migrate(url, create=True)
+    assert str(db) not in opened
+    assert mode(db) == 0o600
