@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
@@ -25,6 +26,10 @@ from actions.settings import Settings
 from actions.vocab import covers_market, market_codes
 
 logger = logging.getLogger(__name__)
+
+
+# Where a question's clauses part: commas, semicolons and sentence ends in either language.
+CLAUSE_BREAK = re.compile(r"[,;，；。！？!?]+\s*|\.\s+")
 
 
 class KnowledgeIndex:
@@ -196,19 +201,45 @@ class KnowledgeIndex:
         top = scored[:k]
         if playbook and playbook not in top:  # the named incident's playbook always takes part
             top = [*top[: k - 1], playbook]
-        return [
-            self._passage(
-                key,
-                score,
-                dense,
-                lexical,
-                ok
-                and (self.passes_gate(dense, lexical, lang, ask) or key == playbook_best)
-                and self._covers_markets(key, markets, direction),
-                ask,
+        clauses = self._clause_scores(query, lang, [t[-1] for t in top]) if mode == "hybrid" else {}
+        passages = []
+        for ok, score, lexical, dense, ask, key in top:
+            clause_dense, clause_lexical, clause_ask = clauses.get(key, (0.0, 0.0, 0.0))
+            relevant = (
+                self.passes_gate(dense, lexical, lang, ask)
+                or self.passes_gate(clause_dense, clause_lexical, lang, clause_ask)
+                or key == playbook_best
             )
-            for ok, score, lexical, dense, ask, key in top
-        ]
+            answerable = ok and relevant and self._covers_markets(key, markets, direction)
+            passages.append(self._passage(key, score, dense, lexical, answerable, ask))
+        return passages
+
+    def _clause_scores(
+        self, query: str, lang: str, keys: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[float, float, float]]:
+        """For a question of several clauses ("whats pph extra, our agent said we should use it"), each
+        ranked section's best (dense, lexical, listed-question) similarity to any one clause of at least
+        two terms: the gate then judges the clause that asks, not the asked clause diluted by context.
+        The ranking itself stays that of the whole question."""
+        parts = [c.strip() for c in CLAUSE_BREAK.split(query) if c.strip()]
+        clauses = [(c, self.tokenizer.tokens(c)) for c in parts]
+        clauses = [(c, terms) for c, terms in clauses if len(terms) >= 2]
+        if len(clauses) < 2:
+            return {}
+        best: dict[tuple[str, str], tuple[float, float, float]] = {}
+        for clause, terms in clauses:
+            vector = self.store.embedding_function.embed_query(clause)
+            _, dense_best, _, ask_best = self._dense_ranking(vector)
+            expanded = terms + [
+                t for term in self.glossary.expansion(clause, lang) for t in self.tokenizer.tokens(term)
+            ]
+            for key in keys:
+                dense = dense_best.get(key)
+                dense = self._dense_for(vector, key) if dense is None else dense
+                scores = (dense, self._coverage(terms, expanded, key), ask_best.get(key, 0.0))
+                previous = best.get(key, (0.0, 0.0, 0.0))
+                best[key] = (max(previous[0], scores[0]), max(previous[1], scores[1]), max(previous[2], scores[2]))
+        return best
 
     def answer_story(self, passages: list[Passage], query: str = "") -> list[Passage]:
         """The passages for a message the NLU read as reporting an incident ("our container got

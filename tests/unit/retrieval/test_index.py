@@ -350,3 +350,16 @@ def test_a_story_is_answered_from_the_playbook_it_names_and_from_its_section_for
     assert led[0].key == local.key and led[0].answerable  # the named market's section, close to its questions
     led = index.answer_story(story, "US customs sent a notice about a warning letter")
     assert led == story  # the playbook's sections are about other markets only: nothing is made to answer
+
+
+def test_a_clause_that_asks_is_judged_on_its_own_when_the_rest_of_the_message_is_chatter(fixture_index, monkeypatch):
+    question = "PPH材料，顺便说一下今天上海的天气非常糟糕，我们办公室的猫又把咖啡打翻了"
+    answerable = {p.key for p in fixture_index.search(question, k=3, lang="zh") if p.answerable}
+    assert "fx-pph-basics#documents-to-file" in answerable
+    monkeypatch.setattr(KnowledgeIndex, "_clause_scores", lambda self, *args: {})  # the whole message only
+    assert not any(p.answerable for p in fixture_index.search(question, k=3, lang="zh")), "the chatter did not dilute"
+
+
+def test_a_message_of_one_clause_has_no_clause_scores(fixture_index):
+    assert fixture_index._clause_scores("What documents does a PPH request need?", "en", []) == {}
+    assert fixture_index._clause_scores("PPH, ok", "en", []) == {}  # "ok" is no clause of two terms
