@@ -81,6 +81,9 @@ class Case(Base):
     respond_by: Mapped[datetime] = mapped_column(DateTime)
     expert_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
     expert_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # One completed intake form: a consent sent again (Rasa died before it kept the first one's turn) finds
+    # the case already opened under it instead of opening a second one (actions/cases/service.open_case).
+    intake_key: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 

@@ -43,6 +43,7 @@ class Intake:
     description: str
     consent: bool
     industry: str | None = None
+    intake_key: str | None = None  # one completed form (see Case.intake_key); None: no idempotency
 
 
 def _contact_channel(telegram_chat_id: int | None, channel: str, address: str) -> tuple[str, str]:
@@ -156,9 +157,12 @@ def open_case(
     staff: list[StaffMember] | None = None,
 ) -> tuple[Case, list[Match]]:
     """Creates the case, offers it to the best-matching experts and queues their notifications; with no
-    expert to offer it to, the staff on duty are told at once."""
+    expert to offer it to, the staff on duty are told at once. An intake whose `intake_key` already
+    opened a case gets that case back, with no experts (nothing is offered or sent again)."""
     staff = staff or []
     now = now or utcnow()
+    if intake.intake_key and (earlier := opened_from(session, intake.intake_key)) is not None:
+        return earlier, []  # the same form sent again: its case is already open and its experts notified
     urgent = is_urgent(intake.deadline, now.date(), urgent_days)
     matches = match_experts(experts, intake.country, intake.ip_type, intake.language, intake.industry)
     if urgent:  # the fastest responders first
@@ -185,6 +189,7 @@ def open_case(
         status="open",
         promised_hours=hours,
         respond_by=now + timedelta(hours=hours),
+        intake_key=intake.intake_key,
         created_at=now,
     )
     session.add(case)
@@ -196,6 +201,11 @@ def open_case(
         alert_staff(session, case, staff, "no_match", now)
     session.flush()
     return case, chosen
+
+
+def opened_from(session: Session, intake_key: str) -> Case | None:
+    """The case a completed intake form already opened, if any."""
+    return session.scalar(select(Case).where(Case.intake_key == intake_key))
 
 
 def summary(case: Case) -> str:

@@ -4,6 +4,7 @@ validation, submit, cancel, correction, and the status an enterprise may ask for
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 from abc import ABC
 from datetime import date
@@ -15,10 +16,10 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from actions.cases.experts import Expert, Match, industry_of, load_experts
-from actions.cases.service import Intake, cases_of, find_case, open_case, status_lines
+from actions.cases.service import Intake, cases_of, find_case, open_case, opened_from, status_lines
 from actions.cases.staff import StaffMember, load_staff
 from actions.dates import parse_deadline
 from actions.dialogue.common import SLOT_OFFERED, AskSlotAction, BaseAction, FormSlotsValidation, language_of, user_text
@@ -261,6 +262,16 @@ def describe_matches(matches: list[Match], lang: str) -> list[str]:
     return lines
 
 
+def intake_key(tracker: Tracker) -> str | None:
+    """What identifies this completed intake form: the conversation and the moment its case form started
+    (an event Rasa stored turns ago, so a consent sent again after a crash carries the same key)."""
+    started = [e for e in tracker.events if e.get("event") == "active_loop" and e.get("name") == "case_form"]
+    if not started:
+        return None
+    digest = hashlib.sha256(f"{tracker.sender_id}|{started[-1].get('timestamp')}".encode()).hexdigest()
+    return digest[:64]
+
+
 class ActionSubmitCase(BaseAction):
     """Opens the case once the form is complete: case, offers and notifications in one transaction."""
 
@@ -289,10 +300,13 @@ class ActionSubmitCase(BaseAction):
             description=description,
             consent=True,
             industry=industry_of(f"{tracker.get_slot('case_enterprise')} {description}"),
+            intake_key=intake_key(tracker),
         )
         settings = get_settings()
         try:
             case_no, urgent, hours, matches = await asyncio.to_thread(self._open, intake, settings)
+        except IntegrityError:  # the same form sent twice at once: the other submission opened it
+            case_no, urgent, hours, matches = await asyncio.to_thread(self._earlier, intake, settings)
         except (SQLAlchemyError, OSError):
             logger.exception("case could not be saved")
             dispatcher.utter_message(text=t("cases.db_down", lang))
@@ -303,15 +317,27 @@ class ActionSubmitCase(BaseAction):
                 "case_no": case_no,
                 "urgent": urgent,
                 "promised_hours": hours,
-                "experts": [m.expert.id for m in matches],
+                "experts": [m.expert.id for m in matches or []],
             },
         )
         return [*reset_case_slots(), SlotSet("case_id", case_no)]
 
     @staticmethod
-    def _open(intake: Intake, settings: Any) -> tuple[str, bool, int, list[Match]]:
+    def _earlier(intake: Intake, settings: Any) -> tuple[str, bool, int, list[Match] | None]:
+        """The case this form already opened (matches None: nothing new was sent to experts)."""
+        with session_scope(settings.database_url) as session:
+            earlier = opened_from(session, intake.intake_key or "")
+            if earlier is None or earlier.case_no is None:
+                raise SQLAlchemyError("the case this form opened is not found")
+            return earlier.case_no, earlier.urgent, earlier.promised_hours, None
+
+    @staticmethod
+    def _open(intake: Intake, settings: Any) -> tuple[str, bool, int, list[Match] | None]:
         migrated(settings.database_url)
         with session_scope(settings.database_url) as session:
+            if intake.intake_key and (earlier := opened_from(session, intake.intake_key)) is not None:
+                assert earlier.case_no is not None
+                return earlier.case_no, earlier.urgent, earlier.promised_hours, None
             case, matches = open_case(
                 session,
                 intake,
@@ -324,9 +350,11 @@ class ActionSubmitCase(BaseAction):
             return case.case_no, case.urgent, case.promised_hours, matches
 
     @staticmethod
-    def _confirmation(case_no: str, urgent: bool, hours: int, matches: list[Match], lang: str) -> str:
+    def _confirmation(case_no: str, urgent: bool, hours: int, matches: list[Match] | None, lang: str) -> str:
         head = t("cases.opened", lang, case_no=case_no, urgent=t("cases.opened_urgent", lang) if urgent else "")
-        if matches:
+        if matches is None:  # this form's case was opened before (its reply was lost): nothing opened twice
+            body = t("cases.already_opened", lang)
+        elif matches:
             body = t("cases.sent_to", lang, experts="\n".join(describe_matches(matches, lang)), hours=hours)
         else:
             body = t("cases.no_expert", lang, hours=hours)

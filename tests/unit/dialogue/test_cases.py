@@ -234,3 +234,29 @@ def test_a_contact_found_in_any_long_text_is_taken_from_it(text):
     assert found is None or found[0] in ("email", "telegram", "phone")
     if found and found[0] != "phone":
         assert found[1] in text
+
+
+def test_a_consent_sent_again_after_rasa_lost_the_turn_opens_no_second_case(database):
+    """Rasa died after the action server opened the case: the conversation comes back at the consent step
+    and the user sends it again. The form's start (an event stored turns before) identifies it."""
+    from sqlalchemy import func, select
+
+    from actions.store import Case, OutboxMessage, session_scope
+
+    form = tracker(slots=FILLED, sender="owner9")
+    form.events = [{"event": "active_loop", "name": "case_form", "timestamp": 1764755000.25}]
+    first, _ = run(ActionSubmitCase(), form)
+    again, events = run(ActionSubmitCase(), form)
+    case_no = first[0]["custom"]["case_no"]
+    assert again[0]["custom"]["case_no"] == case_no
+    assert "no second case was opened" in again[0]["text"] or "没有重复创建" in again[0]["text"]
+    assert SlotSet("case_id", case_no) in events
+    with session_scope(database) as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 1
+        offers = s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "expert_offer"))
+    other = tracker(slots=FILLED, sender="owner9")
+    other.events = [{"event": "active_loop", "name": "case_form", "timestamp": 1764755999.0}]  # a new form later
+    assert run(ActionSubmitCase(), other)[0][0]["custom"]["case_no"] != case_no
+    with session_scope(database) as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 2
+        assert offers and offers > 0
