@@ -1,0 +1,573 @@
+"""Faults: processes killed and the database taken away while users talk, each scenario a PASS/FAIL line
+with its numbers.
+
+    python -m eval.probes.faults [--only actions,rasa,notifier,readonly,missing] [--action-kills 3]
+        [--rasa-kills 20] [--notifier-kills 5] [--max-delay 0] [--seed 3] [--budget 2400]
+        [--trackers shared|separate] [--report PATH]
+
+One private supervised stack on free ports of 127.0.0.1 (eval/probes/rig.py) serves every scenario:
+- actions: kill -9 of the action server's main process in the middle of the case form: the next message
+  gets the polite "temporarily unavailable" reply, the supervisor restarts it (seconds to healthy), and
+  the same answer sent again continues the form at the same step, to a stored case.
+- rasa: kill -9 of Rasa's whole process group a random moment after the consent answer was posted
+  (0 … --max-delay s; 0: 1.5 × a measured consent reply), then, once the supervisor has Rasa back, the
+  consent sent again when its reply was lost: no half-written case, no second case for one conversation,
+  and how many users were left without their case number.
+- notifier: many cases opened at once (their notifications queued), the notifier killed with -9 while it
+  delivers them to its sink: after its restarts every row is delivered; rows sent twice are counted
+  (delivery is at-least-once: at most the row in flight at each kill).
+- readonly / missing: the database file made read-only (chmod 0444 and, since root ignores modes,
+  chattr +i) or deleted with its -wal/-shm files before the consent: the reply says nothing was stored,
+  nothing is confirmed that is not stored, the action server logs an error, the notifier keeps running;
+  after the file is restored a new case is stored and delivered.
+Exit code 1 when a scenario fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import random
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from bot.stack import post_json
+from eval.probes.checks import (
+    confirmed_case_numbers,
+    is_lost,
+    outbox_status,
+    read_cases,
+    reply_text,
+    sent_twice,
+    sink_records,
+)
+from eval.probes.report import LoadSampler, say, write_markdown
+from eval.probes.rig import Rig, kill_group, kill_process, private_rig
+from eval.probes.script import COUNTRIES, Turn, form_turns, says_db_down, says_unavailable
+
+SCENARIOS = ("actions", "rasa", "notifier", "readonly", "missing")
+ERROR_MARKS = re.compile(r"ERROR|Traceback|could not be saved|lookup failed")
+
+
+@dataclass
+class Outcome:
+    """One scenario's verdict and what it measured."""
+
+    name: str
+    passed: bool
+    numbers: str
+    details: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Reply:
+    """The bot's answer to one message (None when the request failed)."""
+
+    messages: list[dict[str, Any]] | None
+    seconds: float
+    error: str = ""
+
+    @property
+    def text(self) -> str:
+        return reply_text(self.messages)
+
+    @property
+    def lost(self) -> bool:
+        return is_lost(self.messages)
+
+    @property
+    def case_numbers(self) -> list[str]:
+        return confirmed_case_numbers(self.messages)
+
+
+def talk(rig: Rig, sender: str, message: str, timeout: float = 120.0) -> Reply:
+    """Posts one message to the REST channel; a failure is a Reply without messages."""
+    started = time.perf_counter()
+    try:
+        body = post_json(
+            f"{rig.stack.rasa_url}/webhooks/rest/webhook",
+            {"sender": sender, "message": message},
+            timeout,
+            token=rig.stack.rest_token,
+        )
+    except Exception as exc:  # whatever a dying server does to the request
+        return Reply(None, time.perf_counter() - started, type(exc).__name__)
+    return Reply(body if isinstance(body, list) else None, time.perf_counter() - started)
+
+
+class Conversation:
+    """One user of a scenario: the case form up to a chosen step."""
+
+    def __init__(self, rig: Rig, tag: str, n: int, country: int = 0, lang: str = "en", seed: int = 0) -> None:
+        self.rig, self.lang = rig, lang
+        self.sender = f"fault-{tag}-{n:03d}-{uuid.uuid4().hex[:6]}"
+        # country: 0 Japan, 1 Germany, 2 Thailand (no expert: the staff on duty are told), in the language spoken
+        self.turns = form_turns(lang, n, COUNTRIES[lang][country % 3], random.Random(seed))
+
+    def turn(self, step: str) -> Turn:
+        """The scripted turn of a step."""
+        return next(t for t in self.turns if t.step == step)
+
+    def fill_until(self, step: str) -> str:
+        """Answers the form up to (not including) `step`; "" when every reply was as expected, else what went wrong."""
+        for turn in self.turns:
+            if turn.step == step:
+                return ""
+            reply = talk(self.rig, self.sender, turn.message)
+            if turn.expect not in reply.text:
+                return f"{turn.step}: expected {turn.expect!r}, got {reply.error or reply.text[:120]!r}"
+        return ""
+
+    def finish(self, after: str) -> tuple[str, list[str]]:
+        """Answers the remaining steps after `after`; (what went wrong or "", the case numbers confirmed)."""
+        remaining = self.turns[[t.step for t in self.turns].index(after) + 1 :]
+        numbers: list[str] = []
+        for turn in remaining:
+            reply = talk(self.rig, self.sender, turn.message)
+            numbers += reply.case_numbers
+            if turn.expect not in reply.text:
+                return f"{turn.step}: expected {turn.expect!r}, got {reply.error or reply.text[:120]!r}", numbers
+        return "", numbers
+
+    def stored(self) -> list[str]:
+        """The case numbers stored for this conversation."""
+        return [c.case_no or f"id {c.id}" for c in read_cases(self.rig.database) if c.sender_id == self.sender]
+
+
+class LogMark:
+    """Where a service's log ended when the mark was set: what it wrote since."""
+
+    def __init__(self, rig: Rig, name: str) -> None:
+        self.rig, self.name, self.offset = rig, name, len(rig.log(name))
+
+    def since(self) -> str:
+        return self.rig.log(self.name)[self.offset :]
+
+
+# ---- scenarios -------------------------------------------------------------------------------------
+
+
+def action_server_killed(rig: Rig, kills: int) -> Outcome:
+    """kill -9 of the action server's main process at step 4 of the form, `kills` times."""
+    details, heal_seconds, polite, resumed, completed = [], [], 0, 0, 0
+    actions = rig.stack.services["actions"]
+    for n in range(kills):
+        talk_ = Conversation(rig, "actions", n, country=n)
+        if problem := talk_.fill_until("country"):
+            details.append(f"kill {n + 1}: the form went wrong before the kill: {problem}")
+            continue
+        killed = actions.pid
+        restarts = rig.supervisor.watches["actions"].restarts
+        started = time.monotonic()
+        kill_process(killed)  # the main process only, as a crash would: its Sanic worker is left over
+        while rig.supervisor.watches["actions"].restarts == restarts and time.monotonic() - started < 30:
+            time.sleep(0.05)  # until the supervisor has stopped what was left of its group
+        country = talk_.turn("country")
+        reply = talk(rig, talk_.sender, country.message)
+        if says_unavailable(reply.text) and not reply.lost:
+            polite += 1
+        else:
+            details.append(
+                f"kill {n + 1}: while down the reply was {reply.error or reply.text[:120]!r}, not 'unavailable'"
+            )
+        healed = rig.wait_healthy("actions", 180, not_pid=killed)
+        if healed is None:
+            details.append(f"kill {n + 1}: the action server was not back within 180 s")
+            continue
+        heal_seconds.append(time.monotonic() - started)
+        again = talk(rig, talk_.sender, country.message)  # the answer that went unheard
+        if country.expect in again.text:
+            resumed += 1
+        else:
+            details.append(f"kill {n + 1}: after the restart expected {country.expect!r}, got {again.text[:120]!r}")
+            continue
+        problem, numbers = talk_.finish("country")
+        if not problem and numbers and talk_.stored() == numbers:
+            completed += 1
+        else:
+            details.append(f"kill {n + 1}: finishing the form: {problem or numbers} stored {talk_.stored()}")
+    heal = ", ".join(f"{s:.1f}" for s in heal_seconds) or "-"
+    summary = (
+        f"{kills} kills: 'temporarily unavailable' replies {polite}/{kills}; back healthy after {heal} s "
+        f"(kill → healthy); form resumed at the same step {resumed}/{kills}; cases stored {completed}/{kills}"
+    )
+    passed = polite == resumed == completed == kills
+    return Outcome("action server killed mid-form", passed, summary, details)
+
+
+def rasa_killed_at_submission(rig: Rig, kills: int, max_delay: float, rng: random.Random, until: float) -> Outcome:
+    """kill -9 of Rasa's whole group a random moment after the consent answer was posted, `kills` times
+    (fewer when the run's time budget, `until` on the monotonic clock, runs out: Rasa reloads for ~1 min)."""
+    details: list[str] = []
+    watch, service = rig.supervisor.watches["rasa"], rig.stack.services["rasa"]
+    if max_delay <= 0:  # calibrate: how long a consent answer takes when nothing is killed
+        probe = Conversation(rig, "rasa-calibration", 0)
+        probe.fill_until("consent")
+        max_delay = 1.5 * talk(rig, probe.sender, probe.turn("consent").message).seconds
+    tally = {"confirmed at once": 0, "confirmed after resending": 0, "stored, never confirmed": 0, "not stored": 0}
+    duplicates, half, heal_seconds, form_problems = 0, 0, [], 0
+    backoff = rig.supervisor.MAX_BACKOFF
+    rig.supervisor.MAX_BACKOFF = 4.0  # back-to-back kills would otherwise wait up to a minute each
+    try:
+        for n in range(kills):
+            if time.monotonic() > until:
+                details.append(f"stopped after {n} of {kills} kills: the time budget (--budget) ran out")
+                break
+            talk_ = Conversation(rig, "rasa", n, country=n, lang=("en", "zh")[n % 2])
+            if problem := talk_.fill_until("consent"):
+                form_problems += 1
+                details.append(f"kill {n + 1}: the form went wrong before the kill: {problem}")
+                continue
+            consent = talk_.turn("consent")
+            delay = rng.uniform(0, max_delay)
+            answer: list[Reply] = []
+            poster = threading.Thread(target=_post_into, args=(answer, rig, talk_.sender, consent.message))
+            poster.start()
+            time.sleep(delay)
+            restarts, killed = watch.restarts, service.pid
+            kill_group(killed)
+            started = time.monotonic()
+            poster.join(90)
+            healed = rig.wait_healthy("rasa", 300, not_pid=killed)
+            if healed is None:
+                details.append(f"kill {n + 1}: Rasa was not back within 300 s ({rig.supervisor_lines[-1:]})")
+                break
+            heal_seconds.append(time.monotonic() - started)
+            first = answer[0] if answer else Reply(None, 0, "no answer")
+            numbers = first.case_numbers
+            outcome = "confirmed at once" if numbers else ""
+            if first.lost:  # the user saw nothing: sends the consent again, as a user would
+                again = talk(rig, talk_.sender, consent.message)
+                numbers = again.case_numbers
+                outcome = "confirmed after resending" if numbers else ""
+                if not numbers:
+                    details.append(f"kill {n + 1} at {delay:.2f} s: resent, reply {again.error or again.text[:100]!r}")
+            stored = talk_.stored()
+            if not outcome:
+                outcome = "stored, never confirmed" if stored else "not stored"
+            tally[outcome] += 1
+            if len(stored) > 1:
+                duplicates += len(stored) - 1
+                details.append(f"kill {n + 1} at {delay:.2f} s: {len(stored)} cases for one conversation: {stored}")
+            if any(no not in stored for no in numbers):
+                details.append(f"kill {n + 1}: confirmed {numbers} but stored {stored}")
+            del restarts
+        cases = {c.case_no: c for c in read_cases(rig.database)}
+        broken = {
+            no: c.half_written()
+            for no, c in cases.items()
+            if c.sender_id.startswith("fault-rasa-") and c.half_written()
+        }
+        half = len(broken)
+        details += [f"half-written {no}: {why}" for no, why in broken.items()]
+    finally:
+        rig.supervisor.MAX_BACKOFF = backoff
+    heal = f"{min(heal_seconds):.0f}–{max(heal_seconds):.0f} s" if heal_seconds else "-"
+    done = sum(tally.values())
+    numbers_line = (
+        f"{done} of {kills} kills at 0–{max_delay:.2f} s after the consent: "
+        + ", ".join(f"{k} {v}" for k, v in tally.items())
+        + f"; half-written cases {half}; duplicate cases {duplicates}; Rasa back after {heal}"
+        + (f"; {form_problems} forms went wrong before the kill" if form_problems else "")
+    )
+    # Fewer kills for lack of time are judged on those made.
+    passed = done == kills - form_problems or (done > 0 and time.monotonic() > until)
+    passed = passed and half == 0 and duplicates == 0
+    return Outcome("Rasa killed during case submission", passed, numbers_line, details)
+
+
+def _post_into(into: list[Reply], rig: Rig, sender: str, message: str) -> None:
+    into.append(talk(rig, sender, message, 60))
+
+
+def open_cases_directly(rig: Rig, count: int, tag: str) -> None:
+    """Opens `count` cases in one transaction, as the case form's last step does (service.open_case), so
+    their notifications are queued together."""
+    from actions.cases.experts import load_experts
+    from actions.cases.service import Intake, open_case
+    from actions.cases.staff import load_staff
+    from actions.store import session_scope
+
+    experts, _ = load_experts(rig.workdir / "knowledge" / "experts.yml")
+    staff, _ = load_staff(rig.workdir / "knowledge" / "staff.yml")
+    with session_scope(rig.database_url) as session:
+        for n in range(count):
+            intake = Intake(
+                sender_id=f"fault-notifier-{tag}-{n:04d}",
+                channel="rest",
+                language="en",
+                enterprise=f"Probe Machinery {tag}-{n} Co., Ltd.",
+                contact=f"probe{n}@example.com",
+                contact_kind="email",
+                country=("JP", "DE", "TH", "US")[n % 4],
+                ip_type=("patent", "trademark", "design")[n % 3],
+                incident_type="warning_letter",
+                deadline=None if n % 2 else date(2099, 1, 1),
+                description="A probe's case: a foreign company says our products infringe its rights.",
+                consent=True,
+            )
+            open_case(session, intake, experts, staff=staff)
+
+
+def notifier_killed(rig: Rig, kills: int, batch: int, rng: random.Random) -> Outcome:
+    """Opens `batch` cases and kills the notifier with -9 while it delivers them, `kills` times."""
+    details: list[str] = []
+    service, watch = rig.stack.services["notifier"], rig.supervisor.watches["notifier"]
+    mid_delivery, heal_seconds = 0, []
+    for n in range(kills):
+        before = len(sink_records(rig.sink))
+        open_cases_directly(rig, batch, str(n))
+        started = time.monotonic()
+        while len(sink_records(rig.sink)) <= before and time.monotonic() - started < 30:
+            time.sleep(0.01)  # until the first of them reached the sink
+        time.sleep(rng.uniform(0, 0.3))
+        pending = outbox_status(rig.database)["pending"]
+        killed, restarts = service.pid, watch.restarts
+        kill_group(killed)
+        mid_delivery += pending > 0
+        details.append(f"kill {n + 1}: {pending} rows still pending at the kill")
+        killed_at = time.monotonic()
+        while not (watch.restarts > restarts and service.running() and service.pid != killed):
+            if time.monotonic() - killed_at > 60:
+                details.append(f"kill {n + 1}: the notifier was not restarted within 60 s")
+                break
+            time.sleep(0.1)
+        heal_seconds.append(time.monotonic() - killed_at)
+    deadline = time.monotonic() + 180
+    while outbox_status(rig.database)["pending"] and time.monotonic() < deadline:
+        time.sleep(1)
+    status = outbox_status(rig.database)
+    records = sink_records(rig.sink)
+    twice = sent_twice(records)
+    connection = sqlite3.connect(f"file:{rig.database}?mode=ro", uri=True)
+    try:
+        ids = [
+            i
+            for (i,) in connection.execute(
+                "SELECT id FROM outbox WHERE channel != 'web' AND case_id IN "
+                "(SELECT id FROM cases WHERE sender_id LIKE 'fault-notifier-%')"
+            )
+        ]
+    finally:
+        connection.close()
+    seen = {int(r["id"]) for r in records if isinstance(r.get("id"), int)}
+    missing = [i for i in ids if i not in seen]
+    extra = sum(count - 1 for count in twice.values())
+    numbers = (
+        f"{kills} kills ({mid_delivery} with rows still pending), {kills * batch} cases, {len(ids)} outbox rows; "
+        f"outbox now {dict(status)}; never reached the sink {len(missing)}; sent twice {len(twice)} rows "
+        f"({extra} extra sends; at most one row in flight per kill: ≤ {kills}); restarted after "
+        + (", ".join(f"{s:.1f}" for s in heal_seconds) or "-")
+        + " s"
+    )
+    if twice:
+        details.append(f"rows sent twice: {list(twice)[:10]}")
+    passed = not missing and not status["pending"] and extra <= kills
+    return Outcome("notifier killed while delivering", passed, numbers, details)
+
+
+def _chattr(flag: str, paths: list[Path]) -> bool:
+    """chattr +i / -i on the files that exist; False when it is not available."""
+    existing = [str(p) for p in paths if p.exists()]
+    if not existing or shutil.which("chattr") is None:
+        return False
+    return subprocess.run(["chattr", flag, *existing], capture_output=True).returncode == 0
+
+
+def database_files(rig: Rig) -> list[Path]:
+    """The SQLite file and its write-ahead log and shared-memory files."""
+    return [
+        rig.database,
+        rig.database.with_name(rig.database.name + "-wal"),
+        rig.database.with_name(rig.database.name + "-shm"),
+    ]
+
+
+def database_fault(rig: Rig, kind: str, break_it: Callable[[], str], restore: Callable[[], None]) -> Outcome:
+    """The consent answered while the database is broken, then a new case once it is restored."""
+    details: list[str] = []
+    before = Conversation(rig, kind, 0, country=1)
+    if problem := before.fill_until("consent"):
+        return Outcome(f"database {kind}", False, f"the form went wrong before the fault: {problem}")
+    notifier_pid = rig.stack.services["notifier"].pid
+    actions_log, notifier_log, rasa_log = LogMark(rig, "actions"), LogMark(rig, "notifier"), LogMark(rig, "rasa")
+    how = break_it()
+    reply = talk(rig, before.sender, before.turn("consent").message)
+    told_nothing_stored = says_db_down(reply.text)
+    confirmed = reply.case_numbers
+    time.sleep(6)  # a few notifier rounds against the broken database
+    action_errors = [line for line in actions_log.since().splitlines() if ERROR_MARKS.search(line)]
+    notifier_errors = [line for line in notifier_log.since().splitlines() if "ERROR" in line]
+    rasa_errors = [line for line in rasa_log.since().splitlines() if "ERROR" in line or "Traceback" in line]
+    notifier_kept = rig.stack.services["notifier"].pid == notifier_pid and rig.stack.services["notifier"].running()
+    files_while_broken = {p.name: p.exists() for p in database_files(rig)}
+    restore()
+    stored_before = before.stored()
+    ghost = [no for no in confirmed if no not in stored_before]
+    after = Conversation(rig, kind, 1, country=2)
+    problem = after.fill_until("consent")
+    numbers_after: list[str] = []
+    if not problem:
+        problem, numbers_after = after.finish("description")
+    delivered = False
+    deadline = time.monotonic() + 30
+    while numbers_after and time.monotonic() < deadline and not delivered:
+        case = next((c for c in read_cases(rig.database) if c.case_no == numbers_after[0]), None)
+        delivered = case is not None and case.human_reached()
+        time.sleep(0.5)
+    works_again = bool(numbers_after) and after.stored() == numbers_after and delivered
+    details += [
+        f"fault: {how}; files while broken: {files_while_broken}",
+        f"reply to the consent: {reply.error or reply.text[:160]!r}",
+        *[f"actions.log: {line[:200]}" for line in action_errors[:3]],
+        *[f"notifier.log: {line[:200]}" for line in notifier_errors[:3]],
+        *[f"rasa.log: {line[:200]}" for line in rasa_errors[:3]],
+    ]
+    if problem:
+        details.append(f"after restoring: {problem}")
+    numbers = (
+        f"'nothing was stored' reply {'yes' if told_nothing_stored else 'NO'}; confirmed but not stored {len(ghost)}; "
+        f"action server errors logged {len(action_errors)}; notifier kept running {'yes' if notifier_kept else 'NO'} "
+        f"(errors logged {len(notifier_errors)}); Rasa errors logged {len(rasa_errors)}; after restoring: a new case "
+        f"stored {'yes' if numbers_after and after.stored() == numbers_after else 'NO'}, delivered {'yes' if delivered else 'NO'}"
+    )
+    passed = told_nothing_stored and not ghost and bool(action_errors) and notifier_kept and works_again
+    return Outcome(f"database {kind}", passed, numbers, details)
+
+
+def database_read_only(rig: Rig) -> Outcome:
+    """The database file (and -wal, -shm) made read-only before the consent, then writable again."""
+    files = database_files(rig)
+
+    def break_it() -> str:
+        for path in files:
+            if path.exists():
+                path.chmod(0o444)
+        # Not the -shm file: SQLite maps it into every process's memory, and an immutable mapping kills them
+        # with SIGBUS (a first run: the notifier died with signal 7, the action server's worker stopped answering).
+        immutable = _chattr("+i", files[:2])
+        return "chmod 0444 of the file, -wal and -shm" + (
+            ", chattr +i of the file and -wal (root ignores file modes)" if immutable else " (chattr not available)"
+        )
+
+    def restore() -> None:
+        _chattr("-i", files[:2])
+        for path in files:
+            if path.exists():
+                path.chmod(0o600)
+
+    return database_fault(rig, "read-only", break_it, restore)
+
+
+def database_missing(rig: Rig) -> Outcome:
+    """The database file (and -wal, -shm) deleted before the consent, then put back from a copy made just before."""
+    files = database_files(rig)
+    backup = rig.workdir / "cases.backup.db"
+
+    def break_it() -> str:
+        source, copy = sqlite3.connect(rig.database), sqlite3.connect(backup)
+        with contextlib.closing(source), contextlib.closing(copy):
+            source.backup(copy)
+        for path in files:
+            path.unlink(missing_ok=True)
+        return "deleted the database file and its -wal/-shm (a copy kept)"
+
+    def restore() -> None:
+        recreated = rig.database.exists()
+        for path in files:
+            path.unlink(missing_ok=True)
+        shutil.copy2(backup, rig.database)
+        rig.database.chmod(0o600)
+        if recreated:
+            print("  note: something re-created the database file while it was missing", flush=True)
+
+    return database_fault(rig, "missing", break_it, restore)
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated: {','.join(SCENARIOS)}")
+    parser.add_argument("--action-kills", type=int, default=3)
+    parser.add_argument("--rasa-kills", type=int, default=20)
+    parser.add_argument("--notifier-kills", type=int, default=5)
+    parser.add_argument("--notifier-batch", type=int, default=60, help="cases opened before each notifier kill")
+    parser.add_argument("--max-delay", type=float, default=0.0, help="Rasa kill: latest moment after the consent, s")
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--budget", type=float, default=2400.0, help="seconds after which no further Rasa kill starts")
+    parser.add_argument("--keep-logs", type=Path)
+    parser.add_argument(
+        "--trackers",
+        choices=("shared", "separate"),
+        default="shared",
+        help="Rasa's conversations in the case database (shared, as make run does) or a file of their own",
+    )
+    parser.add_argument("--report", type=Path, help="also write the results as markdown here")
+    args = parser.parse_args(argv)
+    chosen = [s.strip() for s in args.only.split(",") if s.strip()]
+    if unknown := set(chosen) - set(SCENARIOS):
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    signal.signal(signal.SIGTERM, _interrupted)
+    began, lines, outcomes = time.time(), list[str](), list[Outcome]()
+    rng = random.Random(args.seed)
+    until = time.monotonic() + args.budget
+    load = LoadSampler().start()
+    with private_rig(args.keep_logs, separate_trackers=args.trackers == "separate") as rig:
+        say(
+            lines,
+            f"private stack on 127.0.0.1 (Rasa :{rig.stack.rasa_port}, actions :{rig.stack.action_port}, "
+            f"notifier → sink), healthy after {rig.started_in:.0f} s; supervised as under make run",
+        )
+        shared = args.trackers == "shared"
+        say(
+            lines, "Rasa's conversations: " + ("in the case database, as make run" if shared else "a file of their own")
+        )
+        runs: dict[str, Callable[[], Outcome]] = {
+            "actions": lambda: action_server_killed(rig, args.action_kills),
+            "rasa": lambda: rasa_killed_at_submission(rig, args.rasa_kills, args.max_delay, rng, until),
+            "notifier": lambda: notifier_killed(rig, args.notifier_kills, args.notifier_batch, rng),
+            "readonly": lambda: database_read_only(rig),
+            "missing": lambda: database_missing(rig),
+        }
+        for name in chosen:
+            print(f"… {name}", flush=True)
+            started = time.monotonic()
+            outcome = runs[name]()
+            outcomes.append(outcome)
+            say(lines)
+            say(lines, f"{'PASS' if outcome.passed else 'FAIL'}  {outcome.name} ({time.monotonic() - started:.0f} s)")
+            say(lines, f"      {outcome.numbers}")
+            for detail in outcome.details:
+                say(lines, f"      - {detail}")
+        say(lines)
+        say(lines, f"supervisor restarts: { {n: w.restarts for n, w in rig.supervisor.watches.items()} }")
+        for line in rig.supervisor_lines:
+            say(lines, f"  {line}")
+    failed = [o.name for o in outcomes if not o.passed]
+    say(lines)
+    say(
+        lines,
+        f"{len(outcomes) - len(failed)} of {len(outcomes)} scenarios passed"
+        + (f"; failed: {', '.join(failed)}" if failed else ""),
+    )
+    if args.report:
+        write_markdown(args.report, "Faults", lines, load.stop(), began)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
