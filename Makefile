@@ -23,7 +23,7 @@ KNOWLEDGE    := $(shell find knowledge -name '*.md' -not -name README.md 2>/dev/
 RASA_PATHS   := --config config.yml --domain bot/domain.yml
 
 .PHONY: help run shell setup db venvs web browser index train check-knowledge knowledge-report lint format validate test test-unit test-quick \
-        test-stories test-e2e test-scale scale-demo scale-packages bench fuzz eval eval-retrieval postgres clean
+        test-stories test-e2e test-scale scale-demo scale-packages bench fuzz soak eval eval-retrieval postgres clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -94,6 +94,9 @@ bench: setup ## benchmarks: input handling on adversarial text (~10 s), retrieva
 
 fuzz: setup ## hostile-input probe: 10,000 malformed requests and odd messages on REST and socket.io, on a private loopback stack (~11 min; FUZZ_ARGS=…)
 	$(PY) -m eval.fuzz $(FUZZ_ARGS)
+
+soak: setup ## reliability probes on a private supervised loopback stack: 100 conversations × 300 s, then faults (kill -9 of each process, read-only and missing database) (~40 min; SOAK_ARGS=…, FAULTS_ARGS=…)
+	@rc=0; $(PY) -m eval.probes.soak $(SOAK_ARGS) || rc=1; $(PY) -m eval.probes.faults $(FAULTS_ARGS) || rc=1; exit $$rc
 
 eval: $(VENV)/.installed .index/CURRENT $(MODEL) ## evaluators' toolkit: conversation tests, answer quality, NLU CV, stories → eval/reports/evaluation.md (~20 min; EVAL_ARGS=…)
 	$(PY) -m eval.run $(EVAL_ARGS)
