@@ -2,6 +2,7 @@
 about is stored once, complete, and has a human told of it.
 
     python -m eval.probes.soak [--conversations 100] [--seconds 300] [--think 1.0] [--seed 7] [--report PATH]
+        [--no-health-restarts]
     python -m eval.probes.soak --target http://127.0.0.1:5005 [--target …] --database .data/ipbot.db
 
 Without --target it starts its own supervised stack on free ports of 127.0.0.1 (Rasa, the action
@@ -11,9 +12,11 @@ expert there, so the staff on duty are told), a status question. It prints the m
 replies lost (an error or an empty reply), p50/p95/p99 latency, messages per second, the cases confirmed
 to users against the rows of the cases table (none confirmed but missing, no duplicates, none
 half-written), whether each case has an expert or staff notification (and whether it was delivered),
-and each process group's memory before and after. With --target (one or more running Rasa servers:
-the replicas' hook; messages rotate over them) it uses that stack's RASA_REST_TOKEN and --database,
-and skips what needs its own processes (memory, restarts).
+each process group's memory before and after, and how long Rasa's health check (what the supervisor
+polls) took under the load; --no-health-restarts has the supervisor restart only what exits, to tell an
+overloaded Rasa from a dead one. A user who gets no reply waits 5 s before writing again. With --target
+(one or more running Rasa servers: the replicas' hook; messages rotate over them) it uses that stack's
+RASA_REST_TOKEN and --database, and skips what needs its own processes (memory, restarts).
 Exit code 1 when a reply was lost or the cases do not reconcile. It asserts nothing about speed.
 """
 
@@ -22,8 +25,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import random
 import signal
+import threading
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -31,7 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.stack import configured
+from bot.stack import Supervisor, configured, http_get
 from eval.probes.checks import (
     Latency,
     confirmed_case_numbers,
@@ -48,6 +53,7 @@ from eval.probes.rig import SERVICES, RestClient, Rig, group_rss_mb, private_rig
 from eval.probes.script import Turn, loop_turns, says_unavailable, status_turn
 
 CANCEL = {"zh": "取消", "en": "cancel"}
+RETRY_WAIT = 5.0  # seconds a user waits after getting no reply before writing again
 
 
 @dataclass
@@ -91,7 +97,14 @@ class Tally:
 
 
 async def conversation(
-    client: RestClient, n: int, lang: str, deadline: float, think: float, tally: Tally, rng: random.Random
+    client: RestClient,
+    n: int,
+    lang: str,
+    deadline: float,
+    think: float,
+    tally: Tally,
+    rng: random.Random,
+    retry_wait: float = RETRY_WAIT,
 ) -> None:
     """One user looping the script until the deadline (a round under way when it passes is left unfinished)."""
     sender = f"probe-{lang}-{n:03d}-{uuid.uuid4().hex[:6]}"
@@ -116,7 +129,11 @@ async def conversation(
             if reply is None or nxt is None:  # lost, or a reply the script has no step for
                 if reply is not None:
                     tally.off_script_reply(turn, reply)
-                tally.record(CANCEL[lang], *await client.say(sender, CANCEL[lang]))  # start afresh next round
+                else:  # as a user would: waits a while before writing again
+                    await asyncio.sleep(retry_wait)
+                cancelled = tally.record(CANCEL[lang], *await client.say(sender, CANCEL[lang]))  # start afresh
+                if cancelled is None:
+                    await asyncio.sleep(retry_wait)
                 break
             for skipped in turns[i + 1 : nxt]:
                 tally.skipped[skipped.step] += 1
@@ -160,6 +177,44 @@ async def drive(urls: list[str], token: str, conversations: int, seconds: float,
     return tally
 
 
+@dataclass
+class HealthSampler:
+    """Times Rasa's health URL (what the supervisor checks, GET /webhooks/rest/) every few seconds under load."""
+
+    url: str
+    every: float = 5.0
+    seconds: list[float] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> HealthSampler:
+        def loop() -> None:
+            while not self._stop.wait(self.every):
+                started = time.perf_counter()
+                status, _ = http_get(f"{self.url}/webhooks/rest/", timeout=60)
+                self.seconds.append(time.perf_counter() - started if status == 200 else math.inf)
+
+        self._thread = threading.Thread(target=loop, name="health-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(65)
+
+    def line(self) -> str:
+        """How long the health check took: percentiles and how often it exceeded the supervisor's timeout."""
+        answered = [s for s in self.seconds if s != math.inf]
+        slow = sum(s > Supervisor.HEALTH_TIMEOUT for s in self.seconds)
+        latency = Latency.of(answered)
+        return (
+            f"Rasa's health check (GET /webhooks/rest/, every {self.every:.0f} s) under load: {len(self.seconds)} checks, "
+            f"p50 {latency.p50:.1f} s, p95 {latency.p95:.1f} s, max {latency.worst:.1f} s; over the supervisor's "
+            f"{Supervisor.HEALTH_TIMEOUT:.0f} s timeout or failed: {slow}"
+        )
+
+
 def wait_for_outbox(database: Path, timeout: float) -> Counter[str]:
     """Waits until the notifier has nothing pending (or the timeout); the outbox rows by status."""
     deadline = time.monotonic() + timeout
@@ -199,6 +254,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", type=Path, help="with --target: that stack's SQLite case database")
     parser.add_argument("--keep-logs", type=Path, help="copy the private stack's logs here at the end")
     parser.add_argument("--report", type=Path, help="also write the results as markdown here")
+    parser.add_argument(
+        "--no-health-restarts",
+        action="store_true",
+        help="the supervisor restarts only processes that exit, not ones slow to answer their health check",
+    )
     args = parser.parse_args(argv)
     if args.target and not args.database:
         parser.error("--target needs --database (the stack's SQLite case database)")
@@ -216,10 +276,15 @@ def main(argv: list[str] | None = None) -> int:
             lines,
             f"{args.conversations} conversations × {args.seconds:.0f} s, think time 0–{2 * args.think:.1f} s, seed {args.seed}",
         )
+        if rig and args.no_health_restarts:
+            rig.supervisor.HEALTH_FAILURES = 10**9  # a diagnosis: is a slow health check what takes Rasa down?
+            say(lines, "supervisor: restarts only what exits (--no-health-restarts)")
         before = memory(rig)
+        health = HealthSampler(urls[0]).start()
         started = time.monotonic()
         tally = asyncio.run(drive(urls, token, args.conversations, args.seconds, args.think, args.seed))
         elapsed = time.monotonic() - started
+        health.stop()
         after = memory(rig)
         outbox = wait_for_outbox(database, 120)
         stored = read_cases(database)
@@ -241,9 +306,13 @@ def main(argv: list[str] | None = None) -> int:
         f"replies off the script (matching no step ahead; the round was cancelled): {sum(tally.off_script.values())} ({off})",
     )
     skipped = ", ".join(f"{k} {v}" for k, v in tally.skipped.most_common()) or "none"
-    say(lines, f"form steps the bot skipped (their slot already filled from an earlier message): {skipped}")
+    say(
+        lines,
+        f"form steps the bot did not ask (filled from an earlier message, or the form resumed where a lost turn left it): {skipped}",
+    )
     for sample in tally.off_script_samples:
         say(lines, f"  {sample}")
+    say(lines, health.line())
     say(lines, f"status questions answered with the case number: {tally.statuses_ok}, not: {tally.statuses_wrong}")
     say(lines)
     say(
