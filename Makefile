@@ -95,7 +95,7 @@ bench: setup ## benchmarks: input handling on adversarial text (~10 s), retrieva
 fuzz: setup ## hostile-input probe: 10,000 malformed requests and odd messages on REST and socket.io, on a private loopback stack (~11 min; FUZZ_ARGS=…)
 	$(PY) -m eval.fuzz $(FUZZ_ARGS)
 
-soak: setup ## reliability probes on a private supervised loopback stack: 100 conversations × 300 s, then faults (kill -9 of each process, read-only and missing database) (~40 min; SOAK_ARGS=…, FAULTS_ARGS=…)
+soak: setup ## reliability probes on a private supervised loopback stack: 100 conversations × 300 s, then faults (kill -9 of each process, read-only and missing database) (~30 min; SOAK_ARGS=…, FAULTS_ARGS=…)
 	@rc=0; $(PY) -m eval.probes.soak $(SOAK_ARGS) || rc=1; $(PY) -m eval.probes.faults $(FAULTS_ARGS) || rc=1; exit $$rc
 
 eval: $(VENV)/.installed .index/CURRENT $(MODEL) ## evaluators' toolkit: conversation tests, answer quality, NLU CV, stories → eval/reports/evaluation.md (~20 min; EVAL_ARGS=…)
