@@ -287,7 +287,7 @@ def _trackers(settings: Any) -> Any:
     """A transaction on Rasa's tracker store database when it is not the case database, else a null context."""
     from actions.personal_data import tracker_session
 
-    return tracker_session(settings.database_url, settings.tracker_database_url)
+    return tracker_session(settings.database_url, settings.conversations_url)
 
 
 def _personal_data(args: argparse.Namespace) -> int:

@@ -37,6 +37,7 @@ from actions.store import (
     Offer,
     OutboxMessage,
     session_scope,
+    sqlite_path,
     utcnow,
 )
 
@@ -127,8 +128,12 @@ def _notifications(session: Session, subject: Subject, case_ids: list[int]) -> l
 
 def tracker_session(database_url: str, tracker_database_url: str) -> AbstractContextManager[Session | None]:
     """A transaction on Rasa's tracker store database when it is not the case database, else None (the
-    case database's own session is used)."""
+    case database's own session is used). `tracker_database_url` as Settings.conversations_url gives it;
+    an SQLite file Rasa has not created yet holds no conversation (None)."""
     if tracker_database_url and tracker_database_url != database_url:
+        path = sqlite_path(tracker_database_url)
+        if path is not None and not path.exists():
+            return contextlib.nullcontext(None)
         return session_scope(tracker_database_url)
     return contextlib.nullcontext(None)
 

@@ -183,8 +183,10 @@ class Settings(BaseSettings):
     # change; then `python -m actions.cli purge` (and the notifier, once a day) clears them, with
     # the notes and notifications of the case, old alert notifications and conversations idle as long.
     retention_days: int = Field(default=365, ge=1)
-    # Where Rasa's SQL tracker store keeps conversations (table `events`, bot/tracker_store.py);
-    # empty: in the case database (DATABASE_URL), which is what `make run` does by default.
+    # Where Rasa's SQL tracker store keeps conversations (table `events`, bot/tracker_store.py); empty:
+    # beside an SQLite case database in a file of its own (ipbot.db → ipbot-conversations.db: Rasa's store
+    # creates a missing database, and must not re-create a deleted case database), else in the case
+    # database. Read it as `conversations_url`.
     tracker_database_url: str = ""
     # Where Rasa keeps its per-conversation locks (bot/lock_store.py): empty, in its memory (one Rasa
     # process); `redis://host:port/db` when several Rasa replicas serve the same conversations.
@@ -194,6 +196,11 @@ class Settings(BaseSettings):
     # up to this many characters (zh) or words (en). 320/130 kept more asked facts than 220/90 on the dev set.
     answer_chars_zh: int = 320
     answer_words_en: int = 130
+
+    @property
+    def conversations_url(self) -> str:
+        """Where Rasa keeps conversations (see tracker_database_url)."""
+        return conversations_url(self.database_url, self.tracker_database_url)
 
     def tuned(self, name: str) -> float:
         """A fusion weight or gate threshold: the explicit setting, else the backend's calibrated value."""
@@ -233,6 +240,16 @@ class Settings(BaseSettings):
         folder = Path(self.embedding_model)
         name = folder.parent.name if folder.name in ("model", "") else folder.name
         return f"sentence-transformers:{name}"
+
+
+def conversations_url(database_url: str, tracker_database_url: str = "") -> str:
+    """TRACKER_DATABASE_URL, else for an SQLite case database a file of its own beside it, else the case
+    database (a PostgreSQL database is never created by a connection, so sharing it is safe)."""
+    if tracker_database_url:
+        return tracker_database_url
+    if database_url.startswith("sqlite:///") and database_url.endswith(".db"):
+        return database_url.removesuffix(".db") + "-conversations.db"
+    return database_url
 
 
 @lru_cache(maxsize=1)

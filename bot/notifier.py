@@ -277,11 +277,40 @@ class Notifier:
 
     def purge(self) -> int:
         """Clears personal data older than RETENTION_DAYS (actions/personal_data.py); returns the cases cleared."""
-        with session_scope(self.url) as s, tracker_session(self.url, self.settings.tracker_database_url) as t:
+        with session_scope(self.url) as s, tracker_session(self.url, self.settings.conversations_url) as t:
             report = purge(s, self.settings.retention_days, trackers=t)
         remove_documents(self.settings.attachments_dir, report.document_files)
         strike_from_sink(self.settings.notifier_sink, report.sink_keys)
         return len(report.cases)
+
+
+class RepeatedFailure:
+    """One job of the loop that keeps failing (the database is gone): logged when it starts failing, then
+    once a minute with how many rounds failed, and when it works again; not once per round."""
+
+    EVERY_SECONDS = 60.0
+
+    def __init__(self, job: str, clock: Any = None) -> None:
+        self.job = job
+        self.streak = 0
+        self.clock = clock or asyncio.get_running_loop().time
+        self.last_logged = -self.EVERY_SECONDS
+
+    def failed(self, error: Exception) -> None:
+        """Counts a failed round; logs the first one and then at most one a minute."""
+        self.streak += 1
+        now = self.clock()
+        if self.streak == 1 or now - self.last_logged >= self.EVERY_SECONDS:
+            self.last_logged = now
+            logger.error(
+                "%s failed (%s), %d round(s) in a row; trying again", self.job, type(error).__name__, self.streak
+            )
+
+    def worked(self) -> None:
+        """Ends a streak of failures (logged)."""
+        if self.streak:
+            logger.info("%s works again after %d failed round(s)", self.job, self.streak)
+        self.streak = 0
 
 
 async def wait_for_database(url: str, stop: asyncio.Event) -> bool:
@@ -323,6 +352,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     try:
         last_escalation = 0.0
         last_purge: float | None = None
+        delivering, escalating = RepeatedFailure("delivering the outbox"), RepeatedFailure("escalating overdue cases")
         while not stop.is_set():
             try:
                 await asyncio.to_thread(watcher.tick)
@@ -330,16 +360,19 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 logger.exception("publishing alerts failed")
             try:
                 await notifier.deliver_due()
+                delivering.worked()
             except Exception as exc:
-                logger.error("delivering the outbox failed (%s); the next round tries again", type(exc).__name__)
+                delivering.failed(exc)
             now = asyncio.get_running_loop().time()
             if now - last_escalation > 30:
                 try:
                     if escalated := await asyncio.to_thread(notifier.escalate):
                         logger.info("escalated %s", escalated)
                     last_escalation = now
+                    escalating.worked()
                 except Exception as exc:
-                    logger.error("escalating overdue cases failed (%s); trying again", type(exc).__name__)
+                    escalating.failed(exc)
+                    last_escalation = now  # the next try in 30 s, not at every round
             if last_purge is None or now - last_purge > PURGE_EVERY_SECONDS:
                 try:
                     if cleared := await asyncio.to_thread(notifier.purge):
@@ -347,8 +380,10 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 except Exception:  # the next day tries again
                     logger.exception("retention purge failed")
                 last_purge = now
+            # While the database fails, wait longer between rounds (up to 30 s) instead of hammering it.
+            wait = settings.notifier_poll_seconds * 2 ** min(delivering.streak, 5)
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), settings.notifier_poll_seconds)
+                await asyncio.wait_for(stop.wait(), min(wait, max(30.0, settings.notifier_poll_seconds)))
     finally:
         if bot is not None:
             await bot.shutdown()

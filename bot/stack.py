@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from actions.settings import Settings
+from actions.settings import Settings, conversations_url
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "ipbot.tar.gz"
@@ -235,10 +235,12 @@ class Stack:
             PYTHONWARNINGS="ignore",
         )
         env.update(self.extra_env)
-        # Conversations live beside the cases unless told otherwise; locks in Rasa's memory unless a
-        # Redis URL is given (bot/endpoints.yml needs both variables set, if empty).
+        # Conversations in a file of their own beside an SQLite case database unless told otherwise
+        # (actions/settings.conversations_url); locks in Rasa's memory unless a Redis URL is given
+        # (bot/endpoints.yml needs both variables set, if empty).
         database = env.get("DATABASE_URL") or configured("DATABASE_URL")
-        env["TRACKER_DATABASE_URL"] = env.get("TRACKER_DATABASE_URL") or configured("TRACKER_DATABASE_URL") or database
+        trackers = env.get("TRACKER_DATABASE_URL") or configured("TRACKER_DATABASE_URL")
+        env["TRACKER_DATABASE_URL"] = conversations_url(database, trackers)
         env["LOCK_STORE_URL"] = env.get("LOCK_STORE_URL") or configured("LOCK_STORE_URL")
         return env
 

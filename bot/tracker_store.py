@@ -1,7 +1,7 @@
 """Rasa's tracker stores, each erasing a form entry the bot said it did not keep before it saves.
 
 Configured in bot/endpoints.yml. `ErasingSQLTrackerStore` is the default: conversations live in an SQL
-database (TRACKER_DATABASE_URL, which bot/stack.py sets to the case database unless it is given; SQLite
+database (TRACKER_DATABASE_URL, which bot/stack.py sets by actions/settings.conversations_url unless it is given: a file of its own beside an SQLite case database; SQLite
 by default, PostgreSQL through a `postgresql://` URL), so a Rasa restart in the middle of a form loses
 nothing. Rasa's SQL store only
 appends new events; when a turn forgets a form entry (the action sets ``FORGET_SLOT``), the stored rows of

@@ -355,7 +355,7 @@ class ActionShowNewAlerts(Action):
         try:
             shown = await asyncio.to_thread(self._claim, tracker.sender_id)
         except (SQLAlchemyError, OSError):
-            logger.exception("could not read the alert inbox of %s", tracker.sender_id)
+            logger.exception("could not read a conversation's alert inbox")  # no sender id: it names a Telegram chat
             return []
         for payload in shown:
             lang = payload.get("language", "en")

@@ -513,8 +513,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--trackers",
         choices=("shared", "separate"),
-        default="shared",
-        help="Rasa's conversations in the case database (shared, as make run does) or a file of their own",
+        default="separate",
+        help="Rasa's conversations in a file of their own (separate, as make run does) or in the case database",
     )
     parser.add_argument("--report", type=Path, help="also write the results as markdown here")
     args = parser.parse_args(argv)
@@ -534,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         shared = args.trackers == "shared"
         say(
-            lines, "Rasa's conversations: " + ("in the case database, as make run" if shared else "a file of their own")
+            lines, "Rasa's conversations: " + ("in the case database" if shared else "a file of their own, as make run")
         )
         runs: dict[str, Callable[[], Outcome]] = {
             "actions": lambda: action_server_killed(rig, args.action_kills),

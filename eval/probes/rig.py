@@ -62,12 +62,13 @@ class Rig:
 
 @contextlib.contextmanager
 def private_rig(
-    keep_logs: Path | None = None, timeout: float = 300.0, poll_seconds: float = 0.5, separate_trackers: bool = False
+    keep_logs: Path | None = None, timeout: float = 300.0, poll_seconds: float = 0.5, separate_trackers: bool = True
 ) -> Iterator[Rig]:
     """Starts the private stack and its supervisor; always stops both (and copies the logs to
     `keep_logs`). Every port is a free one on 127.0.0.1; nothing reaches Telegram or a real expert.
-    Rasa keeps its conversations in the case database, as under `make run`, unless `separate_trackers`
-    (a database file of their own: TRACKER_DATABASE_URL)."""
+    Rasa keeps its conversations in a database file of their own, as under `make run`
+    (actions/settings.conversations_url), unless `separate_trackers` is False: then in the case database
+    (TRACKER_DATABASE_URL = DATABASE_URL, as before 2026-12-03, to show why the default changed)."""
     from actions.retrieval.build import fresh_index_copy
     from actions.store import migrate
 
@@ -92,8 +93,8 @@ def private_rig(
             "NOTIFIER_POLL_SECONDS": str(poll_seconds),
             "NOTIFIER_NAME": "probe",
         }
-        if separate_trackers:
-            env["TRACKER_DATABASE_URL"] = f"sqlite:///{workdir / 'trackers.db'}"
+        if not separate_trackers:
+            env["TRACKER_DATABASE_URL"] = env["DATABASE_URL"]
         stack = Stack(free_port(), free_port(), free_port(), log_dir=workdir / "logs", extra_env=env)
         started = time.perf_counter()
         stack.start(SERVICES, timeout=timeout)

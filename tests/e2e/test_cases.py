@@ -9,6 +9,7 @@ import re
 import pytest
 from sqlalchemy import text
 
+from actions.settings import conversations_url
 from actions.store import session_scope
 from bot.stack import http_get
 from tests.factories import Conversation
@@ -126,8 +127,8 @@ def test_a_refused_consent_erases_the_entered_details_from_the_conversation(e2e)
     for detail in ("Erasable Textiles", "erase.me@example.com", "Rival Towels"):
         assert detail not in stored, detail
     assert "cease and desist" in stored  # the question before the form is kept
-    # Not only what Rasa serves: the rows of its SQL tracker store (the case database) hold none of it.
-    with session_scope(e2e.database_url) as s:
+    # Not only what Rasa serves: the rows of its SQL tracker store (its own file beside the case database) hold none of it.
+    with session_scope(conversations_url(e2e.database_url)) as s:
         rows = "\n".join(s.scalars(text("SELECT data FROM events WHERE sender_id = :s"), {"s": talk.sender}))
     assert "cease and desist" in rows and not any(d in rows for d in ("Erasable Textiles", "erase.me@example.com"))
     # The conversation goes on normally after the erasure.

@@ -48,3 +48,14 @@ def test_ports_and_host_come_from_dot_env(tmp_path, monkeypatch):
     env_file.write_text("HOST=0.0.0.0\nRASA_PORT=6005\nWEB_PORT=9090\n")
     settings = Settings(_env_file=env_file)
     assert (settings.host, settings.rasa_port, settings.web_port, settings.action_port) == ("0.0.0.0", 6005, 9090, 5055)
+
+
+def test_conversations_live_beside_an_sqlite_case_database_in_a_file_of_their_own():
+    from actions.settings import conversations_url
+
+    assert (
+        conversations_url("sqlite:////srv/ipbot/.data/ipbot.db") == "sqlite:////srv/ipbot/.data/ipbot-conversations.db"
+    )
+    assert conversations_url("postgresql+psycopg://bot@db/ipbot") == "postgresql+psycopg://bot@db/ipbot"
+    assert conversations_url("sqlite:////x/ipbot.db", "sqlite:////y/talks.db") == "sqlite:////y/talks.db"
+    assert Settings(database_url="sqlite:////x/cases.db").conversations_url == "sqlite:////x/cases-conversations.db"

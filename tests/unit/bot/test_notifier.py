@@ -371,3 +371,23 @@ def test_the_notifier_waits_for_a_missing_database_and_then_delivers(tmp_path, c
     logged = [r.getMessage() for r in caplog.records]
     assert any("the case database is unavailable (OperationalError)" in m for m in logged)
     assert any("the case database answers again" in m for m in logged)
+
+
+def test_a_failure_that_repeats_every_round_is_logged_once_a_minute_not_every_round(caplog):
+    from bot.notifier import RepeatedFailure
+
+    now = [0.0]
+    failing = RepeatedFailure("delivering the outbox", clock=lambda: now[0])
+    with caplog.at_level(logging.INFO, logger="notifier"):
+        for second in range(125):  # a round a second, the database gone for two minutes
+            now[0] = float(second)
+            failing.failed(OSError("gone"))
+        failing.worked()
+    logged = [r.getMessage() for r in caplog.records]
+    assert logged == [
+        "delivering the outbox failed (OSError), 1 round(s) in a row; trying again",
+        "delivering the outbox failed (OSError), 61 round(s) in a row; trying again",
+        "delivering the outbox failed (OSError), 121 round(s) in a row; trying again",
+        "delivering the outbox works again after 125 failed round(s)",
+    ]
+    assert failing.streak == 0
