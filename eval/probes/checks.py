@@ -129,36 +129,44 @@ class StoredCase:
         return any(kind == "staff_alert" for kind, _ in self.outbox)
 
 
-def read_cases(database: Path) -> list[StoredCase]:
-    """Every case in an SQLite case database with its event kinds, offer count and outbox rows, read
-    through a read-only connection (the probe never writes the bot's database)."""
-    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+def _rows(database: Path | str, query: str) -> list[tuple[Any, ...]]:
+    """The rows of a query on the case database: an SQLite file, through a read-only connection (the
+    probe never writes the bot's database), or any SQLAlchemy URL (the scale-out set's PostgreSQL)."""
+    if isinstance(database, Path):
+        sqlite = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+        try:
+            return sqlite.execute(query).fetchall()
+        finally:
+            sqlite.close()
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database)
     try:
-        cases = connection.execute("SELECT id, case_no, sender_id FROM cases ORDER BY id").fetchall()
-        events: dict[int, list[str]] = {}
-        for case_id, kind in connection.execute("SELECT case_id, kind FROM case_events ORDER BY id"):
-            events.setdefault(case_id, []).append(kind)
-        offers = dict(connection.execute("SELECT case_id, COUNT(*) FROM offers GROUP BY case_id").fetchall())
-        outbox: dict[int, list[tuple[str, str]]] = {}
-        for case_id, kind, status in connection.execute("SELECT case_id, kind, status FROM outbox ORDER BY id"):
-            outbox.setdefault(case_id, []).append((kind, status))
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(query))]
     finally:
-        connection.close()
+        engine.dispose()
+
+
+def read_cases(database: Path | str) -> list[StoredCase]:
+    """Every case in the case database with its event kinds, offer count and outbox rows."""
+    cases = _rows(database, "SELECT id, case_no, sender_id FROM cases ORDER BY id")
+    events: dict[int, list[str]] = {}
+    for case_id, kind in _rows(database, "SELECT case_id, kind FROM case_events ORDER BY id"):
+        events.setdefault(case_id, []).append(kind)
+    offers = dict(_rows(database, "SELECT case_id, COUNT(*) FROM offers GROUP BY case_id"))
+    outbox: dict[int, list[tuple[str, str]]] = {}
+    for case_id, kind, status in _rows(database, "SELECT case_id, kind, status FROM outbox ORDER BY id"):
+        outbox.setdefault(case_id, []).append((kind, status))
     return [
         StoredCase(i, no, sender, tuple(events.get(i, ())), int(offers.get(i, 0)), tuple(outbox.get(i, ())))
         for i, no, sender in cases
     ]
 
 
-def outbox_status(database: Path) -> Counter[str]:
+def outbox_status(database: Path | str) -> Counter[str]:
     """How many outbox rows are in each status, "web" rows (shown in the chat, never sent) left out."""
-    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
-    try:
-        return Counter(
-            dict(connection.execute("SELECT status, COUNT(*) FROM outbox WHERE channel != 'web' GROUP BY status"))
-        )
-    finally:
-        connection.close()
+    return Counter(dict(_rows(database, "SELECT status, COUNT(*) FROM outbox WHERE channel != 'web' GROUP BY status")))
 
 
 @dataclass

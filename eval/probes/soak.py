@@ -215,7 +215,7 @@ class HealthSampler:
         )
 
 
-def wait_for_outbox(database: Path, timeout: float) -> Counter[str]:
+def wait_for_outbox(database: Path | str, timeout: float) -> Counter[str]:
     """Waits until the notifier has nothing pending (or the timeout); the outbox rows by status."""
     deadline = time.monotonic() + timeout
     while True:
@@ -251,7 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--think", type=float, default=1.0, help="mean pause between a reply and the next message, s")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--target", action="append", help="a running Rasa server's URL (repeat for replicas)")
-    parser.add_argument("--database", type=Path, help="with --target: that stack's SQLite case database")
+    parser.add_argument(
+        "--database", help="with --target: that stack's case database (an SQLite file, or an SQLAlchemy URL)"
+    )
     parser.add_argument("--keep-logs", type=Path, help="copy the private stack's logs here at the end")
     parser.add_argument("--report", type=Path, help="also write the results as markdown here")
     parser.add_argument(
@@ -261,7 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.target and not args.database:
-        parser.error("--target needs --database (the stack's SQLite case database)")
+        parser.error("--target needs --database (the stack's case database: an SQLite file or a URL)")
+    if args.database and "://" not in args.database:
+        args.database = Path(args.database)
     signal.signal(signal.SIGTERM, _interrupted)
     began, lines = time.time(), list[str]()
     load = LoadSampler().start()

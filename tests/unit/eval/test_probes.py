@@ -213,3 +213,19 @@ def test_the_unavailable_and_nothing_stored_replies_are_recognised_in_both_langu
         "Sorry, the case could not be saved right now (the database is unavailable), and nothing was stored."
     )
     assert not says_db_down("Cancelled; nothing was stored.")
+
+
+def test_the_scale_soak_counts_each_replicas_messages_from_nginxs_access_log(tmp_path):
+    from eval.probes.scale_soak import served
+
+    log = tmp_path / "access.log"
+    log.write_text(
+        '2026-12-03T13:00:00+00:00 "POST /webhooks/rest/webhook HTTP/1.1" 200 upstream=127.0.0.1:5005 upstream_status=200 0.1 s\n'
+        '2026-12-03T13:00:01+00:00 "POST /webhooks/rest/webhook HTTP/1.1" 200 upstream=127.0.0.1:5006 upstream_status=200 0.1 s\n'
+        '2026-12-03T13:00:02+00:00 "POST /webhooks/rest/webhook HTTP/1.1" 200 upstream=127.0.0.1:5005, 127.0.0.1:5006 upstream_status=502, 200 0.2 s\n'
+        '2026-12-03T13:00:03+00:00 "POST /webhooks/rest/webhook HTTP/1.1" 502 upstream=127.0.0.1:5005 upstream_status=502 0.1 s\n'
+        '2026-12-03T13:00:04+00:00 "GET /nginx-health HTTP/1.1" 200 upstream=- upstream_status=- 0.0 s\n',
+        encoding="utf-8",
+    )
+    names = {"127.0.0.1:5005": "rasa-a", "127.0.0.1:5006": "rasa-b"}
+    assert served(log, names) == {"rasa-a": 1, "rasa-b": 2, "HTTP 502": 1}
