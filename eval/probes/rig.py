@@ -120,22 +120,11 @@ def private_rig(
 
 
 def group_rss_mb(pgid: int | None) -> float:
-    """Resident memory (VmRSS) of every process in a process group, in MB (from /proc): a service's
-    process and its children (Rasa's and Sanic's workers)."""
-    if pgid is None:
-        return 0.0
-    total_kb = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) != pgid:
-                continue
-            for line in (stat.parent / "status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total_kb += int(line.split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-    return total_kb / 1024
+    """Resident memory of every process in a process group, in MB: a service's process and its children
+    (Rasa's and Sanic's workers); 0 without a group. The reading itself is the retrieval bench's."""
+    from eval.bench_retrieval import process_group_rss_mb
+
+    return 0.0 if pgid is None else process_group_rss_mb(pgid)
 
 
 def kill_group(pgid: int | None) -> None:

@@ -247,9 +247,8 @@ def test_the_daily_purge_clears_closed_cases_past_the_retention(setup):
 
 
 # ---- several notifiers, and a database that fails --------------------------------------------------
-@pytest.fixture
-def shared(tmp_path, database_url):
-    """Settings on a fresh database (SQLite and PostgreSQL) with three experts, delivering to a sink."""
+def sink_settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings on this database with three experts, delivering to a sink (no Telegram)."""
     knowledge = tmp_path / "knowledge"
     experts_file(knowledge)
     return Settings(
@@ -260,6 +259,12 @@ def shared(tmp_path, database_url):
         notifier_poll_seconds=0.1,
         watch_knowledge=False,
     )
+
+
+@pytest.fixture
+def shared(tmp_path, database_url):
+    """Sink settings on a fresh database, SQLite and PostgreSQL."""
+    return sink_settings(tmp_path, database_url)
 
 
 def sink_ids(settings: Settings) -> list[int]:
@@ -338,17 +343,8 @@ def test_a_row_sent_but_not_marked_is_marked_when_the_database_answers_and_never
 def test_the_notifier_waits_for_a_missing_database_and_then_delivers(tmp_path, caplog):
     from bot.notifier import run
 
-    knowledge = tmp_path / "knowledge"
-    experts_file(knowledge)
     url = f"sqlite:///{tmp_path / 'later.db'}"
-    settings = Settings(
-        knowledge_dir=knowledge,
-        database_url=url,
-        telegram_token="",
-        notifier_sink=tmp_path / "sink.jsonl",
-        notifier_poll_seconds=0.1,
-        watch_knowledge=False,
-    )
+    settings = sink_settings(tmp_path, url)
 
     async def scenario() -> None:
         stop = asyncio.Event()
