@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +46,24 @@ class ErasingTrackerStore(InMemoryTrackerStore):
         self.store[tracker.sender_id] = json.dumps(dialogue)
 
 
+def owner_only(path: Path) -> None:
+    """The conversations' SQLite file readable by its owner only (0600, its folder 0700), as the case
+    database is: they hold what users typed. Done before Rasa connects (by path for an existing file, so
+    no SQLite lock of this process is touched); SQLite gives its journal files the database's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
+
+
 class ErasingSQLTrackerStore(SQLTrackerStore):
     """Stores conversations in an SQL database given by one URL, with forgotten form entries erased."""
 
     def __init__(self, domain: Any = None, host: str = "", **kwargs: Any) -> None:
         # Rasa hands the endpoint's `url` over as `host`; SQLTrackerStore takes a complete URL there.
         parsed = make_url(host)
-        if parsed.drivername.startswith("sqlite") and parsed.database:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.drivername.startswith("sqlite") and parsed.database and parsed.database != ":memory:":
+            owner_only(Path(parsed.database))
         # The action server's URLs name psycopg 3 (postgresql+psycopg); Rasa's venv has psycopg2.
         if parsed.drivername == "postgresql+psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg2")

@@ -5,12 +5,13 @@ the enterprise seeing the result."""
 from __future__ import annotations
 
 import re
+import stat
 
 import pytest
 from sqlalchemy import text
 
 from actions.settings import conversations_url
-from actions.store import session_scope
+from actions.store import session_scope, sqlite_path
 from bot.stack import http_get
 from tests.factories import Conversation
 
@@ -131,6 +132,8 @@ def test_a_refused_consent_erases_the_entered_details_from_the_conversation(e2e)
     with session_scope(conversations_url(e2e.database_url)) as s:
         rows = "\n".join(s.scalars(text("SELECT data FROM events WHERE sender_id = :s"), {"s": talk.sender}))
     assert "cease and desist" in rows and not any(d in rows for d in ("Erasable Textiles", "erase.me@example.com"))
+    conversations = sqlite_path(conversations_url(e2e.database_url))
+    assert conversations is not None and stat.S_IMODE(conversations.stat().st_mode) == 0o600  # what users typed
     # The conversation goes on normally after the erasure.
     texts, _, customs = talk.expect("中日PPH需要提交哪些材料？", "[1]")
     assert customs and customs[0]["answered"]
