@@ -140,7 +140,7 @@ def test_subscribe_command_starts_the_alert_subscription(e2e):
     assert tracker(e2e.stack, chat)["active_loop"].get("name") == "alert_subscription_form", texts(api, chat)
 
 
-def test_a_photo_gets_a_polite_request_for_text(e2e):
+def test_a_photo_from_a_chat_without_a_case_is_told_files_belong_to_a_case(e2e):
     api, chat = e2e.telegram, new_chat()
     api.push_update(
         {
@@ -153,7 +153,8 @@ def test_a_photo_gets_a_polite_request_for_text(e2e):
             }
         }
     )
-    wait_for_text(api, chat, "I can only read text messages")
+    wait_for_text(api, chat, "Files can only be added to a case")
+    assert not api.downloads(), "a file was downloaded for a chat with no case"
 
 
 # ---- gateways with their own settings ------------------------------------------------------------

@@ -67,7 +67,7 @@ from telegram.ext import (
     filters,
 )
 
-from actions.cases.documents import DocumentRefused, refuse_declared_size, store_document
+from actions.cases.documents import DocumentRefused, document_case, refuse_declared_size, store_document
 from actions.cases.service import record_rating, record_rating_comment, satisfaction_question
 from actions.channels import telegram_sender_id
 from actions.language import EN, ZH, detect_language
@@ -375,6 +375,10 @@ class Gateway:
                 return
         await self.converse(update, context, text)
 
+    def _has_open_case(self, sender_id: str) -> bool:
+        with session_scope(self.settings.database_url) as session:
+            return document_case(session, sender_id) is not None
+
     def _comment(self, chat_id: str, message_id: str, text: str) -> Case | None:
         with session_scope(self.settings.database_url) as session:
             case_no = satisfaction_question(session, chat_id, message_id)
@@ -499,6 +503,8 @@ class Gateway:
         else:
             incoming, filename = message.photo[-1], f"photo-{message.message_id}.jpg"  # the largest size
         try:
+            if not await asyncio.to_thread(self._has_open_case, telegram_sender_id(chat.id)):
+                raise DocumentRefused("no_case")  # said before anything is downloaded
             refuse_declared_size(incoming.file_size, settings.attachment_max_bytes)
             telegram_file = await incoming.get_file()
             refuse_declared_size(telegram_file.file_size, settings.attachment_max_bytes)
