@@ -322,6 +322,20 @@ class Resolved:
     direction: tuple[str | None, str | None] | None = None
 
 
+# A message that tells the user's own situation ("我们的货被扣了", "we got a letter") rather than
+# asking about a subject in general ("337调查请美国律师要花多少钱").
+_OWN_SITUATION = re.compile(
+    r"我们|我司|我公司|我方|我厂|本公司|咱们|我的|我家|客户|\b(?:we|our|ours|us|my|i|i'm|we're|we've|i've)\b",
+    re.IGNORECASE,
+)
+
+
+def tells_own_situation(text: str) -> bool:
+    """Whether a message speaks of the user's own situation (first person, their customer) — an
+    incident of theirs may be behind it, even when it reads as a question."""
+    return _OWN_SITUATION.search(text) is not None
+
+
 def _short(text: str, lang: str) -> bool:
     return len(text) <= SHORT["zh"] if lang == "zh" else len(text.split()) <= SHORT["en"]
 

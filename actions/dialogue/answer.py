@@ -11,7 +11,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answers.question import Resolved, Topic, mentions, resolve
+from actions.answers.question import Resolved, Topic, mentions, resolve, tells_own_situation
 from actions.answers.reply import Answer, LexicalSentenceScorer, compose, holds_asked_fact
 from actions.answers.requests import RequestDecision, policy_for
 from actions.dialogue.common import (
@@ -126,7 +126,11 @@ class ActionAnswerQuestion(BaseAction):
             events.append(SlotSet(SLOT_TOPIC, self._topic(resolved, passages).as_slot()))
         self._mention_alerts(dispatcher, tracker, text, lang)
         incident = next((INCIDENT_CONCEPTS[c] for c in index.glossary.concepts(text) if c in INCIDENT_CONCEPTS), None)
-        if should_offer(tracker, incident):
+        # A general question the knowledge base cannot answer ("337调查请美国律师要花多少钱") is not a
+        # case: it gets "no reliable answer" (which says how to reach an expert), not a case offer;
+        # an incident told as a story, or a question about the user's own situation, still gets one.
+        general = not answer.answered and intent != "report_case" and not tells_own_situation(text)
+        if not general and should_offer(tracker, incident):
             events += offer_case(dispatcher, tracker, lang, incident)
         return events
 

@@ -1,6 +1,6 @@
 import pytest
 
-from actions.answers.question import Topic, mentions, pph_direction, resolve
+from actions.answers.question import Topic, mentions, pph_direction, resolve, tells_own_situation
 
 
 @pytest.mark.parametrize(
@@ -145,3 +145,18 @@ def test_a_follow_up_that_states_its_own_direction_keeps_it():
     resolved = resolve("那反过来呢？韩国的结果拿到中国用", ZH_TOPIC, "zh")
     assert resolved.followup and resolved.direction == ("KR", "CN")
     assert resolved.query == "那反过来呢？韩国的结果拿到中国用 中韩PPH是哪年开始的？"
+
+
+@pytest.mark.parametrize(
+    "text, own",
+    [
+        ("我们的货在汉堡被扣了", True),
+        ("客户说收到了律师函", True),
+        ("we got a cease and desist letter", True),
+        ("How much does it cost to hire a lawyer to defend a Schedule A case?", False),
+        ("337调查请美国律师大概要花多少钱", False),
+        ("What is the difference between OEE and OLE?", False),
+    ],
+)
+def test_a_message_about_the_users_own_situation_is_told_from_a_general_question(text, own):
+    assert tells_own_situation(text) is own

@@ -76,6 +76,20 @@ def test_unanswerable_question_gets_no_answer_offer(fixture_index):
     assert not [e for e in events if e["name"] == "answer_topic"]  # no answer, no topic
 
 
+def test_a_general_question_with_no_answer_gets_no_case_offer_even_when_it_names_an_incident(fixture_index):
+    action = ActionAnswerQuestion(ReadyProvider(fixture_index))
+    messages, events = run(action, tracker("337调查请美国律师的收费标准是什么", language="zh"))
+    assert messages[0]["custom"]["kind"] == "no_answer"
+    assert not any(e["name"] == "case_offered" for e in events) and not messages[-1].get("buttons")
+
+
+def test_a_question_about_the_users_own_incident_with_no_answer_still_gets_the_offer(fixture_index):
+    action = ActionAnswerQuestion(ReadyProvider(fixture_index))
+    messages, events = run(action, tracker("我们被发起了337调查，请美国律师的收费标准是什么", language="zh"))
+    assert messages[0]["custom"]["kind"] == "no_answer"
+    assert SlotSet("case_offered", True) in events
+
+
 def test_a_reported_incident_gets_the_answer_and_an_offer_to_open_a_case(fixture_index):
     t = tracker("我们收到了日本公司的警告函", intent="report_case", language="zh")
     t.latest_message["entities"] = [
