@@ -28,6 +28,14 @@ from actions.vocab import covers_market, market_codes
 logger = logging.getLogger(__name__)
 
 
+# Terms that frame a question ("what is the difference between …", "…是什么意思") without naming its
+# subject, as the tokenizer emits them (English stemmed): the gate's lexical coverage leaves them out,
+# so "What is the difference between OEE and OLE?" is judged by OEE and OLE, not diluted by "differ"
+# and "between".
+FRAMING_TERMS = frozenset(
+    ("differ", "between", "mean", "explain", "compar", "versus", "vs")
+    + ("区别", "差别", "差异", "意思", "含义", "解释", "有何", "比较")
+)
 # Where a question's clauses part: commas, semicolons and sentence ends in either language.
 CLAUSE_BREAK = re.compile(r"[,;，；。！？!?]+\s*|\.\s+")
 
@@ -102,8 +110,9 @@ class KnowledgeIndex:
         return cls(store, catalog, manifest, settings, glossary)
 
     def lexical_coverage(self, query_terms: Iterable[str], key: tuple[str, str]) -> float:
-        """IDF-weighted share of the query's terms that occur in the section (0 to 1)."""
-        terms = set(query_terms)
+        """IDF-weighted share of the query's terms that occur in the section (0 to 1), terms that only
+        frame the question ("difference", "什么意思") left out."""
+        terms = set(query_terms) - FRAMING_TERMS
         if not terms:
             return 0.0
         weights = {t: self._idf.get(t, self._unknown_idf) for t in terms}

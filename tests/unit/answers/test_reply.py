@@ -231,7 +231,9 @@ def test_a_fee_question_after_a_topic_gets_the_fee_not_the_topics_other_notes():
 
 
 def test_a_fact_sentence_that_leads_into_a_list_keeps_what_it_leads_into():
-    text = "Background first.\nThe official fee is 100 yuan for:\n- invention patents\n- utility models\nUnrelated tail."
+    text = (
+        "Background first.\nThe official fee is 100 yuan for:\n- invention patents\n- utility models\nUnrelated tail."
+    )
     units = split_sentences(text)
     scores = FixedScorer([0.2 if i != 1 else 0.9 for i in range(len(units))])
     quoted = focused_extract(text, "en", 30, "how much is the fee", scores)

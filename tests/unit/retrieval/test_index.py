@@ -74,6 +74,14 @@ def test_lexical_coverage_is_idf_weighted_share(fixture_index):
     assert 0 < fixture_index.lexical_coverage(["权利要求", "nonexistentterm"], key) < 1
 
 
+def test_lexical_coverage_leaves_out_terms_that_only_frame_the_question(fixture_index):
+    # "what is the difference between …" / "…有什么区别": judged by the subject's terms alone.
+    key = ("fx-pph-basics", "documents-to-file")
+    assert fixture_index.lexical_coverage(["权利要求", "区别"], key) == 1.0
+    assert fixture_index.lexical_coverage(["权利要求", "differ", "between"], key) == 1.0
+    assert fixture_index.lexical_coverage(["区别"], key) == 0.0
+
+
 def test_manifest_records_model_dimension_metric_and_hashes(fixture_index, fixture_settings):
     manifest = json.loads((current_build(fixture_settings.index_dir) / "manifest.json").read_text())
     assert manifest["dimension"] == 384
