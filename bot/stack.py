@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from actions.settings import Settings, conversations_url
+from actions.settings import Settings, conversations_url, thread_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "ipbot.tar.gz"
@@ -234,6 +234,9 @@ class Stack:
             TF_CPP_MIN_LOG_LEVEL="2",
             PYTHONWARNINGS="ignore",
         )
+        # Every native library in every process capped at NATIVE_THREADS (a variable set in the shell wins).
+        threads = int(configured("NATIVE_THREADS") or 0)
+        env.update({k: v for k, v in thread_environment(threads).items() if k not in os.environ})
         env.update(self.extra_env)
         # Conversations in a file of their own beside an SQLite case database unless told otherwise
         # (actions/settings.conversations_url); locks in Rasa's memory unless a Redis URL is given

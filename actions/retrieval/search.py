@@ -85,8 +85,9 @@ class KnowledgeIndex:
         from langchain_community.vectorstores import FAISS
         from langchain_community.vectorstores.utils import DistanceStrategy
 
-        from actions.retrieval.embeddings import make_embeddings
+        from actions.retrieval.embeddings import limit_native_threads, make_embeddings
 
+        limit_native_threads(settings.native_threads)
         build = current_build(settings.index_dir)
         manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
         expected = expected_embedding(settings)
@@ -98,7 +99,7 @@ class KnowledgeIndex:
             )
         store = FAISS.load_local(
             str(build),
-            embeddings or make_embeddings(settings),
+            embeddings or make_embeddings(settings, threads=settings.native_threads),
             allow_dangerous_deserialization=True,  # only our own build, written by build_index
             distance_strategy=DistanceStrategy.MAX_INNER_PRODUCT,
         )

