@@ -109,7 +109,7 @@ class ActionAnswerQuestion(BaseAction):
         if intent == "out_of_scope" and not resolved.followup and not any(self._asked_here(p) for p in passages):
             dispatcher.utter_message(response="utter_out_of_scope", json_message=payload(None, lang, "out_of_scope"))
             return []
-        answer = self._compose(passages, lang, resolved.query)
+        answer = self._compose(passages, lang, resolved.query, resolved.followup)
         kind = "answer" if answer.answered else "no_answer"
         dispatcher.utter_message(text=answer.text, json_message=payload(answer, lang, kind, followup=resolved.followup))
         logger.info(
@@ -199,10 +199,12 @@ class ActionAnswerQuestion(BaseAction):
         logger.info("request %s (%s) declined, lang=%s", decision.category, decision.kind, lang)
         return offer_case(dispatcher, tracker, lang) if decision.offer_case else []
 
-    def _compose(self, passages: list[Passage], lang: str, question: str) -> Answer:
+    def _compose(self, passages: list[Passage], lang: str, question: str, followup: bool = False) -> Answer:
         """The extract that answers the question, with its citations."""
         settings = self.settings
-        return compose(passages, lang, settings.answer_chars_zh, settings.answer_words_en, question, self.scorer)
+        return compose(
+            passages, lang, settings.answer_chars_zh, settings.answer_words_en, question, self.scorer, followup
+        )
 
     @staticmethod
     def _topic(resolved: Resolved, passages: list[Passage]) -> Topic:

@@ -217,16 +217,23 @@ def test_a_sentence_before_the_best_one_fills_the_budget_in_the_sections_order()
     assert quoted == "Rule sentence with the article number. Short matching remark. …"
 
 
-def test_a_question_asking_for_one_fact_gets_that_sentence_first_and_only_other_facts_of_its_kind():
+def test_a_question_asking_for_one_fact_gets_that_sentence_first_then_its_context():
+    text = "Context sentence one. The date is 1 March 2012. Another remark."
+    quoted = focused_extract(text, "en", 9, "when did it start?", FixedScorer([0.5, 0.9, 0.0]))
+    assert quoted == "The date is 1 March 2012. … Context sentence one. …"
+
+
+def test_a_one_fact_follow_up_gets_that_fact_and_only_other_facts_of_its_kind():
     text = "Context sentence one. The date is 1 March 2012. Another remark. It was extended in 2014."
-    quoted = focused_extract(text, "en", 20, "when did it start?", FixedScorer([0.5, 0.9, 0.4, 0.3]))
+    scores = FixedScorer([0.5, 0.9, 0.4, 0.3])
+    quoted = focused_extract(text, "en", 20, "when did it start? China–Korea PPH", scores, followup=True)
     assert quoted == "The date is 1 March 2012. … It was extended in 2014."
 
 
 def test_a_fee_question_after_a_topic_gets_the_fee_not_the_topics_other_notes():
     # "要多少钱？" after a China–Korea PPH answer: the notes share the topic's words, only one is about the fee.
     text = "一、韩国要求先请求实审。二、KIPO的官方费用我们未能核实（未核实）。三、反方向另有条件。四、要有优先权关联。"
-    quoted = focused_extract(text, "zh", 220, "要多少钱？ 中韩PPH", FixedScorer([0.9, 0.3, 0.8, 0.7]))
+    quoted = focused_extract(text, "zh", 220, "要多少钱？ 中韩PPH", FixedScorer([0.9, 0.3, 0.8, 0.7]), followup=True)
     assert quoted == "二、KIPO的官方费用我们未能核实（未核实）。……"
 
 
@@ -236,7 +243,7 @@ def test_a_fact_sentence_that_leads_into_a_list_keeps_what_it_leads_into():
     )
     units = split_sentences(text)
     scores = FixedScorer([0.2 if i != 1 else 0.9 for i in range(len(units))])
-    quoted = focused_extract(text, "en", 30, "how much is the fee", scores)
+    quoted = focused_extract(text, "en", 30, "how much is the fee", scores, followup=True)
     assert quoted.startswith("The official fee is 100 yuan for:") and "invention patents" in quoted
     assert "Unrelated tail" not in quoted and "Background" not in quoted
 
