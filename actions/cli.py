@@ -17,6 +17,9 @@
     python -m actions.cli personal-data export --sender tg-123456 [-o copy.json]   # a person's copy (PIPL)
     python -m actions.cli personal-data delete --company "Example Co., Ltd." [--yes]  # erase it all
     python -m actions.cli purge [--days 365] [--dry-run]   # clear closed cases' contacts after RETENTION_DAYS
+    python -m actions.cli accounts add alice --role staff           # a console account; asks for the password
+    python -m actions.cli accounts add bob --role expert --expert-id exp-002
+    python -m actions.cli accounts list | disable NAME | enable NAME
 
 Imports nothing heavy at module level (rasa-sdk imports every module of this package).
 """
@@ -190,7 +193,9 @@ def _cases(args: argparse.Namespace) -> int:
             if expert is None:
                 print(f"no expert {args.expert_or_text} in {settings.experts_file}", file=sys.stderr)
                 return 1
-            assign(s, case.case_no, expert)
+            if assign(s, case.case_no, expert) is None:
+                print(f"{case.case_no} is closed: not assigned", file=sys.stderr)
+                return 1
             print(f"{case.case_no} assigned to {expert.name}")
         elif args.verb == "note":
             add_event(s, case.case_no, "note", "staff", args.expert_or_text or "")
@@ -364,6 +369,69 @@ def _purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password(settings: Any) -> str | None:
+    """The new account's password: CONSOLE_PASSWORD when set, else asked twice (never a command-line argument,
+    which other local users could read with `ps`)."""
+    import getpass
+
+    if settings.console_password:
+        return str(settings.console_password)
+    try:
+        first = getpass.getpass("Password (at least 12 characters): ")
+        again = getpass.getpass("The same password again: ")
+    except EOFError:
+        return None
+    return first if first == again else None
+
+
+def _accounts(args: argparse.Namespace) -> int:
+    from actions.accounts import AccountError, accounts, create_account, set_active
+    from actions.cases.experts import load_experts
+    from actions.privacy import printable
+    from actions.settings import get_settings
+    from actions.store import migrate, session_scope
+
+    settings = get_settings()
+    migrate(settings.database_url)
+    if args.verb == "list":
+        with session_scope(settings.database_url) as s:
+            for a in accounts(s):
+                state = "active" if a.active else "disabled"
+                last = f"{a.last_login_at:%Y-%m-%d %H:%M}" if a.last_login_at else "never"
+                print(f"{printable(a.username):24} {a.role:7} {a.expert_id or '-':8} {state:9} last sign-in {last}")
+        return 0
+    if not args.username:
+        print(f"accounts {args.verb} needs the username", file=sys.stderr)
+        return 2
+    if args.verb in ("disable", "enable"):
+        with session_scope(settings.database_url) as s:
+            found = set_active(s, args.username, args.verb == "enable")
+        if found is None:
+            print(f"no account {printable(args.username)}", file=sys.stderr)
+            return 1
+        print(f"{printable(args.username)}: {args.verb}d")
+        return 0
+    if args.role == "expert":
+        experts, _ = load_experts(settings.experts_file)
+        if not any(e.id == args.expert_id for e in experts):
+            print(f"no expert {printable(args.expert_id)} in {settings.experts_file}", file=sys.stderr)
+            return 1
+    password = _read_password(settings)
+    if password is None:
+        print("the two passwords differ (or none was given): no account created", file=sys.stderr)
+        return 1
+    try:
+        with session_scope(settings.database_url) as s:
+            account = create_account(s, args.username, args.role, password, args.expert_id)
+    except AccountError as exc:
+        print(f"no account created: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"account {printable(account.username)} ({account.role}) created; sign in at {settings.console_base_url}/login"
+    )
+    return 0
+
+
 def _figures(args: argparse.Namespace) -> int:
     from actions.cases.figures import figures, write_chart, write_csv
     from actions.settings import get_settings
@@ -450,6 +518,17 @@ def main(argv: list[str] | None = None) -> int:
     numbers.add_argument("--csv", help="write one row per case (no names or contacts) to this CSV file")
     numbers.add_argument("--chart", help="write the charts to this PNG file")
     numbers.set_defaults(func=_figures)
+    accounts = commands.add_parser(
+        "accounts",
+        help="the console's accounts: add (staff or an expert), list, disable, enable",
+        description="Accounts of the staff and expert console. The password of a new account is asked for "
+        "(or read from CONSOLE_PASSWORD); only its Argon2id hash is stored.",
+    )
+    accounts.add_argument("verb", choices=["add", "list", "disable", "enable"])
+    accounts.add_argument("username", nargs="?", help="the account's name (lower-case)")
+    accounts.add_argument("--role", choices=["staff", "expert"], default="staff")
+    accounts.add_argument("--expert-id", help="for --role expert: the expert's id in knowledge/experts.yml")
+    accounts.set_defaults(func=_accounts)
     args = parser.parse_args(argv)
     return args.func(args)
 

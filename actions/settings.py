@@ -213,6 +213,20 @@ class Settings(BaseSettings):
     # process); `redis://host:port/db` when several Rasa replicas serve the same conversations.
     lock_store_url: str = ""
 
+    # The staff and expert console (bot/console, `python -m bot.console`; started by `make run`). Sessions and
+    # the links in e-mailed offers are signed with CONSOLE_SECRET: empty, each run makes a fresh one (sessions
+    # and links then end with the run). CONSOLE_URL is the address written into those links (behind a TLS
+    # proxy: its https:// address, which also makes the session cookie Secure); empty: http://host:port.
+    console_host: str = "127.0.0.1"
+    console_port: int = 8090
+    console_secret: str = ""
+    console_url: str = ""
+    console_link_hours: int = Field(default=72, ge=1)  # how long the link in an e-mailed offer signs an expert in
+    console_session_hours: int = Field(default=12, ge=1)  # a sign-in lasts this long
+    # `python -m actions.cli accounts add` takes the new account's password from here when set (for scripts:
+    # set it for that one command only, never in .env), else it asks for it.
+    console_password: str = ""
+
     # Extract budget of the best section (the supporting passage gets half): query-focused sentences
     # up to this many characters (zh) or words (en). 320/130 kept more asked facts than 220/90 on the dev set.
     answer_chars_zh: int = 320
@@ -222,6 +236,11 @@ class Settings(BaseSettings):
     def conversations_url(self) -> str:
         """Where Rasa keeps conversations (see tracker_database_url)."""
         return conversations_url(self.database_url, self.tracker_database_url)
+
+    @property
+    def console_base_url(self) -> str:
+        """Where the console is reached: CONSOLE_URL, else this machine's address and port."""
+        return (self.console_url or f"http://{self.console_host}:{self.console_port}").rstrip("/")
 
     def tuned(self, name: str) -> float:
         """A fusion weight or gate threshold: the explicit setting, else the backend's calibrated value."""

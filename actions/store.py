@@ -1,5 +1,5 @@
 """The case database: cases, their events and documents, the experts offered each case, the notification outbox,
-and market-alert subscriptions with the record of which alert went to whom.
+market-alert subscriptions with the record of which alert went to whom, and the console's accounts.
 
 SQLite by default (`.data/ipbot.db`); any SQLAlchemy URL in DATABASE_URL (e.g. PostgreSQL) works.
 The schema is owned by Alembic migrations in actions/migrations (`migrate()` applies them).
@@ -84,6 +84,8 @@ class Case(Base):
     # One completed intake form: a consent sent again (Rasa died before it kept the first one's turn) finds
     # the case already opened under it instead of opening a second one (actions/cases/service.open_case).
     intake_key: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    # How a closed case ended (actions/cases/service.OUTCOMES); None while it is not closed.
+    outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -193,6 +195,21 @@ class AlertDelivery(Base):
     channel: Mapped[str] = mapped_column(String(16))
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Account(Base):
+    """Someone who signs in to the staff and expert console (bot/console): staff, or an expert of the
+    list (`expert_id`). Created with `python -m actions.cli accounts add`; only a password hash is kept."""
+
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(8))  # staff, expert
+    expert_id: Mapped[str | None] = mapped_column(String(16), nullable=True)  # for role expert
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -7,7 +7,8 @@ the promised time passed and no further expert matches, the staff on duty (knowl
 notified in the same transaction, once per case and reason (`alert_staff`).
 
 Functions take an open session and never commit: the caller's `session_scope` makes each call
-one transaction, so nothing is ever half-written.
+one transaction, so nothing is ever half-written. The chat, the staff command line and the console
+(bot/console) all act on cases through these functions.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from actions.cases.experts import Expert, Match, match_experts
@@ -375,16 +376,126 @@ def satisfaction_question(session: Session, chat_id: str, message_id: str) -> st
     return None if row is None else str(row.payload.get("case_no") or "") or None
 
 
-def assign(session: Session, case_no: str, expert: Expert, now: datetime | None = None) -> Case | None:
-    """Staff assign an expert directly (the case counts as accepted by that expert)."""
+def assign(
+    session: Session, case_no: str, expert: Expert, now: datetime | None = None, actor: str = "staff"
+) -> Case | None:
+    """Staff assign an expert directly (the case counts as accepted by that expert), or reassign it from the
+    expert who has it: the new expert is sent the case, the previous one is told it moved, the enterprise who
+    has it now. None for an unknown or closed case; assigning the expert who has it already changes nothing."""
     case = find_case(session, case_no)
-    if case is None:
+    if case is None or case.status == "closed":
         return None
+    if case.status == "accepted" and case.expert_id == expert.id:
+        return case
     now = now or utcnow()
+    previous_id, previous_name = (case.expert_id, case.expert_name) if case.status == "accepted" else (None, None)
     case.status, case.expert_id, case.expert_name = "accepted", expert.id, expert.name
-    session.add(CaseEvent(case_id=case.id, at=now, kind="assigned", actor="staff", text=expert.name))
-    _tell_enterprise(session, case, "accepted", expert.name, suffix="staff")
+    if previous_id:
+        text = f"{previous_name} → {expert.name}"
+        session.add(CaseEvent(case_id=case.id, at=now, kind="reassigned", actor=actor, text=text))
+    else:
+        session.add(CaseEvent(case_id=case.id, at=now, kind="assigned", actor=actor, text=expert.name))
+    session.flush()
+    round_key = str(len(case.events))
+    if previous_id:
+        offer = next((o for o in case.offers if o.expert_id == previous_id), None)
+        where = _offer_channel(session, offer) if offer else ("sink", f"expert:{previous_id}")
+        payload = {"case_no": case.case_no, "text": f"{case.case_no} was reassigned to another expert by the staff."}
+        _queue(session, f"{case.case_no}:unassigned:{previous_id}:{round_key}", "expert_note", *where, case, payload)
+    assigned = {"case_no": case.case_no, "text": f"The staff assigned {case.case_no} to you:\n{summary(case)}"}
+    channel, recipient = _expert_channel(expert)
+    _queue(
+        session, f"{case.case_no}:assigned:{expert.id}:{round_key}", "expert_note", channel, recipient, case, assigned
+    )
+    _tell_enterprise(
+        session, case, "accepted", expert.name, suffix="staff" if not previous_id else f"staff-{round_key}"
+    )
     return case
+
+
+OUTCOMES = ("settled", "defended", "withdrawn", "registered", "referred", "no_action", "other")
+
+
+def close_case(
+    session: Session, case_no: str, actor: str, outcome: str, note: str = "", now: datetime | None = None
+) -> Case | None:
+    """Closes a case with how it ended (one of OUTCOMES) and an optional note; the enterprise is told and, on
+    Telegram, asked for its rating. None for an unknown case or one closed already."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}")
+    case = find_case(session, case_no)
+    if case is None or case.status == "closed":
+        return None
+    case.outcome = outcome
+    note = note.strip()
+    return add_event(session, case_no, "closed", actor, f"{outcome}: {note}" if note else outcome, now)
+
+
+def add_note(session: Session, case_no: str, actor: str, text: str, now: datetime | None = None) -> Case | None:
+    """A note on a case that is not closed, by staff or the expert who has it; the enterprise is told.
+    None for an unknown or closed case or an empty note."""
+    case = find_case(session, case_no)
+    if case is None or case.status == "closed" or not text.strip():
+        return None
+    return add_event(session, case_no, "note", actor, text.strip()[:NOTE_MAX_CHARS], now)
+
+
+NOTE_MAX_CHARS = 4000
+
+
+def can_see(case: Case, expert_id: str) -> bool:
+    """An expert sees a case offered to them or accepted by (or assigned to) them, and no other."""
+    return case.expert_id == expert_id or any(o.expert_id == expert_id for o in case.offers)
+
+
+def is_overdue(case: Case, now: datetime | None = None) -> bool:
+    """An open case whose promised response time has passed with no expert having it."""
+    return case.status == "open" and case.respond_by < (now or utcnow())
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the console's case queue is narrowed to; empty values do not filter."""
+
+    status: str = ""  # open, accepted, closed
+    urgent: bool = False
+    market: str = ""  # a country code as stored with the case (JP, DE, EU …)
+    ip_type: str = ""
+    incident: str = ""
+    overdue: bool = False
+
+
+def case_queue(
+    session: Session,
+    filters: QueueFilter,
+    expert_id: str | None = None,
+    now: datetime | None = None,
+    limit: int = 500,
+) -> list[Case]:
+    """The cases that match the filters, urgent and newest first; for an expert, only the cases they can see."""
+    query = select(Case).where(Case.case_no.is_not(None))
+    if filters.status:
+        query = query.where(Case.status == filters.status)
+    if filters.urgent:
+        query = query.where(Case.urgent.is_(True))
+    if filters.market:
+        query = query.where(Case.country == filters.market.upper())
+    if filters.ip_type:
+        query = query.where(Case.ip_type == filters.ip_type)
+    if filters.incident:
+        query = query.where(Case.incident_type == filters.incident)
+    if filters.overdue:
+        query = query.where(Case.status == "open", Case.respond_by < (now or utcnow()))
+    if expert_id is not None:
+        offered = select(Offer.case_id).where(Offer.expert_id == expert_id)
+        query = query.where(or_(Case.expert_id == expert_id, Case.id.in_(offered)))
+    query = query.order_by(Case.urgent.desc(), Case.id.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
+def markets_in_use(session: Session) -> list[str]:
+    """The markets the stored cases name (the console's market filter)."""
+    return sorted(session.scalars(select(Case.country).distinct()))
 
 
 def _tell_enterprise(session: Session, case: Case, kind: str, text: str, suffix: str = "") -> None:

@@ -7,13 +7,20 @@ from sqlalchemy import select
 
 from actions.cases.experts import Contact, Expert, industry_of, match_experts
 from actions.cases.service import (
+    QueueFilter,
     accept,
     add_event,
+    add_note,
+    assign,
+    can_see,
+    case_queue,
+    close_case,
     cases_of,
     decline,
     escalate_overdue,
     find_case,
     open_case,
+    markets_in_use,
     status_lines,
 )
 from actions.cases.staff import StaffMember
@@ -323,3 +330,67 @@ def test_the_satisfaction_question_is_found_by_the_telegram_message_it_became(db
     with session_scope(db) as s:
         assert satisfaction_question(s, "555", "31") == case_no
         assert satisfaction_question(s, "555", "32") is None and satisfaction_question(s, "556", "31") is None
+
+
+def test_reassigning_sends_the_case_to_the_new_expert_and_tells_the_previous_one(db):
+    with session_scope(db) as s:
+        case_no = open_case(s, intake(), POOL, now=NOW)[0].case_no
+        accept(s, case_no, "exp-002", now=NOW)
+    with session_scope(db) as s:
+        case = assign(s, case_no, POOL[5], now=NOW + timedelta(hours=1))
+        assert case is not None and (case.status, case.expert_id) == ("accepted", "exp-006")
+        assert assign(s, case_no, POOL[5]) is case  # the same expert again: nothing new
+    with session_scope(db) as s:
+        case = find_case(s, case_no)
+        assert [e.kind for e in case.events][-1] == "reassigned"
+        assert case.events[-1].text == "Sample exp-002 → Sample exp-006"
+        notes = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "expert_note")).all()
+        assert {(r.channel, r.recipient) for r in notes} == {("telegram", "102"), ("telegram", "106")}
+        assert any("assigned" in r.payload["text"] and "Enterprise:" in r.payload["text"] for r in notes)
+
+
+def test_a_closed_case_is_not_assigned_noted_or_closed_again(db):
+    with session_scope(db) as s:
+        case_no = open_case(s, intake(), POOL, now=NOW)[0].case_no
+        closed = close_case(s, case_no, "staff", "settled", "  the parties agreed ")
+        assert closed is not None and (closed.status, closed.outcome) == ("closed", "settled")
+        assert closed.events[-1].text == "settled: the parties agreed"
+        assert close_case(s, case_no, "staff", "withdrawn") is None
+        assert assign(s, case_no, POOL[0]) is None
+        assert add_note(s, case_no, "staff", "too late") is None
+        with pytest.raises(ValueError):
+            close_case(s, "IP-2026-000001", "staff", "won the lottery")
+
+
+def test_a_note_is_kept_and_an_empty_one_refused(db):
+    with session_scope(db) as s:
+        case_no = open_case(s, intake(), POOL, now=NOW)[0].case_no
+        assert add_note(s, case_no, "staff", "   ") is None
+        assert add_note(s, case_no, "expert:exp-002", "Called them") is not None
+    with session_scope(db) as s:
+        assert [(e.kind, e.actor, e.text) for e in find_case(s, case_no).events][-1] == (
+            "note",
+            "expert:exp-002",
+            "Called them",
+        )
+
+
+def test_the_queue_filters_and_shows_an_expert_only_their_cases(db):
+    with session_scope(db) as s:
+        jp = open_case(s, intake(deadline=NOW.date() + timedelta(days=3)), POOL, now=NOW)[0].case_no
+        de = open_case(s, intake(country="DE", ip_type="patent"), POOL, now=NOW)[0].case_no
+        late = NOW + timedelta(days=5)
+        accept(s, de, "exp-004", now=NOW)
+    with session_scope(db) as s:
+        numbers = lambda f, **kw: [c.case_no for c in case_queue(s, f, now=late, **kw)]  # noqa: E731
+        assert numbers(QueueFilter()) == [jp, de]  # urgent first
+        assert numbers(QueueFilter(status="accepted")) == [de]
+        assert numbers(QueueFilter(market="jp")) == [jp]
+        assert numbers(QueueFilter(ip_type="patent", incident="warning_letter")) == [de]
+        assert numbers(QueueFilter(urgent=True)) == [jp]
+        assert numbers(QueueFilter(overdue=True)) == [jp]
+        assert numbers(QueueFilter(), expert_id="exp-004") == [de]
+        assert numbers(QueueFilter(), expert_id="exp-002") == [jp]  # offered, not accepted
+        assert numbers(QueueFilter(), expert_id="exp-005") == []  # unavailable: never offered
+        assert can_see(find_case(s, de), "exp-004") and not can_see(find_case(s, de), "exp-002")
+        assert markets_in_use(s) == ["DE", "JP"]
