@@ -150,3 +150,78 @@ def adversarial_text(min_size: int = 50, max_size: int = 400):
 
     piece = st.one_of(st.sampled_from(ADVERSARIAL_PIECES), st.text(max_size=3))
     return st.lists(piece, min_size=min_size, max_size=max_size).map("".join)
+
+
+CONSOLE_PASSWORD = "sample password 123"
+
+
+def seed_console(url: str, experts: list[Any], now: Any = None) -> dict[str, str]:
+    """Sample cases and console accounts for the console's tests and screenshots (labelled samples with
+    example.com contacts, never real people): accounts `staff1`, `expert5` (exp-005, Japan) and `expert2`
+    (exp-002, United States), all with CONSOLE_PASSWORD; open, accepted, overdue, urgent and closed-and-rated
+    cases over four months. Returns the case numbers by role: jp, us, de, old."""
+    from datetime import date, timedelta
+
+    from actions.accounts import create_account
+    from actions.cases.service import accept, add_note, close_case, open_case, record_rating
+    from actions.store import session_scope, utcnow
+
+    now = now or utcnow()
+    numbers: dict[str, str] = {}
+
+    def opened(key: str, at: Any, **form: Any) -> str:
+        values = {"description": "Sample case for the console's tests. 示例案件。", "contact": f"{key}@example.com"}
+        case, _ = open_case(s, intake(**{**values, **form}), experts, now=at)
+        assert case.case_no is not None
+        numbers[key] = case.case_no
+        return case.case_no
+
+    with session_scope(url) as s:
+        create_account(s, "staff1", "staff", CONSOLE_PASSWORD)
+        create_account(s, "expert5", "expert", CONSOLE_PASSWORD, "exp-005")
+        create_account(s, "expert2", "expert", CONSOLE_PASSWORD, "exp-002")
+        for months_back, (market, ip, incident, rating) in enumerate(
+            [
+                ("US", "patent", "lawsuit", 5),
+                ("DE", "trademark", "trade_fair_action", 4),
+                ("JP", "design", "warning_letter", 3),
+            ],
+            start=1,
+        ):
+            at = now - timedelta(days=30 * months_back)
+            number = opened(
+                f"old{months_back}",
+                at,
+                sender_id=f"tg-900{months_back}",
+                country=market,
+                ip_type=ip,
+                incident_type=incident,
+                enterprise=f"示例贸易公司 {months_back} (sample)",
+            )
+            expert_id = {"US": "exp-001", "DE": "exp-003", "JP": "exp-005"}[market]
+            accept(s, number, expert_id, now=at + timedelta(hours=6 * months_back))
+            close_case(s, number, "staff:staff1", "settled", "sample outcome")
+            record_rating(s, number, f"tg-900{months_back}", rating)
+        opened("jp", now - timedelta(hours=2), enterprise="青岛示例机械有限公司 (sample)", country="JP")
+        opened(
+            "us",
+            now - timedelta(days=4),
+            enterprise="Sample Textiles Co., Ltd.",
+            country="US",
+            incident_type="customs_detention",
+            language="en",
+            industry="textiles",
+        )
+        opened(
+            "de",
+            now - timedelta(hours=1),
+            enterprise="宁波示例电器 (sample)",
+            country="DE",
+            ip_type="patent",
+            incident_type="trade_fair_action",
+            deadline=date.fromordinal(now.date().toordinal() + 3),
+        )
+        accept(s, numbers["de"], "exp-003", now=now - timedelta(minutes=30))
+        add_note(s, numbers["de"], "expert:exp-003", "Sample note: asked the enterprise for the fair's notice.")
+    numbers["old"] = numbers["old1"]
+    return numbers

@@ -138,3 +138,16 @@ def store_document(
         if written is not None:
             written.unlink(missing_ok=True)
         raise
+
+
+def case_documents(session: Session, case: Case) -> list[CaseDocument]:
+    """The files stored with a case, oldest first."""
+    query = select(CaseDocument).where(CaseDocument.case_id == case.id).order_by(CaseDocument.id)
+    return list(session.scalars(query))
+
+
+def document_file(folder: Path, document: CaseDocument) -> Path | None:
+    """Where a stored document's file is, if it is still there and inside the attachments folder."""
+    root = folder.resolve()
+    path = (root / document.stored_as).resolve()
+    return path if path.is_relative_to(root) and path.is_file() else None

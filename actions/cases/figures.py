@@ -13,11 +13,13 @@ Enterprises on the web or by e-mail are not asked yet, so the figure covers Tele
 from __future__ import annotations
 
 import csv
+import io
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -154,28 +156,40 @@ CSV_FIELDS = [
 ]
 
 
+def csv_rows(result: Figures) -> list[list[object]]:
+    """The CSV export's rows, the header first: one row per case, no names or contacts."""
+    rows: list[list[object]] = [list(CSV_FIELDS)]
+    for c in result.cases:
+        rows.append(
+            [
+                c.case_no,
+                c.month,
+                c.country,
+                c.ip_type,
+                c.incident,
+                c.urgent,
+                c.status,
+                c.promised_hours,
+                "" if c.hours_to_acceptance is None else c.hours_to_acceptance,
+                "" if c.within_promise is None else c.within_promise,
+                c.staff_alerted,
+                "" if c.rating is None else c.rating,
+            ]
+        )
+    return rows
+
+
 def write_csv(result: Figures, path: Path) -> None:
     """One row per case (no names or contacts), for a spreadsheet."""
     with open_private(path, "w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(CSV_FIELDS)
-        for c in result.cases:
-            writer.writerow(
-                [
-                    c.case_no,
-                    c.month,
-                    c.country,
-                    c.ip_type,
-                    c.incident,
-                    c.urgent,
-                    c.status,
-                    c.promised_hours,
-                    "" if c.hours_to_acceptance is None else c.hours_to_acceptance,
-                    "" if c.within_promise is None else c.within_promise,
-                    c.staff_alerted,
-                    "" if c.rating is None else c.rating,
-                ]
-            )
+        csv.writer(out).writerows(csv_rows(result))
+
+
+def csv_text(result: Figures) -> str:
+    """The same CSV as text (the console's download)."""
+    out = io.StringIO()
+    csv.writer(out).writerows(csv_rows(result))
+    return out.getvalue()
 
 
 def write_chart(result: Figures, path: Path) -> None:
@@ -209,3 +223,72 @@ def write_chart(result: Figures, path: Path) -> None:
     fig.savefig(private, format="png", dpi=100)
     plt.close(fig)
     private.replace(path)
+
+
+# The console's charts (bot/console): name → title. Each is drawn on its own as SVG.
+CHARTS = {
+    "market": "Cases per month by market",
+    "incident": "Cases per month by incident",
+    "acceptance": "Hours to first acceptance",
+    "promise": "Accepted within the promised time, per month",
+    "satisfaction": "Satisfaction (ratings 1–5)",
+}
+
+
+def _stacked(ax: Any, by_month: dict[str, Counter[str]]) -> None:
+    months = sorted(by_month)
+    keys = sorted({k for counts in by_month.values() for k in counts})
+    bottom = [0] * len(months)
+    for key in keys:
+        values = [by_month[m][key] for m in months]
+        ax.bar(months, values, bottom=bottom, label=key)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    ax.set_ylabel("cases")
+    if keys:
+        ax.legend(fontsize="small")
+    else:
+        ax.text(0.5, 0.5, "no cases", ha="center", va="center", transform=ax.transAxes)
+
+
+def svg_chart(result: Figures, name: str) -> str:
+    """One of CHARTS as an SVG document (matplotlib, no pyplot: safe in a server's threads)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 3.4))
+    ax = fig.subplots()
+    if name == "market":
+        _stacked(ax, result.by_month_market)
+    elif name == "incident":
+        _stacked(ax, result.by_month_incident)
+    elif name == "acceptance":
+        hours = [c.hours_to_acceptance for c in result.accepted if c.hours_to_acceptance is not None]
+        ax.hist(hours or [0], bins=min(20, max(1, len(hours))))
+        if (summary := result.acceptance_hours()) is not None:
+            ax.axvline(summary[0], color="black", linestyle="--", label=f"median {summary[0]:.1f} h")
+            ax.legend(fontsize="small")
+        ax.set_xlabel("hours")
+        ax.set_ylabel("cases")
+    elif name == "promise":
+        months = sorted(result.by_month_market)
+        shares = []
+        for month in months:
+            accepted = [c for c in result.accepted if c.month == month]
+            shares.append(100 * sum(1 for c in accepted if c.within_promise) / len(accepted) if accepted else 0)
+        ax.bar(months, shares)
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("% of accepted cases")
+    elif name == "satisfaction":
+        ratings = Counter(c.rating for c in result.cases if c.rating is not None)
+        ax.bar([str(n) for n in range(1, 6)], [ratings.get(n, 0) for n in range(1, 6)])
+        ax.set_xlabel("rating")
+        ax.set_ylabel("cases")
+        if (rated := result.satisfaction()) is not None:
+            ax.set_title(f"mean {rated[0]:.1f} of 5 ({rated[0] * 20:.0f} points), {rated[1]} rated", fontsize="small")
+    else:
+        raise ValueError(f"unknown chart {name!r}")
+    if name != "satisfaction":
+        ax.set_title(CHARTS[name], fontsize="medium")
+    fig.tight_layout()
+    out = io.StringIO()
+    fig.savefig(out, format="svg")
+    return out.getvalue()

@@ -1,0 +1,428 @@
+"""The console's web app: sign-in, the case queue, the case page and its actions, the figures.
+
+FastAPI with Jinja2 templates rendered on the server (no JavaScript needed). Sessions live in a cookie signed
+with the console's secret (Starlette's SessionMiddleware, itsdangerous): HttpOnly, SameSite=Lax, Secure when
+CONSOLE_URL is https. Every POST form carries the session's CSRF token and is refused (403) without it. Who
+may see what is decided here from the case service's own rules (`can_see`): staff see every case, an expert
+the cases offered to or accepted by them, a holder of an e-mailed link that one case. Handlers are plain
+functions (FastAPI runs them in its thread pool), each action one `session_scope` transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from actions.accounts import active_account, authenticate
+from actions.cases.documents import case_documents, document_file
+from actions.cases.experts import Expert, load_experts, match_experts
+from actions.cases.figures import CHARTS, csv_text, figures, svg_chart
+from actions.cases.service import (
+    OUTCOMES,
+    QueueFilter,
+    accept,
+    add_note,
+    assign,
+    can_see,
+    case_queue,
+    close_case,
+    decline,
+    find_case,
+    is_overdue,
+    markets_in_use,
+)
+from actions.cases.staff import StaffMember, load_staff
+from actions.knowledge import IP_TYPES
+from actions.settings import Settings, get_settings
+from actions.store import Case, session_scope, utcnow
+from actions.vocab import INCIDENTS
+from bot.console.links import read_case_token
+
+HERE = Path(__file__).parent
+logger = logging.getLogger("console")
+STATUSES = ("open", "accepted", "closed")
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is signed in: staff, or an expert (by account, or by an e-mailed link for one case only)."""
+
+    role: str  # staff, expert
+    name: str
+    expert_id: str | None = None
+    only_case: str | None = None  # signed in by a link: this case and nothing else
+
+    @property
+    def staff(self) -> bool:
+        return self.role == "staff"
+
+    @property
+    def actor(self) -> str:
+        """How the case history names this person's actions."""
+        return f"staff:{self.name}"[:64] if self.staff else f"expert:{self.expert_id}"
+
+
+class SignInNeeded(Exception):
+    """The page needs a signed-in viewer; the browser is sent to the sign-in page."""
+
+    def __init__(self, next_path: str = "/cases") -> None:
+        self.next_path = next_path
+
+
+@dataclass
+class Console:
+    """What the handlers share: the settings, the session secret and the lists the case service needs."""
+
+    settings: Settings
+    secret: str
+    templates: Jinja2Templates = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.templates = Jinja2Templates(directory=HERE / "templates")
+        self.templates.env.globals.update(ip_types=IP_TYPES, incidents=tuple(INCIDENTS), outcomes=OUTCOMES)
+
+    @property
+    def url(self) -> str:
+        return self.settings.database_url
+
+    def experts(self) -> list[Expert]:
+        experts, _ = load_experts(self.settings.experts_file)
+        return experts
+
+    def staff(self) -> list[StaffMember]:
+        staff, _ = load_staff(self.settings.staff_file)
+        return staff
+
+    def render(self, request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        context.setdefault("viewer", None)
+        context.update(csrf_token=csrf_token(request), flash=request.session.pop("flash", None))
+        return self.templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token (made on first use); every POST form sends it back."""
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(32)
+    return str(token)
+
+
+def console_of(request: Request) -> Console:
+    console: Console = request.app.state.console
+    return console
+
+
+def viewer(request: Request) -> Viewer:
+    """The signed-in viewer, checked against the database at every request (a disabled account is out)."""
+    session = request.session
+    if link := session.get("link"):
+        return Viewer("expert", str(link["expert"]), expert_id=str(link["expert"]), only_case=str(link["case"]))
+    account_id = session.get("account")
+    if account_id is None:
+        raise SignInNeeded(request.url.path)
+    with session_scope(console_of(request).url) as db:
+        account = active_account(db, int(account_id))
+        found = None if account is None else Viewer(account.role, account.username, expert_id=account.expert_id)
+    if found is None:
+        session.clear()
+        raise SignInNeeded(request.url.path)
+    return found
+
+
+def staff_only(who: Annotated[Viewer, Depends(viewer)]) -> Viewer:
+    if not who.staff:
+        raise HTTPException(403, "staff only")
+    return who
+
+
+def checked_csrf(request: Request, csrf_token: Annotated[str, Form()] = "") -> None:
+    """Refuses a form post whose CSRF token is missing or not this session's."""
+    expected = request.session.get("csrf")
+    if not expected or not secrets.compare_digest(str(expected), csrf_token):
+        raise HTTPException(403, "the form's security token is missing or expired: reload the page")
+
+
+Who = Annotated[Viewer, Depends(viewer)]
+Staff = Annotated[Viewer, Depends(staff_only)]
+Csrf = Annotated[None, Depends(checked_csrf)]
+
+
+def visible(case: Case | None, who: Viewer) -> Case:
+    """The case if this viewer may open it; 404 for no such case, 403 for someone else's."""
+    if case is None:
+        raise HTTPException(404, "no such case")
+    if who.staff:
+        return case
+    if who.only_case is not None and who.only_case != case.case_no:
+        raise HTTPException(403, "this link opens another case")
+    if who.expert_id is None or not can_see(case, who.expert_id):
+        raise HTTPException(403, "this case was not offered to you")
+    return case
+
+
+def back_to(case_no: str, request: Request, flash: str) -> RedirectResponse:
+    request.session["flash"] = flash
+    return RedirectResponse(f"/cases/{case_no}", status_code=303)
+
+
+def safe_next(path: str | None) -> str:
+    """A path on this site to go to after signing in (never another site)."""
+    return path if path and path.startswith("/") and not path.startswith("//") and "\\" not in path else "/cases"
+
+
+def create_app(settings: Settings | None = None, secret: str | None = None) -> FastAPI:
+    """The console app. Without a secret (CONSOLE_SECRET) one is made for this run, and the log says so."""
+    settings = settings or get_settings()
+    key = secret or settings.console_secret
+    if not key:
+        key = secrets.token_urlsafe(32)
+        logger.warning(
+            "CONSOLE_SECRET is not set: this run signs sessions with a fresh random key, so sign-ins end when it "
+            "stops and links in e-mailed offers (signed by the notifier) do not open; set it in .env"
+        )
+    console = Console(settings, key)
+    app = FastAPI(title="IP early-warning console", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.console = console
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=key,
+        session_cookie="console_session",
+        max_age=settings.console_session_hours * 3600,
+        same_site="lax",
+        https_only=settings.console_base_url.startswith("https://"),
+    )
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")  # a link's token never leaves in a Referer
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.exception_handler(SignInNeeded)
+    async def sign_in_needed(request: Request, exc: SignInNeeded) -> Response:
+        return RedirectResponse(f"/login?next={exc.next_path}", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return console.render(
+            request, "error.html", status_code=exc.status_code, code=exc.status_code, detail=exc.detail
+        )
+
+    @app.get("/health", include_in_schema=False)
+    def health() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    @app.get("/")
+    def home() -> RedirectResponse:
+        return RedirectResponse("/cases", status_code=303)
+
+    @app.get("/login")
+    def login_page(request: Request, next: str = "/cases") -> HTMLResponse:
+        return console.render(request, "login.html", next=safe_next(next), failed=False)
+
+    @app.post("/login")
+    def login(
+        request: Request,
+        _: Csrf,
+        username: Annotated[str, Form()] = "",
+        password: Annotated[str, Form()] = "",
+        next: Annotated[str, Form()] = "/cases",
+    ) -> Response:
+        with session_scope(console.url) as db:
+            account = authenticate(db, username, password)
+            account_id = None if account is None else account.id
+        if account_id is None:
+            logger.info("console: a sign-in was refused")
+            return console.render(request, "login.html", status_code=401, next=safe_next(next), failed=True)
+        request.session.clear()  # a new session: nothing from before the sign-in carries over
+        request.session.update(account=account_id, csrf=secrets.token_urlsafe(32))
+        logger.info("console: account %s signed in", account_id)
+        return RedirectResponse(safe_next(next), status_code=303)
+
+    @app.post("/logout")
+    def logout(request: Request, _: Csrf) -> RedirectResponse:
+        request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+
+    @app.get("/cases")
+    def queue(
+        request: Request,
+        who: Who,
+        status: str = "",
+        urgent: bool = False,
+        market: str = "",
+        ip_type: str = "",
+        incident: str = "",
+        overdue: bool = False,
+    ) -> Response:
+        if who.only_case:
+            return RedirectResponse(f"/cases/{who.only_case}", status_code=303)
+        filters = QueueFilter(
+            status=status if status in STATUSES else "",
+            urgent=urgent,
+            market=market.strip().upper()[:2],
+            ip_type=ip_type if ip_type in IP_TYPES else "",
+            incident=incident if incident in INCIDENTS else "",
+            overdue=overdue,
+        )
+        now = utcnow()
+        with session_scope(console.url) as db:
+            cases = case_queue(db, filters, expert_id=None if who.staff else who.expert_id or "-", now=now)
+            rows = [(c, is_overdue(c, now)) for c in cases]
+            markets = markets_in_use(db)
+            return console.render(request, "queue.html", viewer=who, rows=rows, filters=filters, markets=markets)
+
+    @app.get("/cases/{case_no}")
+    def case_page(request: Request, case_no: str, token: Annotated[str | None, Query()] = None) -> Response:
+        if token is not None:
+            found = read_case_token(console.secret, token, console.settings.console_link_hours * 3600)
+            if found is None or found[0] != case_no.upper():
+                return console.render(request, "login.html", status_code=401, next="/cases", failed=False, expired=True)
+            request.session.clear()
+            request.session.update(link={"case": found[0], "expert": found[1]}, csrf=secrets.token_urlsafe(32))
+            logger.info("console: %s opened by its e-mailed link", found[0])
+            return RedirectResponse(f"/cases/{found[0]}", status_code=303)  # the token leaves the address bar
+        who = viewer(request)
+        now = utcnow()
+        experts = console.experts()
+        with session_scope(console.url) as db:
+            case = visible(find_case(db, case_no), who)
+            mine = who.staff or (case.status != "open" and case.expert_id == who.expert_id)
+            offer = next((o for o in case.offers if o.expert_id == who.expert_id), None)
+            can_answer = not who.staff and case.status == "open" and offer is not None and offer.state == "offered"
+            ranked = match_experts(experts, case.country, case.ip_type, case.language, case.industry)
+            others = [e for e in experts if e.available and e.id not in {m.expert.id for m in ranked}]
+            return console.render(
+                request,
+                "case.html",
+                viewer=who,
+                case=case,
+                overdue=is_overdue(case, now),
+                full=mine,
+                documents=case_documents(db, case) if mine else [],
+                can_answer=can_answer,
+                can_note=case.status != "closed" and (who.staff or case.expert_id == who.expert_id),
+                matches=ranked,
+                other_experts=others,
+            )
+
+    @app.post("/cases/{case_no}/accept")
+    def accept_case(request: Request, case_no: str, who: Who, _: Csrf) -> RedirectResponse:
+        if who.staff or who.expert_id is None:
+            raise HTTPException(403, "only the experts offered a case accept it")
+        with session_scope(console.url) as db:
+            number = visible(find_case(db, case_no), who).case_no or case_no
+            result = accept(db, number, who.expert_id)
+        return back_to(number, request, f"accept:{result}")
+
+    @app.post("/cases/{case_no}/decline")
+    def decline_case(request: Request, case_no: str, who: Who, _: Csrf) -> RedirectResponse:
+        if who.staff or who.expert_id is None:
+            raise HTTPException(403, "only the experts offered a case decline it")
+        staff = console.staff()
+        with session_scope(console.url) as db:
+            number = visible(find_case(db, case_no), who).case_no or case_no
+            done = decline(db, number, who.expert_id, staff=staff)
+        return back_to(number, request, "declined" if done else "not_open")
+
+    @app.post("/cases/{case_no}/assign")
+    def assign_case(
+        request: Request, case_no: str, who: Staff, _: Csrf, expert_id: Annotated[str, Form()] = ""
+    ) -> RedirectResponse:
+        expert = next((e for e in console.experts() if e.id == expert_id), None)
+        if expert is None:
+            raise HTTPException(400, "choose an expert of the list")
+        with session_scope(console.url) as db:
+            number = visible(find_case(db, case_no), who).case_no or case_no
+            done = assign(db, number, expert, actor=who.actor)
+        return back_to(number, request, "assigned" if done else "closed")
+
+    @app.post("/cases/{case_no}/note")
+    def note_case(request: Request, case_no: str, who: Who, _: Csrf, text: Annotated[str, Form()] = "") -> Response:
+        with session_scope(console.url) as db:
+            case = visible(find_case(db, case_no), who)
+            if not who.staff and case.expert_id != who.expert_id:
+                raise HTTPException(403, "only the expert who has the case adds notes to it")
+            number = case.case_no or case_no
+            done = add_note(db, number, who.actor, text)
+        return back_to(number, request, "noted" if done else "not_noted")
+
+    @app.post("/cases/{case_no}/close")
+    def close(
+        request: Request,
+        case_no: str,
+        who: Staff,
+        _: Csrf,
+        outcome: Annotated[str, Form()] = "",
+        note: Annotated[str, Form()] = "",
+    ) -> RedirectResponse:
+        if outcome not in OUTCOMES:
+            raise HTTPException(400, "choose how the case ended")
+        with session_scope(console.url) as db:
+            number = visible(find_case(db, case_no), who).case_no or case_no
+            done = close_case(db, number, who.actor, outcome, note)
+        return back_to(number, request, "closed_now" if done else "closed")
+
+    @app.get("/cases/{case_no}/documents/{document_id}")
+    def document(case_no: str, document_id: int, who: Who) -> FileResponse:
+        with session_scope(console.url) as db:
+            case = visible(find_case(db, case_no), who)
+            if not who.staff and case.expert_id != who.expert_id:
+                raise HTTPException(403, "documents are for the expert who has the case")
+            doc = next((d for d in case_documents(db, case) if d.id == document_id), None)
+            path = None if doc is None else document_file(console.settings.attachments_dir, doc)
+            if doc is None or path is None:
+                raise HTTPException(404, "no such document")
+            return FileResponse(path, media_type=doc.content_type, filename=doc.filename)
+
+    @app.get("/figures")
+    def figures_page(request: Request, who: Staff, since: str = "") -> HTMLResponse:
+        month = _month(since)
+        with session_scope(console.url) as db:
+            result = figures(db, since=month)
+        return console.render(request, "figures.html", viewer=who, result=result, since=month or "", charts=CHARTS)
+
+    @app.get("/figures/{name}.svg")
+    def chart(name: str, who: Staff, since: str = "") -> Response:
+        if name not in CHARTS:
+            raise HTTPException(404, "no such chart")
+        with session_scope(console.url) as db:
+            result = figures(db, since=_month(since))
+        return Response(svg_chart(result, name), media_type="image/svg+xml")
+
+    @app.get("/figures.csv")
+    def figures_csv(who: Staff, since: str = "") -> Response:
+        month = _month(since)
+        with session_scope(console.url) as db:
+            result = figures(db, since=month)
+        name = f"figures-{month or 'all'}.csv"
+        return Response(
+            csv_text(result),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    return app
+
+
+def _month(text: str) -> str | None:
+    """A YYYY-MM month from a form field, or None."""
+    try:
+        return datetime.strptime(text.strip(), "%Y-%m").strftime("%Y-%m") if text.strip() else None
+    except ValueError:
+        return None

@@ -1,0 +1,269 @@
+"""The console through FastAPI's TestClient on a temporary SQLite database: sign-in, CSRF, who sees what,
+every action through the case service (checked in the database), figures, documents and e-mailed links."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from actions.cases.experts import load_experts
+from actions.cases.service import find_case
+from actions.settings import PROJECT_ROOT, Settings
+from actions.store import CaseDocument, OutboxMessage, get_engine, migrate, session_scope
+from bot.console.app import create_app
+from bot.console.links import case_link, case_token
+from tests.factories import CONSOLE_PASSWORD, seed_console
+
+SECRET = "test-console-secret-" + "x" * 24
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    """The sample database, made once (hashing passwords takes a while) and copied for each test."""
+    folder = tmp_path_factory.mktemp("seeded")
+    url = f"sqlite:///{folder / 'cases.db'}"
+    migrate(url)
+    experts, _ = load_experts(PROJECT_ROOT / "knowledge" / "experts.yml")
+    numbers = seed_console(url, experts)
+    get_engine(url).dispose()  # the last connection closes: everything is in the file
+    return folder / "cases.db", numbers
+
+
+@pytest.fixture
+def console(seeded, tmp_path):
+    source, numbers = seeded
+    shutil.copy(source, tmp_path / "cases.db")
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    settings = Settings(
+        _env_file=None, database_url=url, attachments_dir=tmp_path / "attachments", console_secret=SECRET
+    )
+    return settings, numbers
+
+
+def client_for(settings: Settings) -> TestClient:
+    return TestClient(create_app(settings), follow_redirects=False)
+
+
+def token_of(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+def signed_in(settings: Settings, username: str) -> tuple[TestClient, str]:
+    client = client_for(settings)
+    token = token_of(client.get("/login").text)
+    reply = client.post("/login", data={"username": username, "password": CONSOLE_PASSWORD, "csrf_token": token})
+    assert reply.status_code == 303, reply.text
+    page = client.get("/cases")
+    assert page.status_code == 200
+    return client, token_of(page.text)
+
+
+def test_pages_need_a_sign_in_and_a_wrong_password_is_refused(console):
+    settings, numbers = console
+    client = client_for(settings)
+    assert client.get("/health").text == "ok"
+    reply = client.get(f"/cases/{numbers['jp']}")
+    assert reply.status_code == 303 and reply.headers["location"].startswith("/login")
+    token = token_of(client.get("/login").text)
+    wrong = client.post("/login", data={"username": "staff1", "password": "not it at all", "csrf_token": token})
+    assert wrong.status_code == 401 and "login-failed" in wrong.text
+    assert client.get("/cases").status_code == 303
+
+
+def test_the_session_cookie_is_httponly_and_samesite_and_secure_behind_https(console):
+    settings, _ = console
+    cookie = client_for(settings).get("/login").headers["set-cookie"]
+    assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower() and "secure" not in cookie.lower()
+    behind_tls = settings.model_copy(update={"console_url": "https://console.example.org"})
+    assert "secure" in client_for(behind_tls).get("/login").headers["set-cookie"].lower()
+
+
+def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(console):
+    settings, numbers = console
+    client, _ = signed_in(settings, "staff1")
+    for data in ({"outcome": "settled"}, {"outcome": "settled", "csrf_token": "forged"}):
+        assert client.post(f"/cases/{numbers['jp']}/close", data=data).status_code == 403
+    stranger = client_for(settings)
+    stranger.get("/login")
+    refused = stranger.post("/login", data={"username": "staff1", "password": CONSOLE_PASSWORD})
+    assert refused.status_code == 403
+    with session_scope(settings.database_url) as s:
+        assert find_case(s, numbers["jp"]).status == "open"
+
+
+def test_staff_filter_the_queue(console):
+    settings, numbers = console
+    client, _ = signed_in(settings, "staff1")
+
+    def listed(query: str) -> set[str]:
+        return set(re.findall(r'class="case-link">(IP-\d{4}-\d{6})<', client.get(f"/cases?{query}").text))
+
+    assert {numbers["jp"], numbers["us"], numbers["de"], numbers["old"]} <= listed("")
+    assert listed("market=JP&status=open") == {numbers["jp"]}
+    assert listed("overdue=true") == {numbers["us"]}
+    assert listed("urgent=true") == {numbers["de"]}
+    assert listed("incident=customs_detention") == {numbers["us"]}
+    assert listed("ip_type=patent&status=accepted") == {numbers["de"]}
+    assert numbers["old"] in listed("status=closed")
+    assert listed("status=nonsense&ip_type=<script>") >= {numbers["jp"], numbers["us"]}  # ignored, not an error
+
+
+def test_staff_assign_reassign_note_and_close_through_the_case_service(console):
+    settings, numbers = console
+    client, token = signed_in(settings, "staff1")
+    case_no = numbers["us"]
+    page = client.get(f"/cases/{case_no}").text
+    assert "Sample Textiles" in page and "us@example.com" in page and 'id="timeline"' in page
+    assert (
+        client.post(f"/cases/{case_no}/assign", data={"expert_id": "exp-002", "csrf_token": token}).status_code == 303
+    )
+    client.post(f"/cases/{case_no}/assign", data={"expert_id": "exp-008", "csrf_token": token})
+    client.post(f"/cases/{case_no}/note", data={"text": "Called the enterprise", "csrf_token": token})
+    reply = client.post(f"/cases/{case_no}/close", data={"outcome": "defended", "note": "done", "csrf_token": token})
+    assert reply.status_code == 303
+    assert "The case is closed" in client.get(reply.headers["location"]).text
+    with session_scope(settings.database_url) as s:
+        case = find_case(s, case_no)
+        assert (case.status, case.outcome, case.expert_id) == ("closed", "defended", "exp-008")
+        kinds = [(e.kind, e.actor) for e in case.events][-4:]
+        assert kinds == [
+            ("assigned", "staff:staff1"),
+            ("reassigned", "staff:staff1"),
+            ("note", "staff:staff1"),
+            ("closed", "staff:staff1"),
+        ]
+        rows = s.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case.id)).all()
+        assert {"expert_note", "enterprise_update"} <= {r.kind for r in rows}  # written with each action
+    again = client.post(f"/cases/{case_no}/close", data={"outcome": "settled", "csrf_token": token})
+    assert "nothing was changed" in client.get(again.headers["location"]).text
+    assert client.post(f"/cases/{case_no}/close", data={"outcome": "bogus", "csrf_token": token}).status_code == 400
+
+
+def test_an_expert_sees_only_their_cases_and_accepts_one(console):
+    settings, numbers = console
+    client, token = signed_in(settings, "expert5")
+    queue = client.get("/cases").text
+    assert numbers["jp"] in queue and numbers["us"] not in queue and numbers["de"] not in queue
+    for other in ("us", "de"):
+        assert client.get(f"/cases/{numbers[other]}").status_code == 403
+    assert client.post(f"/cases/{numbers['us']}/accept", data={"csrf_token": token}).status_code == 403
+    page = client.get(f"/cases/{numbers['jp']}").text
+    assert 'id="accept"' in page and "jp@example.com" not in page  # the contact shows once accepted
+    assert client.post(f"/cases/{numbers['jp']}/accept", data={"csrf_token": token}).status_code == 303
+    page = client.get(f"/cases/{numbers['jp']}").text
+    assert "You accepted the case" in page and "jp@example.com" in page
+    assert (
+        client.post(f"/cases/{numbers['jp']}/close", data={"outcome": "settled", "csrf_token": token}).status_code
+        == 403
+    )
+    assert client.get("/figures").status_code == 403
+    with session_scope(settings.database_url) as s:
+        case = find_case(s, numbers["jp"])
+        assert (case.status, case.expert_id) == ("accepted", "exp-005")
+
+
+def test_an_expert_declines_and_a_disabled_account_is_signed_out(console):
+    from actions.accounts import set_active
+
+    settings, numbers = console
+    client, token = signed_in(settings, "expert2")
+    assert client.post(f"/cases/{numbers['us']}/decline", data={"csrf_token": token}).status_code == 303
+    with session_scope(settings.database_url) as s:
+        offer = next(o for o in find_case(s, numbers["us"]).offers if o.expert_id == "exp-002")
+        assert offer.state == "declined"
+        set_active(s, "expert2", False)
+    assert client.get("/cases").status_code == 303
+
+
+def test_documents_download_for_staff_and_the_accepted_expert_only(console):
+    settings, numbers = console
+    folder = settings.attachments_dir / numbers["de"]
+    folder.mkdir(parents=True)
+    (folder / "abc-notice.pdf").write_bytes(b"%PDF-1.4 sample")
+    with session_scope(settings.database_url) as s:
+        case = find_case(s, numbers["de"])
+        s.add(
+            CaseDocument(
+                case_id=case.id,
+                filename="notice.pdf",
+                content_type="application/pdf",
+                size=15,
+                sha256="0" * 64,
+                stored_as=f"{numbers['de']}/abc-notice.pdf",
+                source="telegram",
+            )
+        )
+    staff, _ = signed_in(settings, "staff1")
+    page = staff.get(f"/cases/{numbers['de']}").text
+    link = re.search(r'href="(/cases/[^"]+/documents/\d+)"', page).group(1)
+    assert staff.get(link).content == b"%PDF-1.4 sample"
+    expert, _ = signed_in(settings, "expert5")
+    assert expert.get(link).status_code == 403
+
+
+def test_figures_show_svg_charts_and_export_csv(console):
+    settings, _ = console
+    client, _ = signed_in(settings, "staff1")
+    page = client.get("/figures").text
+    assert 'id="chart-market"' in page and "satisfaction: 4.0 of 5" in page
+    for name in ("market", "incident", "acceptance", "promise", "satisfaction"):
+        chart = client.get(f"/figures/{name}.svg")
+        assert chart.headers["content-type"].startswith("image/svg+xml") and "<svg" in chart.text
+    assert client.get("/figures/nothing.svg").status_code == 404
+    csv = client.get("/figures.csv")
+    assert csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text.splitlines()
+    assert lines[0].startswith("case_no,month,country") and len(lines) == 1 + 6
+    assert "example.com" not in csv.text and "sample" not in csv.text.lower()
+
+
+def test_an_emailed_link_signs_the_expert_in_for_that_case_only_until_it_expires(console, monkeypatch):
+    settings, numbers = console
+    link = case_link(settings, numbers["jp"], "exp-005")
+    assert link is not None and link.startswith("http://127.0.0.1:8090/cases/")
+    client = client_for(settings)
+    reply = client.get(link.removeprefix("http://127.0.0.1:8090"))
+    assert reply.status_code == 303 and reply.headers["location"] == f"/cases/{numbers['jp']}"  # token dropped
+    page = client.get(reply.headers["location"]).text
+    assert 'id="accept"' in page and "link for this case only" in page
+    assert client.get("/cases").headers["location"] == f"/cases/{numbers['jp']}"
+    assert client.get(f"/cases/{numbers['old3']}").status_code == 403  # also exp-005's, but not this link's
+    token = token_of(page)
+    assert client.post(f"/cases/{numbers['jp']}/accept", data={"csrf_token": token}).status_code == 303
+    # Another case's number with this token, a forged token, and an expired one are refused.
+    fresh = client_for(settings)
+    good = case_token(SECRET, numbers["jp"], "exp-005")
+    assert fresh.get(f"/cases/{numbers['us']}?token={good}").status_code == 401
+    assert (
+        fresh.get(f"/cases/{numbers['jp']}?token={case_token('another secret', numbers['jp'], 'exp-005')}").status_code
+        == 401
+    )
+    import itsdangerous.timed
+
+    later = itsdangerous.timed.time.time() + timedelta(hours=settings.console_link_hours + 1).total_seconds()
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: later)
+    assert "link-expired" in fresh.get(f"/cases/{numbers['jp']}?token={good}").text
+
+
+def test_without_a_secret_no_link_is_made_and_the_console_makes_its_own_key(console, caplog):
+    settings, numbers = console
+    keyless = settings.model_copy(update={"console_secret": ""})
+    assert case_link(keyless, numbers["jp"], "exp-005") is None
+    with caplog.at_level("WARNING", logger="console"):
+        app = create_app(keyless)
+    assert "CONSOLE_SECRET is not set" in caplog.text and len(app.state.console.secret) >= 32
+
+
+def test_sign_in_goes_back_only_to_a_page_of_this_site(console):
+    settings, _ = console
+    client = client_for(settings)
+    token = token_of(client.get("/login").text)
+    data = {"username": "staff1", "password": CONSOLE_PASSWORD, "csrf_token": token, "next": "//evil.example.com/"}
+    assert client.post("/login", data=data).headers["location"] == "/cases"
