@@ -5,8 +5,9 @@ offers and alerts this way; enterprises that gave an e-mail address get their ca
 aiosmtplib does the SMTP (STARTTLS by default, or implicit TLS, with login when SMTP_USERNAME is set);
 the message is the standard library's EmailMessage. A failure raises, so the notifier retries the row
 with its backoff like any other; without SMTP_HOST the notifier writes these rows to its sink instead.
-An expert's reply goes to SMTP_REPLY_TO (the guidance centre's staff), who record the answer
-(`python -m actions.cli cases assign …`) until experts can answer from a console.
+An offer carries a signed link to the case in the console (bot/console/links.py), which signs that expert in
+for that case only, for CONSOLE_LINK_HOURS, to accept or decline it there; a reply still goes to SMTP_REPLY_TO
+(the guidance centre's staff), who may record the answer (`python -m actions.cli cases assign …`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import aiosmtplib
 
 from actions.messages import t
 from actions.settings import Settings
+from bot.console.links import case_link
 
 SUBJECTS = {
     "expert_offer": "New case {case_no} for you",
@@ -27,6 +29,10 @@ SUBJECTS = {
 }
 REPLY_HINT = (
     "\n\nTo accept or decline, reply to this e-mail: it reaches the guidance centre's staff, who record your answer."
+)
+LINK_HINT = (
+    "\n\nAccept or decline in the console (this link signs you in for this case only and expires in {hours} hours):"
+    "\n{link}"
 )
 
 
@@ -46,7 +52,11 @@ class Mailer:
             body = f"{text}\n\n{t('cases.email_footer', language)}"
         else:
             message["Subject"] = SUBJECTS.get(kind, "{case_no}").format(case_no=case_no) or "IP early-warning bot"
-            body = text + (REPLY_HINT if kind == "expert_offer" and self.settings.smtp_reply_to else "")
+            body = text
+            if kind == "expert_offer" and (link := case_link(self.settings, case_no, str(payload.get("expert_id")))):
+                body += LINK_HINT.format(hours=self.settings.console_link_hours, link=link)
+            if kind == "expert_offer" and self.settings.smtp_reply_to:
+                body += REPLY_HINT
             if self.settings.smtp_reply_to:
                 message["Reply-To"] = self.settings.smtp_reply_to
         message["From"] = self.settings.smtp_from

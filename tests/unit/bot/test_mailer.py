@@ -162,3 +162,28 @@ def test_without_an_smtp_host_email_rows_go_to_the_sink(settings, smtp):
     assert asyncio.run(Notifier(plain).deliver_due()) == 1
     assert not inbox.messages
     assert "mail-expert@example.com" in plain.notifier_sink.read_text(encoding="utf-8")
+
+
+def test_an_emailed_offer_carries_a_signed_expiring_link_to_the_case_in_the_console(settings, smtp):
+    import re
+
+    from bot.console.links import read_case_token
+
+    _, inbox = smtp
+    linked = settings.model_copy(
+        update={"console_secret": "s" * 40, "console_url": "https://console.example.org", "console_link_hours": 48}
+    )
+    case_no = open_german_case(linked)
+    assert asyncio.run(Notifier(linked).deliver_due()) == 1
+    body = inbox.messages[0].get_content()
+    found = re.search(rf"https://console\.example\.org/cases/{case_no}\?token=(\S+)", body)
+    assert found and "expires in 48 hours" in body
+    assert read_case_token("s" * 40, found.group(1), 48 * 3600) == (case_no, "exp-101")
+    assert read_case_token("another key", found.group(1), 48 * 3600) is None
+
+
+def test_without_a_console_secret_the_offer_has_no_link(settings, smtp):
+    _, inbox = smtp
+    open_german_case(settings)
+    asyncio.run(Notifier(settings.model_copy(update={"console_secret": ""})).deliver_due())
+    assert "token=" not in inbox.messages[0].get_content()
