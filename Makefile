@@ -74,7 +74,7 @@ db: $(VENV)/.installed ## create or upgrade the case database (DATABASE_URL; def
 setup: venvs web .index/CURRENT $(MODEL) db ## everything `make run` needs
 
 # ---- use ------------------------------------------------------------------------------------------
-run: setup ## start Rasa (:5005), the action server (:5055), the notifier, the web page (:8080) and, with a Telegram token, the gateway; Ctrl-C stops them
+run: setup ## start Rasa (:5005), the action server (:5055), the notifier, the web page (:8080), the staff and expert console (:8090) and, with a Telegram token, the gateway; Ctrl-C stops them
 	$(PY) -m bot.stack run
 
 shell: setup ## chat with the bot in the terminal

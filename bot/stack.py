@@ -1,5 +1,5 @@
 """Starts and stops the bot's processes: the Rasa server, the action server, the notifier, the web
-widget's page and (with a TELEGRAM_TOKEN) the Telegram gateway.
+widget's page, the staff and expert console and (with a TELEGRAM_TOKEN) the Telegram gateway.
 
     python -m bot.stack run     # all of them, until Ctrl-C (what `make run` calls)
     python -m bot.stack shell   # the action server plus a terminal chat (`make shell`)
@@ -10,9 +10,9 @@ Also used by the end-to-end tests and the evaluation runner to start a stack on 
 Only the channels face users. Rasa's HTTP API (`/conversations/…`, `/model`) is off unless
 RASA_API_TOKEN is set, and then needs that token (`?token=`); the tests and the evaluation runner
 turn it on with a token of their own. The REST channel needs RASA_REST_TOKEN, the action server
-ACTION_SERVER_TOKEN (Rasa sends it), the web widget's sessions are signed with WEB_SESSION_SECRET:
-each comes from the environment or .env, else a fresh random value for this run (then web sessions
-do not outlive a restart). CORS and the socket's origin check admit WEB_ORIGINS (comma-separated),
+ACTION_SERVER_TOKEN (Rasa sends it), the web widget's sessions are signed with WEB_SESSION_SECRET, the
+console's sessions and the case links the notifier e-mails with CONSOLE_SECRET: each comes from the
+environment or .env, else a fresh random value for this run (then sessions and links do not outlive a restart). CORS and the socket's origin check admit WEB_ORIGINS (comma-separated),
 by default only the page this stack serves.
 Every setting is read through actions/settings.py (the environment, else .env). Every process gets its own process
 group, so stopping it also stops its children; a process that ignores SIGTERM is killed after a timeout.
@@ -176,7 +176,7 @@ class Service:
             self.process.wait(1)
 
 
-SERVICES = ("actions", "rasa", "notifier", "web", "gateway")
+SERVICES = ("actions", "rasa", "notifier", "web", "console", "gateway")
 
 
 @dataclass
@@ -194,6 +194,9 @@ class Stack:
     rest_token: str = field(default_factory=lambda: secret("RASA_REST_TOKEN"))
     action_token: str = field(default_factory=lambda: secret("ACTION_SERVER_TOKEN"))
     session_secret: str = field(default_factory=lambda: secret("WEB_SESSION_SECRET"))
+    # The console's port: CONSOLE_PORT under `make run` (main passes it); a free one for a stack made in code.
+    console_port: int = field(default_factory=free_port)
+    console_secret: str = field(default_factory=lambda: secret("CONSOLE_SECRET"))
 
     @property
     def rasa_url(self) -> str:
@@ -206,6 +209,10 @@ class Stack:
     @property
     def web_url(self) -> str:
         return f"http://{HOST}:{self.web_port}"
+
+    @property
+    def console_url(self) -> str:
+        return f"http://{HOST}:{self.console_port}"
 
     @property
     def web_origins(self) -> str:
@@ -226,6 +233,10 @@ class Stack:
             RASA_REST_TOKEN=self.rest_token,
             WEB_SESSION_SECRET=self.session_secret,
             WEB_ORIGINS=self.web_origins,
+            # The console and the notifier, which signs the console links it e-mails, share the key and the address.
+            CONSOLE_SECRET=self.console_secret,
+            CONSOLE_HOST=HOST,
+            CONSOLE_PORT=str(self.console_port),
             RASA_URL=self.rasa_url,
             RASA_TELEMETRY_ENABLED="false",
             # Rasa at INFO logs no message texts or slot values (DEBUG logs both): pinned, whatever the shell says.
@@ -308,6 +319,15 @@ class Stack:
             self.log_dir / "web.log",
         )
 
+    def console_service(self) -> Service:
+        return Service(
+            "console",
+            [str(PYTHON), "-m", "bot.console", "--host", HOST, "--port", str(self.console_port)],
+            f"{self.console_url}/health",
+            self._env(),
+            self.log_dir / "console.log",
+        )
+
     def gateway_service(self) -> Service:
         return Service(
             "gateway",
@@ -323,7 +343,7 @@ class Stack:
 
     def default_services(self) -> tuple[str, ...]:
         """Everything `make run` starts: the gateway only when there is a Telegram token."""
-        names = ("actions", "rasa", "notifier", "web")
+        names = ("actions", "rasa", "notifier", "web", "console")
         return (*names, "gateway") if self.telegram_token() else names
 
     def prepare_database(self) -> None:
@@ -337,13 +357,14 @@ class Stack:
     def start(self, names: tuple[str, ...] | None = None, timeout: float = 240.0) -> None:
         """Starts the named services (default: `default_services()`) and waits until each is healthy."""
         names = self.default_services() if names is None else names
-        if {"actions", "notifier"} & set(names):
+        if {"actions", "notifier", "console"} & set(names):
             self.prepare_database()
         makers = {
             "actions": self.action_service,
             "rasa": self.rasa_service,
             "notifier": self.notifier_service,
             "web": self.web_service,
+            "console": self.console_service,
             "gateway": self.gateway_service,
         }
         for name in names:
@@ -364,7 +385,7 @@ class Stack:
 
     def stop(self, names: tuple[str, ...] | None = None) -> None:
         """Stops the named services (all by default), Rasa first."""
-        for name in ("gateway", "web", "rasa", "notifier", "actions"):
+        for name in ("gateway", "web", "console", "rasa", "notifier", "actions"):
             if name in self.services and (names is None or name in names):
                 self.services[name].stop()
 
@@ -580,6 +601,11 @@ def _banner(stack: Stack) -> str:
     rest = (
         "from your environment/.env" if configured("RASA_REST_TOKEN") else "not set; this run's is " + stack.rest_token
     )
+    console_key = (
+        ""
+        if configured("CONSOLE_SECRET")
+        else "\n              CONSOLE_SECRET is not set: sign-ins and e-mailed case links end with this run"
+    )
     api = "on, with RASA_API_TOKEN" if stack.api_token else "off (set RASA_API_TOKEN to turn it on; never expose it)"
     return f"""
 The bot is running.
@@ -587,9 +613,10 @@ The bot is running.
                 -d '{{"sender":"u1","message":"中日PPH需要提交哪些材料？"}}'   (RASA_REST_TOKEN: {rest})
   Rasa API:   {api}
   web chat:   {stack.web_url}/   (the rasa-webchat widget on Rasa's socket.io channel)
+  console:    {stack.console_url}/   (staff and experts; accounts: .venv/bin/python -m actions.cli accounts add NAME --role staff){console_key}
   Telegram:   {telegram}
   actions:    {stack.action_url}/health
-  logs:       {stack.log_dir}/rasa.log, actions.log, notifier.log, launcher.log (restarts)
+  logs:       {stack.log_dir}/rasa.log, actions.log, notifier.log, console.log, launcher.log (restarts)
   status:     .venv/bin/python -m bot.stack status   (a process that dies or stops answering is restarted)
   cases:      .venv/bin/python -m actions.cli cases list   (notifications without a Telegram token: .run/notifications.jsonl)
 Press Ctrl-C to stop.
@@ -597,25 +624,33 @@ Press Ctrl-C to stop.
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`run` starts the stack (Rasa, the action server, the notifier, the web page, the gateway with a
-    Telegram token) until Ctrl-C; `shell` opens a terminal chat."""
+    """`run` starts the stack (Rasa, the action server, the notifier, the web page, the console, the gateway
+    with a Telegram token) until Ctrl-C; `shell` opens a terminal chat."""
     parser = argparse.ArgumentParser(prog="python -m bot.stack")
     parser.add_argument("command", choices=["run", "shell", "status"])
     parser.add_argument("--rasa-port", type=int, default=port("RASA_PORT"))
     parser.add_argument("--action-port", type=int, default=port("ACTION_PORT"))
     parser.add_argument("--web-port", type=int, default=port("WEB_PORT"))
+    parser.add_argument("--console-port", type=int, default=port("CONSOLE_PORT"))
     parser.add_argument("--log-dir", type=Path, default=None, help="LOG_DIR by default")
     parser.add_argument(
         "--services",
         default=None,
-        help="run only these, comma-separated (actions, rasa, notifier, web, gateway); default: all of this machine's",
+        help="run only these, comma-separated (actions, rasa, notifier, web, console, gateway); default: all of this "
+        "machine's",
     )
     args = parser.parse_args(argv)
     if args.command == "status":
         code, text = status_report(args.log_dir or log_folder())
         print(text)
         return code
-    stack = Stack(args.rasa_port, args.action_port, args.web_port, log_dir=args.log_dir or log_folder())
+    stack = Stack(
+        args.rasa_port,
+        args.action_port,
+        args.web_port,
+        log_dir=args.log_dir or log_folder(),
+        console_port=args.console_port,
+    )
     supervisor: Supervisor | None = None
     names = stack.default_services()
     if args.services:

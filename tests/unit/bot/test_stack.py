@@ -241,4 +241,27 @@ def test_run_names_the_unknown_service_it_was_asked_for(capsys):
     with pytest.raises(SystemExit) as exited:
         main(["run", "--services", "actions,rassa"])
     assert exited.value.code == 2
-    assert "unknown service rassa: choose from actions, rasa, notifier, web, gateway" in capsys.readouterr().err
+    assert "unknown service rassa: choose from actions, rasa, notifier, web, console, gateway" in capsys.readouterr().err
+
+
+def test_the_console_is_started_with_the_stack_and_shares_its_key_with_the_notifier(monkeypatch, tmp_path):
+    from bot.stack import http_get
+
+    monkeypatch.delenv("CONSOLE_SECRET", raising=False)
+    monkeypatch.delenv("TELEGRAM_TOKEN", raising=False)
+    database = f"sqlite:///{tmp_path / 'cases.db'}"
+    stack = Stack(log_dir=tmp_path / "logs", extra_env={"DATABASE_URL": database, "TELEGRAM_TOKEN": ""})
+    assert "console" in stack.default_services()
+    console, notifier = stack.console_service(), stack.notifier_service()
+    assert console.command[2:] == ["bot.console", "--host", "127.0.0.1", "--port", str(stack.console_port)]
+    assert console.env["CONSOLE_SECRET"] == notifier.env["CONSOLE_SECRET"] == stack.console_secret
+    assert len(stack.console_secret) >= 32 and stack.console_secret != Stack().console_secret
+    assert notifier.env["CONSOLE_PORT"] == str(stack.console_port)  # the links it e-mails point here
+    stack.start(("console",), timeout=120)
+    try:
+        assert http_get(f"{stack.console_url}/health") == (200, "ok")
+        status, page = http_get(f"{stack.console_url}/login")
+        assert status == 200 and 'name="csrf_token"' in page
+    finally:
+        stack.stop()
+    assert "CONSOLE_SECRET is not set" not in (tmp_path / "logs" / "console.log").read_text()
