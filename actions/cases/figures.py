@@ -253,9 +253,12 @@ def _stacked(ax: Any, by_month: dict[str, Counter[str]]) -> None:
 def svg_chart(result: Figures, name: str) -> str:
     """One of CHARTS as an SVG document (matplotlib, no pyplot: safe in a server's threads)."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(6.4, 3.4))
     ax = fig.subplots()
+    if name != "promise":
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of cases
     if name == "market":
         _stacked(ax, result.by_month_market)
     elif name == "incident":
