@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
+import time
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -54,6 +57,34 @@ logger = logging.getLogger("console")
 STATUSES = ("open", "accepted", "closed")
 
 
+class SignInThrottle:
+    """Slows down password guessing: after `limit` failed sign-ins for one username within `window` seconds,
+    that username is refused until the oldest failure is `window` old (kept in this process's memory)."""
+
+    def __init__(self, limit: int = 5, window: float = 900.0, clock: Any = time.monotonic) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self.failures: dict[str, deque[float]] = defaultdict(deque)
+        self.lock = threading.Lock()
+
+    def _recent(self, username: str) -> deque[float]:
+        times = self.failures[username]
+        while times and self.clock() - times[0] > self.window:
+            times.popleft()
+        return times
+
+    def blocked(self, username: str) -> bool:
+        with self.lock:
+            return len(self._recent(username)) >= self.limit
+
+    def failed(self, username: str) -> None:
+        with self.lock:
+            self._recent(username).append(self.clock())
+
+    def succeeded(self, username: str) -> None:
+        with self.lock:
+            self.failures.pop(username, None)
+
+
 @dataclass(frozen=True)
 class Viewer:
     """Who is signed in: staff, or an expert (by account, or by an e-mailed link for one case only)."""
@@ -87,6 +118,7 @@ class Console:
     settings: Settings
     secret: str
     templates: Jinja2Templates = field(init=False)
+    throttle: SignInThrottle = field(default_factory=SignInThrottle)
 
     def __post_init__(self) -> None:
         self.templates = Jinja2Templates(directory=HERE / "templates")
@@ -243,12 +275,18 @@ def create_app(settings: Settings | None = None, secret: str | None = None) -> F
         password: Annotated[str, Form()] = "",
         next: Annotated[str, Form()] = "/cases",
     ) -> Response:
+        name = username.strip().lower()[:64]
+        if console.throttle.blocked(name):
+            logger.warning("console: sign-ins for one username are paused after repeated failures")
+            return console.render(request, "login.html", status_code=429, next=safe_next(next), throttled=True)
         with session_scope(console.url) as db:
             account = authenticate(db, username, password)
             account_id = None if account is None else account.id
         if account_id is None:
+            console.throttle.failed(name)
             logger.info("console: a sign-in was refused")
             return console.render(request, "login.html", status_code=401, next=safe_next(next), failed=True)
+        console.throttle.succeeded(name)
         request.session.clear()  # a new session: nothing from before the sign-in carries over
         request.session.update(account=account_id, csrf=secrets.token_urlsafe(32))
         logger.info("console: account %s signed in", account_id)

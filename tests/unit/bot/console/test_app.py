@@ -267,3 +267,29 @@ def test_sign_in_goes_back_only_to_a_page_of_this_site(console):
     token = token_of(client.get("/login").text)
     data = {"username": "staff1", "password": CONSOLE_PASSWORD, "csrf_token": token, "next": "//evil.example.com/"}
     assert client.post("/login", data=data).headers["location"] == "/cases"
+
+
+def test_repeated_wrong_passwords_pause_sign_ins_for_that_username(console):
+    settings, _ = console
+    client = client_for(settings)
+    token = token_of(client.get("/login").text)
+    for _ in range(5):
+        data = {"username": "staff1", "password": "guess guess guess", "csrf_token": token}
+        assert client.post("/login", data=data).status_code == 401
+    right = {"username": "staff1", "password": CONSOLE_PASSWORD, "csrf_token": token}
+    paused = client.post("/login", data=right)
+    assert paused.status_code == 429 and "login-throttled" in paused.text
+    other = {"username": "expert5", "password": CONSOLE_PASSWORD, "csrf_token": token}
+    assert client.post("/login", data=other).status_code == 303
+
+
+def test_the_throttle_forgets_failures_after_its_window():
+    from bot.console.app import SignInThrottle
+
+    now = [0.0]
+    throttle = SignInThrottle(limit=2, window=60, clock=lambda: now[0])
+    throttle.failed("a")
+    throttle.failed("a")
+    assert throttle.blocked("a") and not throttle.blocked("b")
+    now[0] = 61
+    assert not throttle.blocked("a")
