@@ -75,3 +75,15 @@ def test_the_rasa_process_imports_only_what_its_venv_has():
         if name.startswith("actions.") and not any(name == a or name.startswith(a + ".") for a in allowed)
     ]
     assert not wrong, wrong
+
+
+def test_the_console_changes_cases_only_through_the_case_service():
+    """bot/console reads through the store but writes through actions/cases/service.py (and actions/accounts.py
+    for sign-ins), so its actions write the same outbox rows as the chat and the command line."""
+    wrong = []
+    for path in python_files("bot/console"):
+        source = path.read_text(encoding="utf-8")
+        for needle in (".add(", ".delete(", ".execute(", "OutboxMessage", "CaseEvent"):
+            if needle in source:
+                wrong.append(f"{path.relative_to(ROOT)} uses {needle}")
+    assert not wrong, wrong
