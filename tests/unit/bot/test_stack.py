@@ -241,7 +241,9 @@ def test_run_names_the_unknown_service_it_was_asked_for(capsys):
     with pytest.raises(SystemExit) as exited:
         main(["run", "--services", "actions,rassa"])
     assert exited.value.code == 2
-    assert "unknown service rassa: choose from actions, rasa, notifier, web, console, gateway" in capsys.readouterr().err
+    assert (
+        "unknown service rassa: choose from actions, rasa, notifier, web, console, gateway" in capsys.readouterr().err
+    )
 
 
 def test_the_console_is_started_with_the_stack_and_shares_its_key_with_the_notifier(monkeypatch, tmp_path):

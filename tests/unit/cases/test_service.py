@@ -14,13 +14,13 @@ from actions.cases.service import (
     assign,
     can_see,
     case_queue,
-    close_case,
     cases_of,
+    close_case,
     decline,
     escalate_overdue,
     find_case,
-    open_case,
     markets_in_use,
+    open_case,
     status_lines,
 )
 from actions.cases.staff import StaffMember
