@@ -222,7 +222,7 @@ class Settings(BaseSettings):
     console_secret: str = ""
     console_url: str = ""
     console_link_hours: int = Field(default=72, ge=1)  # how long the link in an e-mailed offer signs an expert in
-    console_session_hours: int = Field(default=12, ge=1)  # a sign-in lasts this long
+    console_session_hours: int = Field(default=12, ge=1)  # a sign-in ends after this long without a request
     # `python -m actions.cli accounts add` takes the new account's password from here when set (for scripts:
     # set it for that one command only, never in .env), else it asks for it.
     console_password: str = ""

@@ -50,7 +50,7 @@ from actions.knowledge import IP_TYPES
 from actions.settings import Settings, get_settings
 from actions.store import Case, session_scope, utcnow
 from actions.vocab import INCIDENTS
-from bot.console.links import read_case_token
+from bot.console.links import read_case_token_expiry
 
 HERE = Path(__file__).parent
 logger = logging.getLogger("console")
@@ -159,6 +159,9 @@ def viewer(request: Request) -> Viewer:
     """The signed-in viewer, checked against the database at every request (a disabled account is out)."""
     session = request.session
     if link := session.get("link"):
+        if time.time() > float(link.get("until", 0)):  # a link's sign-in ends when the link expires
+            session.clear()
+            raise SignInNeeded(request.url.path)
         return Viewer("expert", str(link["expert"]), expert_id=str(link["expert"]), only_case=str(link["case"]))
     account_id = session.get("account")
     if account_id is None:
@@ -328,11 +331,12 @@ def create_app(settings: Settings | None = None, secret: str | None = None) -> F
     @app.get("/cases/{case_no}")
     def case_page(request: Request, case_no: str, token: Annotated[str | None, Query()] = None) -> Response:
         if token is not None:
-            found = read_case_token(console.secret, token, console.settings.console_link_hours * 3600)
+            found = read_case_token_expiry(console.secret, token, console.settings.console_link_hours * 3600)
             if found is None or found[0] != case_no.upper():
                 return console.render(request, "login.html", status_code=401, next="/cases", failed=False, expired=True)
             request.session.clear()
-            request.session.update(link={"case": found[0], "expert": found[1]}, csrf=secrets.token_urlsafe(32))
+            link = {"case": found[0], "expert": found[1], "until": found[2]}
+            request.session.update(link=link, csrf=secrets.token_urlsafe(32))
             logger.info("console: %s opened by its e-mailed link", found[0])
             return RedirectResponse(f"/cases/{found[0]}", status_code=303)  # the token leaves the address bar
         who = viewer(request)

@@ -24,13 +24,19 @@ def case_token(secret: str, case_no: str, expert_id: str) -> str:
 
 def read_case_token(secret: str, token: str, max_age_seconds: int) -> tuple[str, str] | None:
     """(case number, expert id) of a valid token that has not expired, else None."""
+    found = read_case_token_expiry(secret, token, max_age_seconds)
+    return None if found is None else (found[0], found[1])
+
+
+def read_case_token_expiry(secret: str, token: str, max_age_seconds: int) -> tuple[str, str, float] | None:
+    """(case number, expert id, when it expires as a Unix time) of a valid token that has not expired, else None."""
     try:
-        data = _serializer(secret).loads(token, max_age=max_age_seconds)
+        data, signed_at = _serializer(secret).loads(token, max_age=max_age_seconds, return_timestamp=True)
     except BadSignature:  # a wrong signature, a changed payload, or an expired one (SignatureExpired)
         return None
     if not isinstance(data, dict) or not isinstance(data.get("case"), str) or not isinstance(data.get("expert"), str):
         return None
-    return data["case"], data["expert"]
+    return data["case"], data["expert"], signed_at.timestamp() + max_age_seconds
 
 
 def case_link(settings: Settings, case_no: str, expert_id: str) -> str | None:

@@ -250,6 +250,11 @@ def test_an_emailed_link_signs_the_expert_in_for_that_case_only_until_it_expires
     later = itsdangerous.timed.time.time() + timedelta(hours=settings.console_link_hours + 1).total_seconds()
     monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: later)
     assert "link-expired" in fresh.get(f"/cases/{numbers['jp']}?token={good}").text
+    # The sign-in the link gave ends when the link expires.
+    import bot.console.app
+
+    monkeypatch.setattr(bot.console.app.time, "time", lambda: later)
+    assert client.get(f"/cases/{numbers['jp']}").headers["location"].startswith("/login")
 
 
 def test_without_a_secret_no_link_is_made_and_the_console_makes_its_own_key(console, caplog):
