@@ -85,6 +85,16 @@ def set_active(session: Session, username: str, active: bool) -> Account | None:
     return account
 
 
+def set_password(session: Session, username: str, password: str) -> Account | None:
+    """Gives an account a new password (its hash); None if there is no such account."""
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise AccountError(f"a password has at least {MIN_PASSWORD_CHARS} characters")
+    account = session.scalar(select(Account).where(Account.username == username.strip().lower()))
+    if account is not None:
+        account.password_hash = hash_password(password)
+    return account
+
+
 def accounts(session: Session) -> list[Account]:
     """Every account, by username."""
     return list(session.scalars(select(Account).order_by(Account.username)))

@@ -19,7 +19,7 @@
     python -m actions.cli purge [--days 365] [--dry-run]   # clear closed cases' contacts after RETENTION_DAYS
     python -m actions.cli accounts add alice --role staff           # a console account; asks for the password
     python -m actions.cli accounts add bob --role expert --expert-id exp-002
-    python -m actions.cli accounts list | disable NAME | enable NAME
+    python -m actions.cli accounts list | disable NAME | enable NAME | password NAME
 
 Imports nothing heavy at module level (rasa-sdk imports every module of this package).
 """
@@ -385,7 +385,7 @@ def _read_password(settings: Any) -> str | None:
 
 
 def _accounts(args: argparse.Namespace) -> int:
-    from actions.accounts import AccountError, accounts, create_account, set_active
+    from actions.accounts import AccountError, accounts, create_account, set_active, set_password
     from actions.cases.experts import load_experts
     from actions.privacy import printable
     from actions.settings import get_settings
@@ -410,6 +410,27 @@ def _accounts(args: argparse.Namespace) -> int:
             print(f"no account {printable(args.username)}", file=sys.stderr)
             return 1
         print(f"{printable(args.username)}: {args.verb}d")
+        return 0
+    if args.verb == "password":
+        with session_scope(settings.database_url) as s:
+            known = any(a.username == args.username.strip().lower() for a in accounts(s))
+        if not known:
+            print(f"no account {printable(args.username)}", file=sys.stderr)
+            return 1
+        new_password = _read_password(settings)
+        if new_password is None:
+            print("the two passwords differ (or none was given): nothing changed", file=sys.stderr)
+            return 1
+        try:
+            with session_scope(settings.database_url) as s:
+                changed = set_password(s, args.username, new_password)
+        except AccountError as exc:
+            print(f"nothing changed: {exc}", file=sys.stderr)
+            return 1
+        if changed is None:
+            print(f"no account {printable(args.username)}", file=sys.stderr)
+            return 1
+        print(f"{printable(args.username)}: new password set")
         return 0
     if args.role == "expert":
         experts, _ = load_experts(settings.experts_file)
@@ -520,11 +541,11 @@ def main(argv: list[str] | None = None) -> int:
     numbers.set_defaults(func=_figures)
     accounts = commands.add_parser(
         "accounts",
-        help="the console's accounts: add (staff or an expert), list, disable, enable",
+        help="the console's accounts: add (staff or an expert), list, disable, enable, password (a new one)",
         description="Accounts of the staff and expert console. The password of a new account is asked for "
         "(or read from CONSOLE_PASSWORD); only its Argon2id hash is stored.",
     )
-    accounts.add_argument("verb", choices=["add", "list", "disable", "enable"])
+    accounts.add_argument("verb", choices=["add", "list", "disable", "enable", "password"])
     accounts.add_argument("username", nargs="?", help="the account's name (lower-case)")
     accounts.add_argument("--role", choices=["staff", "expert"], default="staff")
     accounts.add_argument("--expert-id", help="for --role expert: the expert's id in knowledge/experts.yml")

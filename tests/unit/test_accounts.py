@@ -70,6 +70,9 @@ def test_the_cli_takes_the_password_from_the_environment_or_a_prompt_never_an_ar
         assert main(["accounts", "add", "frank"]) == 1  # the two differ
         answers = iter([PASSWORD, PASSWORD])
         assert main(["accounts", "add", "frank"]) == 0
+        answers = iter(["a new password 456", "a new password 456"])
+        assert main(["accounts", "password", "frank"]) == 0
+        assert main(["accounts", "password", "nobody"]) == 1
         assert main(["accounts", "disable", "frank"]) == 0
         capsys.readouterr()
         assert main(["accounts", "list"]) == 0
@@ -81,3 +84,6 @@ def test_the_cli_takes_the_password_from_the_environment_or_a_prompt_never_an_ar
     with session_scope(db) as s:
         assert authenticate(s, "dora", PASSWORD) is not None
         assert authenticate(s, "frank", PASSWORD) is None
+        assert authenticate(s, "frank", "a new password 456") is None  # disabled
+        set_active(s, "frank", True)
+        assert authenticate(s, "frank", "a new password 456") is not None
