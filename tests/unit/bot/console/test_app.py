@@ -298,3 +298,21 @@ def test_the_throttle_forgets_failures_after_its_window():
     assert throttle.blocked("a") and not throttle.blocked("b")
     now[0] = 61
     assert not throttle.blocked("a")
+
+
+def test_the_console_logs_no_names_contacts_or_passwords(console, caplog):
+    settings, numbers = console
+    with caplog.at_level("DEBUG"):
+        client, token = signed_in(settings, "staff1")
+        client.post(f"/cases/{numbers['jp']}/note", data={"text": "Private detail 4711", "csrf_token": token})
+        client.get(case_link(settings, numbers["jp"], "exp-005").removeprefix(settings.console_base_url))
+        bad = client_for(settings)
+        bad.post(
+            "/login",
+            data={"username": "staff1", "password": "typo password", "csrf_token": token_of(bad.get("/login").text)},
+        )
+    # What the server side logged (httpx logs the test client's own requests).
+    logged = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore")))
+    assert "signed in" in logged and "refused" in logged
+    for secret_or_personal in ("staff1", CONSOLE_PASSWORD, "typo password", "jp@example.com", "青岛", "4711", "token="):
+        assert secret_or_personal not in logged
