@@ -20,7 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=settings.console_port)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    migrated(settings.database_url)  # the schema up to date (accounts); never creates the database
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        migrated(settings.database_url)  # the schema up to date (accounts); never creates the database
+    except Exception as exc:  # a missing or unreadable database: say what to do, not a traceback
+        logging.getLogger("console").error("the case database cannot be opened (%s): run `make db`", type(exc).__name__)
+        return 1
     app = create_app(settings)
     # No access log: an e-mailed link's address carries its token, and paths name cases.
     uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="info", server_header=False)
