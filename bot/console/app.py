@@ -206,6 +206,11 @@ def visible(case: Case | None, who: Viewer) -> Case:
     return case
 
 
+def awaiting(case: Case, who: Viewer) -> bool:
+    """True when this expert has an open offer of the case to answer."""
+    return case.status == "open" and any(o.expert_id == who.expert_id and o.state == "offered" for o in case.offers)
+
+
 def back_to(case_no: str, request: Request, flash: str) -> RedirectResponse:
     request.session["flash"] = flash
     return RedirectResponse(f"/cases/{case_no}", status_code=303)
@@ -324,7 +329,7 @@ def create_app(settings: Settings | None = None, secret: str | None = None) -> F
         now = utcnow()
         with session_scope(console.url) as db:
             cases = case_queue(db, filters, expert_id=None if who.staff else who.expert_id or "-", now=now)
-            rows = [(c, is_overdue(c, now)) for c in cases]
+            rows = [(c, is_overdue(c, now), awaiting(c, who)) for c in cases]
             markets = markets_in_use(db)
             return console.render(request, "queue.html", viewer=who, rows=rows, filters=filters, markets=markets)
 

@@ -151,6 +151,7 @@ def test_an_expert_sees_only_their_cases_and_accepts_one(console):
     client, token = signed_in(settings, "expert5")
     queue = client.get("/cases").text
     assert numbers["jp"] in queue and numbers["us"] not in queue and numbers["de"] not in queue
+    assert queue.count("to answer</span>") == 1  # the Japanese case waits for this expert; the closed one does not
     for other in ("us", "de"):
         assert client.get(f"/cases/{numbers[other]}").status_code == 403
     assert client.post(f"/cases/{numbers['us']}/accept", data={"csrf_token": token}).status_code == 403
