@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.cases.service import Intake
+from actions.retrieval.passage import Passage
 
 
 def tracker(
@@ -225,3 +226,28 @@ def seed_console(url: str, experts: list[Any], now: Any = None) -> dict[str, str
         add_note(s, numbers["de"], "expert:exp-003", "Sample note: asked the enterprise for the fair's notice.")
     numbers["old"] = numbers["old1"]
     return numbers
+
+
+def passage(
+    ok=True, doc="pph-cn-jp", section="documents-to-file", zh="第一句。第二句。", en="First. Second.", **changes
+):
+    """A found knowledge section (the China–Japan PPH documents section unless told otherwise)."""
+    p = Passage(
+        doc_id=doc,
+        section_id=section,
+        title_zh="中日PPH",
+        title_en="China–Japan PPH",
+        section_zh="申请材料",
+        section_en="Documents to file",
+        text_zh=zh,
+        text_en=en,
+        sources=("https://example.org/pph",),
+        last_reviewed="2026-11-24",
+        path="knowledge/pph/cn-jp-pph.md",
+        line=12,
+        score=0.03,
+        dense=0.6,
+        lexical=0.7,
+        answerable=ok,
+    )
+    return replace(p, **changes)

@@ -1,6 +1,5 @@
 import re
 import time
-from dataclasses import replace
 
 import pytest
 
@@ -13,8 +12,8 @@ from actions.answers.reply import (
     focused_extract,
     split_sentences,
 )
-from actions.retrieval.passage import Passage
 from actions.settings import PROJECT_ROOT
+from tests.factories import passage
 
 # Two sections of knowledge/pph, copied so that staff edits there cannot change these tests.
 CN_KR_TERM_ZH = (
@@ -53,30 +52,6 @@ DOCUMENTS_ZH = (
     "通常只需提交非专利文献，以现行指南为准）；五、权利要求对应表。PCT-PPH时，审查意见换成WO/ISA、WO/IPEA或IPER。"
     "某些文件若CNIPA能够通过电子系统获取，可能可以省略（未核实，以现行指南为准）。"
 )
-
-
-def passage(
-    ok=True, doc="pph-cn-jp", section="documents-to-file", zh="第一句。第二句。", en="First. Second.", **changes
-):
-    p = Passage(
-        doc_id=doc,
-        section_id=section,
-        title_zh="中日PPH",
-        title_en="China–Japan PPH",
-        section_zh="申请材料",
-        section_en="Documents to file",
-        text_zh=zh,
-        text_en=en,
-        sources=("https://example.org/pph",),
-        last_reviewed="2026-11-24",
-        path="knowledge/pph/cn-jp-pph.md",
-        line=12,
-        score=0.03,
-        dense=0.6,
-        lexical=0.7,
-        answerable=ok,
-    )
-    return replace(p, **changes)
 
 
 def cn_kr_term(**changes):
