@@ -393,6 +393,12 @@ def resolve(text: str, topic: Topic | None, lang: str) -> Resolved:
     # respond?" after US customs stopped the goods is about US customs, not about the EU's deadlines
     # that the playbook's title "(EU, Japan, Korea, US)" would let in.
     foreign = [c for c in topic.countries if c != "CN"]
+    # A topic about a framework and no market ("RCEP有哪些国家" → "那什么时候生效的？") is completed
+    # with the framework's name: its document's whole title ("RCEP及其第十一章（知识产权）概览") pulled
+    # the search to the sections about Chapter 11 instead of the one on entry into force.
+    framework = _framework(topic)
+    if framework and not foreign and not set(market_codes(" ".join(topic.title.values()))) - {"CN"}:
+        return Resolved(f"{text} {framework}", True, topic.direction)
     if foreign and set(market_codes(title)) - {"CN", *foreign}:
         title = _without_markets(title)
         return Resolved(" ".join([text, title, *(_market(c, lang) for c in foreign)]), True, topic.direction)

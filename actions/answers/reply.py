@@ -159,7 +159,8 @@ _HOLDS = {
 # Whether a question asks when something starts or ends, and which sentences say so.
 _ASKS_TERM = {
     "start": re.compile(
-        r"开始|启动|起始|开通|生效|\b(?:start\w{0,3}|begin\w{0,3}|began|launch\w{0,2}|since)\b", re.IGNORECASE
+        r"开始|启动|起始|开通|生效|\b(?:start\w{0,3}|begin\w{0,3}|began|launch\w{0,2}|since|(?:enter|entered|enters|come|came) into force|take effect|took effect)\b",
+        re.IGNORECASE,
     ),
     "end": re.compile(
         r"到期|截止|截至|结束|终止|届满|有效期|到什么时候|\b(?:ends?|ending|expire\w{0,2}|expiry|until|run out|deadline)\b",
@@ -168,7 +169,7 @@ _ASKS_TERM = {
 }
 _HOLDS_TERM = {
     "start": re.compile(
-        r"启动|开始|起施行|生效|(?:年|月|日)起|\b(?:start\w{0,2}|began|begun|launched|since|from|effective)\b",
+        r"启动|开始|起施行|生效|(?:年|月|日)起|\b(?:start\w{0,2}|began|begun|launched|since|from|effective|entered into force|enters into force|took effect)\b",
         re.IGNORECASE,
     ),
     "end": re.compile(
@@ -765,6 +766,20 @@ _NAMES_PROCEEDING = re.compile(_PROCEEDING, re.IGNORECASE)
 def _states_proceeding_time(text: str) -> bool:
     """Whether one sentence of the text gives a duration and names the proceeding it is of."""
     return any(_HOLDS["duration"].search(s) and _NAMES_PROCEEDING.search(s) for s in split_sentences(text))
+
+
+# The kinds of fact a section can be seen to hold as a whole (a document list cannot: most PPH
+# sections name documents).
+_SECTION_KINDS = ("date", "duration", "amount")
+
+
+def holds_kind_asked(question: str, text: str) -> bool | None:
+    """Whether a section holds a fact of the kind the question asks for (a date, a duration, an
+    amount); None when the question asks for none of them."""
+    kinds = [kind for kind in _SECTION_KINDS if kind in asked_kinds(question[:2000])]
+    if not kinds:
+        return None
+    return any(_HOLDS[kind].search(text) for kind in kinds) or ("amount" in kinds and _says_fee_unverified(text))
 
 
 def holds_asked_fact(question: str, text: str) -> bool:

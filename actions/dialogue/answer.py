@@ -12,7 +12,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answers.question import Resolved, Topic, mentions, resolve, tells_own_situation
-from actions.answers.reply import Answer, LexicalSentenceScorer, compose, holds_asked_fact
+from actions.answers.reply import Answer, LexicalSentenceScorer, compose, holds_asked_fact, holds_kind_asked
 from actions.answers.requests import RequestDecision, policy_for
 from actions.dialogue.common import (
     BaseAction,
@@ -143,6 +143,8 @@ class ActionAnswerQuestion(BaseAction):
         found = index.search(resolved.query, None, lang, "hybrid", resolved.direction)
         passages = [self._if_it_holds_the_fact(p, resolved.query, lang) for p in found]
         missed_fact = any(p.answerable for p in found) and not any(p.answerable for p in passages)
+        if resolved.followup and not missed_fact:
+            passages = self._holding_first(passages, resolved.query, lang)
         if not (missed_fact and resolved.followup and topic is not None):
             return passages
         k = max(len(found), 1)
@@ -153,6 +155,18 @@ class ActionAnswerQuestion(BaseAction):
             if p.answerable and p.doc_id == topic.doc_id
         ]
         return holding[:k] or passages
+
+    @staticmethod
+    def _holding_first(passages: list[Passage], question: str, lang: str) -> list[Passage]:
+        """For a follow-up asking for a date, a duration or an amount, the answerable sections that hold
+        one first, in their order: "那什么时候生效的？" after "RCEP有哪些国家" is completed with the
+        overview's title, which every section of the overview shares, so its section on the chapter's
+        structure outranked the one that gives the date of entry into force."""
+        holds = [holds_kind_asked(question, p.text(lang)) for p in passages]
+        if not any(h is not None for h in holds):
+            return passages
+        order = sorted(range(len(passages)), key=lambda i: not (passages[i].answerable and holds[i]))
+        return [passages[i] for i in order]
 
     @staticmethod
     def _if_it_holds_the_fact(passage: Passage, question: str, lang: str) -> Passage:

@@ -160,3 +160,17 @@ def test_a_follow_up_that_states_its_own_direction_keeps_it():
 )
 def test_a_message_about_the_users_own_situation_is_told_from_a_general_question(text, own):
     assert tells_own_situation(text) is own
+
+
+def test_a_follow_up_on_a_framework_topic_without_a_market_is_completed_with_the_frameworks_name():
+    # The overview's whole title pulled the search to the sections about Chapter 11.
+    topic = Topic(
+        "RCEP有哪些国家",
+        "rcep-overview",
+        "the-15-rcep-parties",
+        {"zh": "RCEP及其第十一章（知识产权）概览", "en": "RCEP and its Chapter 11 (IP): an overview"},
+    )
+    assert resolve("那什么时候生效的？", topic, "zh").query == "那什么时候生效的？ RCEP"
+    assert (
+        resolve("要多少钱？", ZH_TOPIC, "zh").query == "要多少钱？ 中韩专利审查高速路（PPH）"
+    )  # its title names Korea

@@ -260,3 +260,18 @@ def test_an_incident_named_in_other_words_gets_the_expert_offer(fixture_index):
     )
     assert SlotSet("case_offered", True) in events and SlotSet("case_incident", "warning_letter") in events
     assert [b["payload"] for b in messages[-1]["buttons"]] == ["/affirm", "/deny"]
+
+
+def test_a_follow_up_asking_for_a_date_puts_the_sections_holding_one_first():
+    def section(section_id: str, text: str, answerable: bool = True):
+        return factories.passage(answerable, "rcep-overview", section_id, en=text)
+
+    structure = section("structure", "Section C covers trademarks, Section D geographical indications.")
+    force = section("entry-into-force", "RCEP entered into force on 1 January 2022 for ten parties.")
+    unanswerable = section("dates", "It was signed on 15 November 2020.", answerable=False)
+    ordered = ActionAnswerQuestion._holding_first(
+        [structure, unanswerable, force], "when did it enter into force? RCEP", "en"
+    )
+    assert [p.key for p in ordered] == [force.key, structure.key, unanswerable.key]
+    same = ActionAnswerQuestion._holding_first([structure, force], "what about trademarks? RCEP", "en")
+    assert same == [structure, force]  # no date, duration or amount asked: the order stands
