@@ -280,7 +280,11 @@ class KnowledgeIndex:
         markets = [c for c in market_codes(query) if c != "CN"]
         lead = self._named_playbook_section(passages, query, markets)
         if lead is not None:
-            return [replace(lead, answerable=True), *[p for p in passages if p is not lead]]
+            # the support comes from a playbook the story names too: a warning letter from a Korean
+            # customer is not supported by how to request PPH at KIPO, which shares only "Korea"
+            named = set(self.glossary.playbooks(query))
+            rest = [p if p.doc_id in named else replace(p, answerable=False) for p in passages if p is not lead]
+            return [replace(lead, answerable=True), *rest]
         if len(passages) < 2 or any(p.answerable for p in passages):
             return passages
         first, second = passages[0], passages[1]

@@ -396,3 +396,12 @@ def test_a_repeated_question_is_embedded_once(fixture_index, monkeypatch):
     again = fixture_index.search("中日PPH需要提交哪些材料？", lang="zh")
     assert [p.key for p in first] == [p.key for p in again]
     assert calls.count("中日PPH需要提交哪些材料？") == 1
+
+
+def test_a_story_answered_from_its_named_playbook_is_supported_by_that_playbook_only(fixture_index, monkeypatch):
+    monkeypatch.setattr(Glossary, "playbooks", lambda self, query: ["fx-pph-basics"])
+    story = story_passages(fixture_index, ("fx-pph-basics", 0.99), ("fx-rcep-trademarks", 0.99))
+    story = [replace(p, answerable=True) for p in story]
+    answered = fixture_index.answer_story(story, "a warning letter from a Korean customer")
+    assert answered[0].doc_id == "fx-pph-basics" and answered[0].answerable
+    assert answered[1].doc_id == "fx-rcep-trademarks" and not answered[1].answerable
