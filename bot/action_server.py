@@ -13,6 +13,7 @@ token the server refuses to start rather than run open. Cross-origin requests ar
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from functools import partial
 
@@ -25,7 +26,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.worker.loader import AppLoader
 
-from actions.settings import Settings
+from actions.settings import Settings, thread_environment
 from bot.channels.guards import bearer_matches
 
 TOKEN_VARIABLE = "ACTION_SERVER_TOKEN"
@@ -51,7 +52,12 @@ def create_app(action_executor: ActionExecutor, token: str, endpoints: str, auto
 def main(argv: list[str] | None = None) -> int:
     """Parses rasa-sdk's flags and serves the actions behind the token until stopped."""
     args = create_argument_parser().parse_args(argv)
-    token = Settings().action_server_token
+    settings = Settings()
+    # Before any native library starts (the actions import FAISS and the embedder in the worker, which
+    # inherits this environment): OpenMP reads its thread count once, and omp_set_num_threads() later
+    # covers only the thread that calls it, not the threads the searches run on.
+    os.environ.update({k: v for k, v in thread_environment(settings.native_threads).items() if k not in os.environ})
+    token = settings.action_server_token
     if len(token) < MIN_TOKEN_LENGTH:
         print(
             f"{TOKEN_VARIABLE} must be set to a random value of at least {MIN_TOKEN_LENGTH} characters "
@@ -68,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     executor.register_package(args.actions_module or args.actions)
     loader = AppLoader(factory=partial(create_app, executor, token, args.endpoints, args.auto_reload))
     app = loader.load()
-    host = Settings().host
+    host = settings.host
     logger.info("action server on http://%s:%s (bearer token required)", host, args.port)
     app.prepare(host=host, port=args.port, workers=utils.number_of_sanic_workers())
     Sanic.serve(primary=app, app_loader=loader)

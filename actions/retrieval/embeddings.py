@@ -28,8 +28,10 @@ def limit_native_threads(threads: int) -> None:
     """Caps FAISS's and torch's thread pools in this process (0: leaves them alone). On two cores
     shared by Rasa, the action server and the gateways, each library's default of one thread per core
     oversubscribes the machine: a search measured p50 1,196 ms with OpenMP's default against 22 ms
-    with one thread. The launcher also sets the variables of `thread_environment`, which the libraries read when they start;
-    this call covers a process started without them."""
+    with one thread. This call is the fallback for a process started without the variables of
+    `thread_environment`: OpenMP reads them once, when it starts, for every thread, whereas
+    omp_set_num_threads() covers only the calling thread — so the launcher, the action server's
+    entry point and the evaluation tools set the variables before any native library loads."""
     if threads <= 0:
         return
     for name, value in thread_environment(threads).items():
