@@ -53,6 +53,7 @@ CALIBRATED: dict[str, dict[str, float]] = {
         "ask_weight": 3.0,
         "gate_ask": 0.94,
         "gate_story_ask": 0.86,
+        "exact_ask": 0.98,
         "expansion_weight": 0.0,
     },
     # all-MiniLM-L6-v2 has an English vocabulary: its Chinese similarities are noise.
@@ -65,6 +66,7 @@ CALIBRATED: dict[str, dict[str, float]] = {
         "ask_weight": 0.0,  # its similarities of Chinese questions are noise (zh R@1 0.63 with weight 1)
         "gate_ask": 1.01,
         "gate_story_ask": 1.01,
+        "exact_ask": 1.01,
         "expansion_weight": 0.0,
     },
 }
@@ -147,6 +149,8 @@ class Settings(BaseSettings):
     # For a message the NLU reads as reporting an incident: the similarity to a listed question at
     # which the best of two top sections from the same playbook answers (KnowledgeIndex.answer_story).
     gate_story_ask: float | None = None
+    # The similarity to a listed question at which the question counts as that one (its section ranks first).
+    exact_ask: float | None = None
     # Weight of the BM25 ranking of the question expanded with the glossary's synonyms. Off by default:
     # measured, it ranked worse (R@1 en 0.92 at 0, 0.87 at 0.25 and 0.5); the glossary still widens the
     # lexical gate and recognises incidents.

@@ -99,6 +99,11 @@ def default_scorer() -> LexicalSentenceScorer:
 # Every pattern below is a flat alternation of literals or bounded classes, anchored by \b or a
 # look-behind, so a match attempt does constant work: linear time on any input.
 
+# Whether something is free ("PPH免费吗", "is PPH free?") asks for its price; free help ("免费的援助",
+# "free legal advice") and a free trade agreement do not.
+_ASKS_IF_FREE_ZH = r"免费吗|是否免费|是不是免费|免不免费|要钱吗|要不要钱|收钱吗|收不收费"
+_ASKS_IF_FREE_EN = r"\bfree(?: of charge)?\s*[?？]?\s*$|\bfor free\s*[?？]?\s*$|\bis (?:it|there) a fee\b"
+
 # English month names and abbreviations, capitalised (a date's "May", not the verb "may").
 _MONTHS = "(?:" + "|".join(sorted((name.title() for name in MONTHS), key=len, reverse=True)) + ")"
 _ASKS = {
@@ -113,8 +118,10 @@ _ASKS = {
         re.IGNORECASE,
     ),
     "amount": re.compile(
-        r"多少|费用|收费|官费|金额|价格|比例|几件|赔偿额"
-        r"|\b(?:how (?:much|many)|fees?|costs?|price|charges?|amount|damages)\b",
+        r"多少|费用|收费|官费|金额|价格|比例|几件|赔偿额|"
+        + _ASKS_IF_FREE_ZH
+        + r"|\b(?:how (?:much|many)|fees?|costs?|price|charges?|amount|damages)\b|"
+        + _ASKS_IF_FREE_EN,
         re.IGNORECASE,
     ),
     "list": re.compile(
@@ -206,8 +213,8 @@ def _holds(kind: str, unit: _Unit) -> bool:
         return unit.text.count("、") + unit.text.count(", ") >= LIST_ITEMS - 1
     if kind == "documents":
         return unit.list_id is not None or len(_HOLDS["documents"].findall(unit.text)) >= 2
-    if kind == "amount" and _says_fee_unverified(unit.text):  # the honest answer to "how much?" when unknown
-        return True
+    if kind == "amount" and (_says_fee_unverified(unit.text) or _NO_FEE.search(unit.text)):
+        return True  # the honest answer to "how much?" when unknown, and "no fee"
     return _HOLDS[kind].search(unit.text) is not None
 
 
@@ -685,7 +692,10 @@ def compose(
 
 
 _ASKS_PRICE = re.compile(
-    r"多少钱|费用|收费|官费|代理费|价格|报价|\b(?:fees?|costs?|price|charges?|how much (?:is|does|do|will|would))\b",
+    r"多少钱|费用|收费|官费|代理费|价格|报价|"
+    + _ASKS_IF_FREE_ZH
+    + r"|\b(?:fees?|costs?|price|charges?|how much (?:is|does|do|will|would))\b|"
+    + _ASKS_IF_FREE_EN,
     re.IGNORECASE,
 )
 _MONEY = re.compile(

@@ -200,6 +200,10 @@ class KnowledgeIndex:
             place = self._market_fit(key, markets) if self._covers_markets(key, markets, direction) else -1
             # a matching direction, or a heading that names the asked market, counts like one more first rank
             score += (fit + max(place, 0)) / (self.settings.rrf_k + 1)
+            # a question that is one staff listed for the section, in other words at most, ranks it first:
+            # the fusion counts ranks only, so 0.998 to a listed question weighed no more than 0.95
+            if ask_best.get(key, 0.0) >= self.settings.tuned("exact_ask"):
+                score += ask_weight / (self.settings.rrf_k + 1)
             scored.append(
                 (
                     fit >= 0 and place >= 0,
@@ -280,10 +284,15 @@ class KnowledgeIndex:
         markets = [c for c in market_codes(query) if c != "CN"]
         lead = self._named_playbook_section(passages, query, markets)
         if lead is not None:
-            # the support comes from a playbook the story names too: a warning letter from a Korean
-            # customer is not supported by how to request PPH at KIPO, which shares only "Korea"
-            named = set(self.glossary.playbooks(query))
-            rest = [p if p.doc_id in named else replace(p, answerable=False) for p in passages if p is not lead]
+            # an incident is not supported by a PPH procedure unless the story speaks of the PPH: a
+            # warning letter from a Korean customer was supported by how to request PPH at KIPO, which
+            # shares only "Korea" (an RCEP section on bad faith still supports a squatting story)
+            mentions_pph = "pph" in query.lower() or "专利审查高速" in query
+            rest = [
+                p if mentions_pph or self._topics(p.doc_id) != {"pph"} else replace(p, answerable=False)
+                for p in passages
+                if p is not lead
+            ]
             return [replace(lead, answerable=True), *rest]
         if len(passages) < 2 or any(p.answerable for p in passages):
             return passages
@@ -295,6 +304,10 @@ class KnowledgeIndex:
         if markets and self._heading_names_other_markets((first.doc_id, first.section_id), markets):
             return passages  # Korea's customs section for a story about US customs: better no answer
         return [replace(first, answerable=True), *passages[1:]]
+
+    def _topics(self, doc_id: str) -> set[str]:
+        """The topics a document is tagged with (pph, rcep, dispute)."""
+        return set(self.catalog[doc_id].get("tags", {}).get("topics", ()))
 
     def _named_playbook_section(self, passages: list[Passage], query: str, markets: list[str]) -> Passage | None:
         """The section of the story's named incident playbook that should answer it, or None."""

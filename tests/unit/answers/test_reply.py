@@ -10,6 +10,7 @@ from actions.answers.reply import (
     compose,
     extract,
     focused_extract,
+    holds_asked_fact,
     split_sentences,
 )
 from actions.settings import PROJECT_ROOT
@@ -496,3 +497,13 @@ def test_a_sentence_with_a_month_name_holds_a_date_and_the_verb_may_does_not():
     assert _HOLDS["date"].search("The pilot proper started in May.")
     assert _HOLDS["date"].search("Filed on 3 December.")
     assert not _HOLDS["date"].search("Offices may end or change it.")
+
+
+def test_free_asks_for_an_amount_but_a_free_trade_agreement_does_not():
+    assert "amount" in asked_kinds("PPH免费吗") and "amount" in asked_kinds("is PPH free?")
+    assert "amount" not in asked_kinds("is there a free trade agreement between China and Korea?")
+    assert "amount" not in asked_kinds("企业遇到海外知识产权纠纷，国家有没有免费的援助？")  # free help, not a price
+    assert holds_asked_fact(
+        "is there a free trade agreement between China and Korea?", "RCEP is a free trade agreement."
+    )
+    assert holds_asked_fact("is PPH free?", "The USPTO charges no official fee for a PPH request.")

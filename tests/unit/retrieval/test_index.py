@@ -398,10 +398,23 @@ def test_a_repeated_question_is_embedded_once(fixture_index, monkeypatch):
     assert calls.count("中日PPH需要提交哪些材料？") == 1
 
 
-def test_a_story_answered_from_its_named_playbook_is_supported_by_that_playbook_only(fixture_index, monkeypatch):
-    monkeypatch.setattr(Glossary, "playbooks", lambda self, query: ["fx-pph-basics"])
-    story = story_passages(fixture_index, ("fx-pph-basics", 0.99), ("fx-rcep-trademarks", 0.99))
+def test_a_story_answered_from_its_named_playbook_is_not_supported_by_a_pph_procedure(fixture_index, monkeypatch):
+    monkeypatch.setattr(Glossary, "playbooks", lambda self, query: ["fx-rcep-trademarks"])
+    story = story_passages(fixture_index, ("fx-rcep-trademarks", 0.99), ("fx-pph-basics", 0.99))
     story = [replace(p, answerable=True) for p in story]
     answered = fixture_index.answer_story(story, "a warning letter from a Korean customer")
-    assert answered[0].doc_id == "fx-pph-basics" and answered[0].answerable
-    assert answered[1].doc_id == "fx-rcep-trademarks" and not answered[1].answerable
+    assert answered[0].doc_id == "fx-rcep-trademarks" and answered[0].answerable
+    assert answered[1].doc_id == "fx-pph-basics" and not answered[1].answerable
+    kept = fixture_index.answer_story(story, "a warning letter about the patent we sped up with PPH in Korea")
+    assert kept[1].answerable
+
+
+def test_a_question_staff_listed_for_a_section_ranks_that_section_first(fixture_index, monkeypatch):
+    # Rank fusion counts ranks only: a listed question asked word for word must still win.
+    question = "Which papers go with a PPH request?"
+    assert fixture_index.search(question)[0].key == "fx-pph-basics#documents-to-file"
+    monkeypatch.setitem(fixture_index.settings.__dict__, "exact_ask", 1.01)  # the bonus off
+    off = {p.key: p.score for p in fixture_index.search(question)}
+    monkeypatch.setitem(fixture_index.settings.__dict__, "exact_ask", 0.98)
+    on = {p.key: p.score for p in fixture_index.search(question)}
+    assert on["fx-pph-basics#documents-to-file"] > off["fx-pph-basics#documents-to-file"]
