@@ -43,8 +43,10 @@ from actions.store import (
 
 TRACKER_TABLE = "events"  # Rasa's SQLTrackerStore: one row per event, with the conversation's sender_id
 ERASED = ""  # what a purged field holds
-EVENT_KINDS_WITH_FREE_TEXT = ("note", "closed", "rating_comment")  # notes and the enterprise's comment
-TO_THE_SUBJECT = ("enterprise_update", "alert")  # notifications sent to the enterprise, not to experts or staff
+# notes, the messages relayed between the expert and the enterprise, and the enterprise's comment
+EVENT_KINDS_WITH_FREE_TEXT = ("note", "closed", "expert_reply", "enterprise_reply", "rating_comment")
+# notifications sent to the enterprise, not to experts or staff
+TO_THE_SUBJECT = ("enterprise_update", "expert_reply", "alert")
 NOT_STORED = "conversation history: none in this database (no tracker table)"
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session
 
 from actions.cases.experts import Expert, Match, match_experts
@@ -275,13 +275,26 @@ def _offer_channel(session: Session, offer: Offer) -> tuple[str, str]:
     return (sent.channel, sent.recipient) if sent else ("sink", f"expert:{offer.expert_id}")
 
 
+def _accepted_expert_channel(session: Session, case: Case) -> tuple[str, str]:
+    """Where the expert who has the case is reached: the channel their offer went to, else the one the staff's
+    assignment was sent to, else the sink."""
+    offer = next((o for o in case.offers if o.expert_id == case.expert_id), None)
+    if offer is not None:
+        return _offer_channel(session, offer)
+    assigned = session.scalar(
+        select(OutboxMessage)
+        .where(OutboxMessage.dedupe_key.startswith(f"{case.case_no}:assigned:{case.expert_id}:"))
+        .order_by(OutboxMessage.id.desc())
+    )
+    return (assigned.channel, assigned.recipient) if assigned else ("sink", f"expert:{case.expert_id}")
+
+
 def tell_accepted_expert(session: Session, case: Case, text: str, key: str) -> bool:
     """Tells the expert who has the case something new about it (a document the enterprise added),
     through the channel their offer went to; False when no expert has the case yet."""
     if case.status != "accepted" or not case.expert_id:
         return False
-    offer = next((o for o in case.offers if o.expert_id == case.expert_id), None)
-    channel, recipient = _offer_channel(session, offer) if offer else ("sink", f"expert:{case.expert_id}")
+    channel, recipient = _accepted_expert_channel(session, case)
     payload = {"case_no": case.case_no, "text": text}
     _queue(session, f"{case.case_no}:expert_note:{key}", "expert_note", channel, recipient, case, payload)
     return True
@@ -441,6 +454,156 @@ def add_note(session: Session, case_no: str, actor: str, text: str, now: datetim
 
 
 NOTE_MAX_CHARS = 4000
+
+
+# ---- replies relayed between the expert and the enterprise --------------------------------------------
+REPLY_MAX_CHARS = 3500  # a relayed message with its heading stays within one Telegram message (4,096)
+ReplyResult = Literal["sent", "empty", "not_yours", "closed", "unknown"]
+RELAYED_TO_EXPERT = ("expert_offer", "expert_note", "enterprise_reply")  # what an expert on Telegram replies to
+
+
+@dataclass(frozen=True)
+class Relayed:
+    """What a reply relay did: its result and, when sent, the case and the timeline event it became."""
+
+    result: ReplyResult
+    case: Case | None = None
+    event: CaseEvent | None = None
+
+
+def _reply_text(text: str) -> str:
+    return text.strip()[:REPLY_MAX_CHARS]
+
+
+def expert_reply(session: Session, case_no: str, expert_id: str, text: str, now: datetime | None = None) -> Relayed:
+    """The expert who has the case writes to the enterprise: a timeline event and the message to the enterprise
+    in its channel (its Telegram chat at once; a web or REST conversation sees it at its next message). Refused
+    for an expert who has not accepted (or been assigned) the case, a closed case or an empty text."""
+    case = find_case(session, case_no)
+    if case is None:
+        return Relayed("unknown")
+    if case.status == "closed":
+        return Relayed("closed", case)
+    if case.status != "accepted" or case.expert_id != expert_id:
+        return Relayed("not_yours", case)
+    return _reply_to_enterprise(session, case, f"expert:{expert_id}", case.expert_name or "", text, now)
+
+
+def staff_reply(session: Session, case_no: str, actor: str, text: str, now: datetime | None = None) -> Relayed:
+    """Staff write to the enterprise of a case that is not closed, as the expert who has it does."""
+    case = find_case(session, case_no)
+    if case is None:
+        return Relayed("unknown")
+    if case.status == "closed":
+        return Relayed("closed", case)
+    return _reply_to_enterprise(session, case, actor, "", text, now)
+
+
+def _reply_to_enterprise(
+    session: Session, case: Case, actor: str, expert_name: str, text: str, now: datetime | None
+) -> Relayed:
+    body = _reply_text(text)
+    if not body:
+        return Relayed("empty", case)
+    event = CaseEvent(case_id=case.id, at=now or utcnow(), kind="expert_reply", actor=actor[:64], text=body)
+    session.add(event)
+    session.flush()  # the event's id names the message
+    lang = case.language
+    who = expert_name or t("cases.relay.staff", lang)
+    channel, recipient = channel_of(case.sender_id)
+    hint = f"\n\n{t('cases.relay.reply_hint', lang)}" if channel == "telegram" else ""
+    message = t("cases.relay.to_enterprise", lang, case_no=case.case_no, who=who, text=body) + hint
+    payload = {"case_no": case.case_no, "language": lang, "text": message, "event_id": event.id}
+    _queue(session, f"{case.case_no}:reply:{event.id}", "expert_reply", channel, recipient, case, payload)
+    return Relayed("sent", case, event)
+
+
+def enterprise_reply(
+    session: Session,
+    case_no: str,
+    sender_id: str,
+    text: str,
+    now: datetime | None = None,
+    staff: list[StaffMember] | None = None,
+) -> Relayed:
+    """The enterprise answers a message about its case: a timeline event and the message to the expert who has
+    the case, through the channel their offer (or assignment) went to — with no expert on it yet, to the staff on
+    duty (the sink with nobody on duty). Only from the conversation that opened the case, and not once closed."""
+    case = find_case(session, case_no)
+    if case is None or case.sender_id != sender_id:
+        return Relayed("unknown")
+    if case.status == "closed":
+        return Relayed("closed", case)
+    body = _reply_text(text)
+    if not body:
+        return Relayed("empty", case)
+    event = CaseEvent(case_id=case.id, at=now or utcnow(), kind="enterprise_reply", actor="enterprise", text=body)
+    session.add(event)
+    session.flush()
+    message = f"{case.case_no}: the enterprise ({case.enterprise}) replied:\n\n{body}"
+    payload = {"case_no": case.case_no, "text": message, "event_id": event.id}
+    key = f"{case.case_no}:answer:{event.id}"
+    if case.status == "accepted" and case.expert_id:
+        channel, recipient = _accepted_expert_channel(session, case)
+        payload["expert_id"] = case.expert_id
+        _queue(session, key, "enterprise_reply", channel, recipient, case, payload)
+    else:
+        members = on_duty(staff or [])
+        targets = [(m.id, *_staff_channel(m)) for m in members] or [("nobody-on-duty", "sink", "staff")]
+        for member_id, channel, recipient in targets:
+            _queue(session, f"{key}:{member_id}", "enterprise_reply", channel, recipient, case, payload)
+    return Relayed("sent", case, event)
+
+
+def _case_of_message(session: Session, kinds: tuple[str, ...], chat_id: str, message_id: str) -> str | None:
+    row = session.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.kind.in_(kinds),
+            OutboxMessage.channel == "telegram",
+            OutboxMessage.recipient == chat_id,
+            OutboxMessage.external_id == message_id,
+        )
+    )
+    return None if row is None else str(row.payload.get("case_no") or "") or None
+
+
+def relayed_to_enterprise(session: Session, chat_id: str, message_id: str) -> str | None:
+    """The case number of the expert's message the bot relayed as this Telegram message, if it is one."""
+    return _case_of_message(session, ("expert_reply",), chat_id, message_id)
+
+
+def case_message_to_expert(session: Session, chat_id: str, message_id: str) -> str | None:
+    """The case number of the case message (an offer, a note, the enterprise's answer) the bot sent an expert
+    as this Telegram message, if it is one."""
+    return _case_of_message(session, RELAYED_TO_EXPERT, chat_id, message_id)
+
+
+def claim_web_replies(session: Session, sender_id: str) -> list[dict]:
+    """The experts' messages waiting for a web or REST conversation, each claimed (marked delivered) once."""
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.status == "pending",
+            OutboxMessage.channel == "web",
+            OutboxMessage.recipient == sender_id,
+            OutboxMessage.kind == "expert_reply",
+        )
+        .order_by(OutboxMessage.id)
+    ).all()
+    shown, now = [], utcnow()
+    for row in rows:
+        claimed = cast(  # an UPDATE's result is a CursorResult (it has rowcount); the stubs say Result
+            "CursorResult[Any]",
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id, OutboxMessage.status == "pending")
+                .values(status="delivered", delivered_at=now)
+                .execution_options(synchronize_session=False)
+            ),
+        )
+        if claimed.rowcount == 1:
+            shown.append(dict(row.payload))
+    return shown
 
 
 def can_see(case: Case, expert_id: str) -> bool:

@@ -394,3 +394,116 @@ def test_the_queue_filters_and_shows_an_expert_only_their_cases(db):
         assert numbers(QueueFilter(), expert_id="exp-005") == []  # unavailable: never offered
         assert can_see(find_case(s, de), "exp-004") and not can_see(find_case(s, de), "exp-002")
         assert markets_in_use(s) == ["DE", "JP"]
+
+
+# ---- replies relayed between the expert and the enterprise ---------------------------------------------
+def outbox(s, kind):
+    return list(s.scalars(select(OutboxMessage).where(OutboxMessage.kind == kind).order_by(OutboxMessage.id)))
+
+
+def test_the_accepted_experts_reply_reaches_the_telegram_enterprise_in_its_language(db):
+    from actions.cases.service import REPLY_MAX_CHARS, expert_reply
+
+    with session_scope(db) as s:
+        case_no = open_case(s, make_intake(sender_id="tg-555"), POOL, now=NOW)[0].case_no
+    with session_scope(db) as s:
+        assert expert_reply(s, case_no, "exp-001", "请先别回复对方。").result == "not_yours"  # not accepted yet
+        accept(s, case_no, "exp-001", now=NOW)
+    with session_scope(db) as s:
+        assert expert_reply(s, case_no, "exp-006", "I have it now").result == "not_yours"  # another expert
+        assert expert_reply(s, case_no, "exp-001", "   ").result == "empty"
+        assert expert_reply(s, "IP-2026-999999", "exp-001", "hello").result == "unknown"
+        sent = expert_reply(s, case_no, "exp-001", "  请先别回复对方，把警告函原件发给我。" + "。" * 5000)
+        assert sent.result == "sent"
+    with session_scope(db) as s:
+        [row] = outbox(s, "expert_reply")
+        assert (row.channel, row.recipient, row.status) == ("telegram", "555", "pending")
+        text = row.payload["text"]
+        assert text.startswith(f"案件 {case_no} · Sample exp-001 给您留言：\n\n请先别回复对方")
+        assert text.endswith("回复这条消息即可答复专家。") and len(text) < 4096
+        [event] = [e for e in find_case(s, case_no).events if e.kind == "expert_reply"]
+        assert event.actor == "expert:exp-001" and len(event.text) == REPLY_MAX_CHARS
+        assert status_lines(find_case(s, case_no), "zh")[-1].endswith("专家留言 — " + event.text)
+
+
+def test_a_reply_to_a_web_conversation_waits_for_its_next_message_and_is_claimed_once(db):
+    from actions.cases.service import claim_web_replies, expert_reply
+
+    with session_scope(db) as s:
+        case_no = open_case(s, make_intake(sender_id="web-77", language="en"), POOL, now=NOW)[0].case_no
+        accept(s, case_no, "exp-006", now=NOW)
+        assert expert_reply(s, case_no, "exp-006", "Please send the letter.").result == "sent"
+    with session_scope(db) as s:
+        [row] = outbox(s, "expert_reply")
+        assert (row.channel, row.recipient) == ("web", "web-77")
+        assert "Reply to this message" not in row.payload["text"]  # a widget has no reply to a message
+        assert claim_web_replies(s, "web-66") == []
+        [shown] = claim_web_replies(s, "web-77")
+        assert shown["text"] == f"Case {case_no} · a message from Sample exp-006:\n\nPlease send the letter."
+    with session_scope(db) as s:
+        assert claim_web_replies(s, "web-77") == []
+        assert outbox(s, "expert_reply")[0].status == "delivered"
+
+
+def test_the_enterprises_answer_reaches_the_expert_through_their_offers_channel(db):
+    from actions.cases.service import enterprise_reply, expert_reply
+
+    with session_scope(db) as s:
+        case_no = open_case(s, make_intake(sender_id="tg-555"), POOL, now=NOW)[0].case_no
+        accept(s, case_no, "exp-001", now=NOW)
+        expert_reply(s, case_no, "exp-001", "请把警告函原件发给我。")
+    with session_scope(db) as s:
+        assert enterprise_reply(s, case_no, "tg-666", "not mine").result == "unknown"  # another conversation
+        assert enterprise_reply(s, case_no, "tg-555", "好的，已经发了。").result == "sent"
+    with session_scope(db) as s:
+        [row] = outbox(s, "enterprise_reply")
+        assert (row.channel, row.recipient) == ("telegram", "101")  # where exp-001's offer went
+        assert row.payload["text"].endswith("好的，已经发了。") and case_no in row.payload["text"]
+        kinds = [(e.kind, e.actor) for e in find_case(s, case_no).events if e.kind.endswith("_reply")]
+        assert kinds == [("expert_reply", "expert:exp-001"), ("enterprise_reply", "enterprise")]
+        add_event(s, case_no, "closed", "staff", "", now=NOW)
+    with session_scope(db) as s:
+        assert enterprise_reply(s, case_no, "tg-555", "还有问题").result == "closed"
+        assert expert_reply(s, case_no, "exp-001", "one more thing").result == "closed"
+        assert len(outbox(s, "enterprise_reply")) == 1 and len(outbox(s, "expert_reply")) == 1
+
+
+def test_an_assigned_expert_is_reached_where_the_assignment_went_and_staff_may_write_too(db):
+    from actions.cases.service import enterprise_reply, staff_reply
+
+    mail_expert = expert("exp-009", ["TH"], ["trademark"])  # e-mail only, offered nothing
+    with session_scope(db) as s:
+        case_no = open_case(s, make_intake(sender_id="tg-555", country="TH"), POOL, now=NOW, staff=STAFF)[0].case_no
+    with session_scope(db) as s:
+        assert staff_reply(s, case_no, "staff:li", "我们正在找专家。").result == "sent"
+        assert enterprise_reply(s, case_no, "tg-555", "谢谢", staff=STAFF).result == "sent"  # nobody has it: staff
+        to_staff = {(r.channel, r.recipient) for r in outbox(s, "enterprise_reply")}
+        assert to_staff == {("telegram", "901"), ("sink", "phone:+1-202-555-0142")}  # the two on duty
+        assign(s, case_no, mail_expert, now=NOW)
+    with session_scope(db) as s:
+        enterprise_reply(s, case_no, "tg-555", "专家好")
+        last = outbox(s, "enterprise_reply")[-1]
+        assert (last.channel, last.recipient) == ("email", "exp-009@example.com")
+        [staff_msg] = [r for r in outbox(s, "expert_reply")]
+        assert "指导中心工作人员" in staff_msg.payload["text"]
+
+
+def test_replies_are_found_by_the_telegram_messages_they_became(db):
+    from actions.cases.service import case_message_to_expert, enterprise_reply, expert_reply, relayed_to_enterprise
+
+    with session_scope(db) as s:
+        case_no = open_case(s, make_intake(sender_id="tg-555"), POOL, now=NOW)[0].case_no
+        accept(s, case_no, "exp-001", now=NOW)
+        expert_reply(s, case_no, "exp-001", "hello")
+        enterprise_reply(s, case_no, "tg-555", "hi")
+    with session_scope(db) as s:
+        for n, row in enumerate(s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)), start=40):
+            row.status, row.external_id = "delivered", str(n)
+    with session_scope(db) as s:
+        rows = {r.kind: r for r in s.scalars(select(OutboxMessage)) if r.recipient in ("555", "101")}
+        reply, answer, offer = rows["expert_reply"], rows["enterprise_reply"], rows["expert_offer"]
+        assert relayed_to_enterprise(s, "555", reply.external_id) == case_no
+        assert relayed_to_enterprise(s, "555", rows["enterprise_update"].external_id) is None  # a status update
+        assert case_message_to_expert(s, "101", answer.external_id) == case_no
+        assert case_message_to_expert(s, "101", offer.external_id) == case_no
+        assert case_message_to_expert(s, "102", offer.external_id) is None
