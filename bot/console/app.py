@@ -33,6 +33,7 @@ from actions.cases.experts import Expert, load_experts, match_experts
 from actions.cases.figures import CHARTS, csv_text, figures, svg_chart
 from actions.cases.service import (
     OUTCOMES,
+    REPLY_MAX_CHARS,
     QueueFilter,
     accept,
     add_note,
@@ -41,9 +42,11 @@ from actions.cases.service import (
     case_queue,
     close_case,
     decline,
+    expert_reply,
     find_case,
     is_overdue,
     markets_in_use,
+    staff_reply,
 )
 from actions.cases.staff import StaffMember, load_staff
 from actions.knowledge import IP_TYPES
@@ -364,6 +367,9 @@ def create_app(settings: Settings | None = None, secret: str | None = None) -> F
                 documents=case_documents(db, case) if mine else [],
                 can_answer=can_answer,
                 can_note=case.status != "closed" and (who.staff or case.expert_id == who.expert_id),
+                can_reply=case.status != "closed"
+                and (who.staff or (case.status == "accepted" and case.expert_id == who.expert_id)),
+                reply_max=REPLY_MAX_CHARS,
                 matches=ranked,
                 other_experts=others,
             )
@@ -408,6 +414,20 @@ def create_app(settings: Settings | None = None, secret: str | None = None) -> F
             number = case.case_no or case_no
             done = add_note(db, number, who.actor, text)
         return back_to(number, request, "noted" if done else "not_noted")
+
+    @app.post("/cases/{case_no}/reply")
+    def reply_case(request: Request, case_no: str, who: Who, _: Csrf, text: Annotated[str, Form()] = "") -> Response:
+        with session_scope(console.url) as db:
+            number = visible(find_case(db, case_no), who).case_no or case_no
+            if who.staff:
+                relayed = staff_reply(db, number, who.actor, text)
+            else:
+                relayed = expert_reply(db, number, who.expert_id or "", text)
+            if relayed.result == "not_yours":
+                raise HTTPException(403, "only the expert who accepted the case writes to its enterprise")
+            result = relayed.result
+        logger.info("console: a message to the enterprise of %s: %s", number, result)
+        return back_to(number, request, f"reply:{result}")
 
     @app.post("/cases/{case_no}/close")
     def close(

@@ -317,3 +317,40 @@ def test_the_console_logs_no_names_contacts_or_passwords(console, caplog):
     assert "signed in" in logged and "refused" in logged
     for secret_or_personal in ("staff1", CONSOLE_PASSWORD, "typo password", "jp@example.com", "青岛", "4711", "token="):
         assert secret_or_personal not in logged
+
+
+def test_the_accepted_expert_and_staff_write_to_the_enterprise_and_the_timeline_shows_both_ways(console):
+    from actions.cases.service import enterprise_reply
+
+    settings, numbers = console
+    case_no = numbers["jp"]
+    client, token = signed_in(settings, "expert5")
+    assert 'id="reply-form"' not in client.get(f"/cases/{case_no}").text  # offered, not accepted yet
+    refused = client.post(f"/cases/{case_no}/reply", data={"text": "too early", "csrf_token": token})
+    assert refused.status_code == 403
+    assert client.post(f"/cases/{case_no}/reply", data={"text": "no token"}).status_code == 403  # CSRF
+    client.post(f"/cases/{case_no}/accept", data={"csrf_token": token})
+    assert 'id="reply-form"' in client.get(f"/cases/{case_no}").text
+    sent = client.post(f"/cases/{case_no}/reply", data={"text": "请把警告函原件发给我。", "csrf_token": token})
+    assert sent.status_code == 303 and "on its way to the enterprise" in client.get(sent.headers["location"]).text
+    with session_scope(settings.database_url) as s:
+        case = find_case(s, case_no)
+        enterprise_reply(s, case_no, case.sender_id, "好的，马上发。")
+    page = client.get(f"/cases/{case_no}").text
+    assert "请把警告函原件发给我。" in page and "好的，马上发。" in page
+    assert "发给企业 to the enterprise" in page and "企业回复 from the enterprise" in page
+
+    staff, staff_token = signed_in(settings, "staff1")
+    staff.post(f"/cases/{case_no}/reply", data={"text": "The staff are following too.", "csrf_token": staff_token})
+    other, other_token = signed_in(settings, "expert2")  # exp-002 was never offered the Japanese case
+    assert other.post(f"/cases/{case_no}/reply", data={"text": "x", "csrf_token": other_token}).status_code == 403
+    with session_scope(settings.database_url) as s:
+        case = find_case(s, case_no)
+        replies = [(e.kind, e.actor, e.text) for e in case.events if e.kind.endswith("_reply")]
+        assert replies == [
+            ("expert_reply", "expert:exp-005", "请把警告函原件发给我。"),
+            ("enterprise_reply", "enterprise", "好的，马上发。"),
+            ("expert_reply", "staff:staff1", "The staff are following too."),
+        ]
+        rows = s.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case.id)).all()
+        assert [r.kind for r in rows].count("expert_reply") == 2 and "enterprise_reply" in {r.kind for r in rows}
