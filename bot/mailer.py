@@ -6,8 +6,9 @@ aiosmtplib does the SMTP (STARTTLS by default, or implicit TLS, with login when 
 the message is the standard library's EmailMessage. A failure raises, so the notifier retries the row
 with its backoff like any other; without SMTP_HOST the notifier writes these rows to its sink instead.
 An offer carries a signed link to the case in the console (bot/console/links.py), which signs that expert in
-for that case only, for CONSOLE_LINK_HOURS, to accept or decline it there; a reply still goes to SMTP_REPLY_TO
-(the guidance centre's staff), who may record the answer (`python -m actions.cli cases assign …`).
+for that case only, for CONSOLE_LINK_HOURS, to accept or decline it there and then write to the enterprise; the
+enterprise's answers come by e-mail with a fresh link. A reply to an e-mail still goes to SMTP_REPLY_TO (the
+guidance centre's staff), who may record the answer (`python -m actions.cli cases assign …`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ SUBJECTS = {
     "expert_taken": "Case {case_no} has been taken",
     "staff_alert": "Case {case_no} needs the staff on duty",
     "expert_note": "Case {case_no}: something new",
+    "enterprise_reply": "Case {case_no}: the enterprise replied",
 }
+ANSWER_HINT = (
+    "\n\nAnswer the enterprise in the console (this link signs you in for this case only and expires in {hours}"
+    " hours):\n{link}"
+)
 REPLY_HINT = (
     "\n\nTo accept or decline, reply to this e-mail: it reaches the guidance centre's staff, who record your answer."
 )
@@ -55,6 +61,9 @@ class Mailer:
             body = text
             if kind == "expert_offer" and (link := case_link(self.settings, case_no, str(payload.get("expert_id")))):
                 body += LINK_HINT.format(hours=self.settings.console_link_hours, link=link)
+            answering = kind == "enterprise_reply" and payload.get("expert_id")
+            if answering and (link := case_link(self.settings, case_no, str(payload["expert_id"]))):
+                body += ANSWER_HINT.format(hours=self.settings.console_link_hours, link=link)
             if kind == "expert_offer" and self.settings.smtp_reply_to:
                 body += REPLY_HINT
             if self.settings.smtp_reply_to:

@@ -8,7 +8,9 @@ back as Telegram messages: the texts of one reply joined as they were written, e
 Telegram's HTML mode so that nothing in an answer can break the rendering, split at paragraph
 boundaries when longer than Telegram's 4,096 characters, and Rasa's buttons as an inline keyboard.
 "typing…" shows while Rasa works. Commands: /start, /help, /lang, /case, /subscribe. A PDF or photo
-(a warning letter, a customs notice) is stored with the chat's open case (actions/cases/documents.py).
+(a warning letter, a customs notice) is stored with the chat's open case (actions/cases/documents.py). A reply to
+one of the bot's case messages is relayed instead of going to Rasa: the enterprise's to an expert's message reaches
+that expert, an expert's to a case message reaches the case's enterprise (actions/cases/service.py).
 
 This is the one process that receives the bot's updates (Telegram allows a single consumer), so it
 also takes the experts' Accept / Decline presses on case offers and hands them to the notifier's
@@ -68,7 +70,17 @@ from telegram.ext import (
 )
 
 from actions.cases.documents import DocumentRefused, document_case, refuse_declared_size, store_document
-from actions.cases.service import record_rating, record_rating_comment, satisfaction_question
+from actions.cases.experts import load_experts
+from actions.cases.service import (
+    case_message_to_expert,
+    enterprise_reply,
+    expert_reply,
+    record_rating,
+    record_rating_comment,
+    relayed_to_enterprise,
+    satisfaction_question,
+)
+from actions.cases.staff import load_staff
 from actions.channels import telegram_sender_id
 from actions.language import EN, ZH, detect_language
 from actions.messages import group, t
@@ -358,8 +370,10 @@ class Gateway:
 
     # ---- handlers ------------------------------------------------------------------------------
     async def on_text(self, update: Update, context: Context) -> None:
-        """A text message: forwarded to Rasa (within the rate limit); a reply to the satisfaction question
-        is the enterprise's comment on its rating instead."""
+        """A text message: forwarded to Rasa (within the rate limit). A reply to one of the bot's case messages
+        is not: to the satisfaction question it is the enterprise's comment on its rating, to an expert's relayed
+        message the enterprise's answer to that expert, and from an expert to a case message their message to the
+        case's enterprise."""
         chat, state = _chat(update, context)
         text = channel_text(_text(update)) or ""  # at most CHANNEL_MAX_CHARS go on to Rasa
         if lang := detect_language(text):
@@ -373,7 +387,35 @@ class Gateway:
             if case is not None:
                 await chat.send_message(t("cases.rate_comment_thanks", case.language))
                 return
+            lang = self.language(update, state)
+            answer = await asyncio.to_thread(self._relay, chat.id, str(replied.message_id), text, lang)
+            if answer is not None:
+                await chat.send_message(answer)
+                return
         await self.converse(update, context, text)
+
+    def _relay(self, chat_id: int, message_id: str, text: str, lang: str) -> str | None:
+        """Relays a reply to a case message (see on_text); the acknowledgement for the chat, or None when the
+        replied message is no case message of this chat's."""
+        with session_scope(self.settings.database_url) as session:
+            if case_no := relayed_to_enterprise(session, str(chat_id), message_id):
+                staff, _ = load_staff(self.settings.staff_file)
+                relayed = enterprise_reply(session, case_no, telegram_sender_id(chat_id), text, staff=staff)
+                language = relayed.case.language if relayed.case is not None else lang
+                if relayed.result in ("sent", "closed"):
+                    logger.info("chat %s: a reply on %s: %s", chat_id, case_no, relayed.result)
+                    return t(f"cases.relay.{relayed.result}", language, case_no=case_no)
+                return None
+            if not (case_no := case_message_to_expert(session, str(chat_id), message_id)):
+                return None
+            experts, _ = load_experts(self.settings.experts_file)
+            expert = next((e for e in experts if e.telegram_chat_id == chat_id), None)
+            if expert is None:
+                return None
+            relayed = expert_reply(session, case_no, expert.id, text)
+            logger.info("expert %s: a message on %s: %s", expert.id, case_no, relayed.result)
+            key = {"sent": "expert_sent", "closed": "expert_closed"}.get(relayed.result, "expert_not_yours")
+            return t(f"cases.relay.{key}", lang, case_no=case_no)
 
     def _has_open_case(self, sender_id: str) -> bool:
         with session_scope(self.settings.database_url) as session:

@@ -187,3 +187,26 @@ def test_without_a_console_secret_the_offer_has_no_link(settings, smtp):
     open_german_case(settings)
     asyncio.run(Notifier(settings.model_copy(update={"console_secret": ""})).deliver_due())
     assert "token=" not in inbox.messages[0].get_content()
+
+
+def test_the_enterprises_answer_reaches_an_email_expert_with_a_link_to_answer_in_the_console(settings, smtp):
+    import re
+
+    from actions.cases.service import enterprise_reply, expert_reply
+    from bot.console.links import read_case_token
+
+    _, inbox = smtp
+    linked = settings.model_copy(update={"console_secret": "s" * 40, "console_url": "https://console.example.org"})
+    case_no = open_german_case(linked)
+    with session_scope(linked.database_url) as s:
+        accept(s, case_no, "exp-101")
+        expert_reply(s, case_no, "exp-101", "请把扣留通知发给我。")  # to a web conversation: waits there, no e-mail
+        assert enterprise_reply(s, case_no, "web-9f8e", "通知已经上传了。").result == "sent"
+    asyncio.run(Notifier(linked).deliver_due())
+    answer = next(m for m in inbox.messages if m["Subject"] == f"Case {case_no}: the enterprise replied")
+    assert answer["To"] == "mail-expert@example.com"
+    body = answer.get_content()
+    assert "通知已经上传了。" in body and "Answer the enterprise in the console" in body
+    found = re.search(rf"https://console\.example\.org/cases/{case_no}\?token=(\S+)", body)
+    assert found and read_case_token("s" * 40, found.group(1), 72 * 3600) == (case_no, "exp-101")
+    assert not any("请把扣留通知发给我" in m.get_content() for m in inbox.messages)
