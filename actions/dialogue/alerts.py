@@ -4,7 +4,8 @@ mention of active alerts that other answers add.
 
 Alerts for Telegram conversations (tg-<chat id>) are delivered by the notifier; those for web and
 REST conversations are shown by `ActionShowNewAlerts`, which Rasa runs on every user message (as
-its global slot-validation hook, `action_validate_slot_mappings`), before the bot's reply.
+its global slot-validation hook, `action_validate_slot_mappings`), before the bot's reply — and with
+them the messages the expert who has the conversation's case wrote to it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from actions.alerts.service import (
     subscriptions_of,
     unsubscribe,
 )
+from actions.cases.service import claim_web_replies
 from actions.channels import channel_of
 from actions.dialogue.common import (
     MARKET_BUTTONS,
@@ -337,7 +339,8 @@ class ActionListAlerts(BaseAction):
 
 
 class ActionShowNewAlerts(Action):
-    """Shows a web or REST conversation the alerts published since its last message, once each.
+    """Shows a web or REST conversation what came for it since its last message, once each: the alerts
+    published and the messages of the expert who has its case (actions/cases/service.py `expert_reply`).
 
     Registered under the name Rasa gives its global slot-validation hook, which Rasa runs on every
     user message (before predicting the reply) and whose messages it sends: that makes it the one
@@ -353,7 +356,7 @@ class ActionShowNewAlerts(Action):
         if channel_of(tracker.sender_id)[0] != "web":
             return []
         try:
-            shown = await asyncio.to_thread(self._claim, tracker.sender_id)
+            shown, replies = await asyncio.to_thread(self._claim, tracker.sender_id)
         except (SQLAlchemyError, OSError):
             logger.exception("could not read a conversation's alert inbox")  # no sender id: it names a Telegram chat
             return []
@@ -362,14 +365,16 @@ class ActionShowNewAlerts(Action):
             dispatcher.utter_message(
                 text=f"{t('alerts.new_alert', lang)}\n{payload['text']}", json_message={"alert_id": payload["alert_id"]}
             )
+        for payload in replies:
+            dispatcher.utter_message(text=payload["text"], json_message={"case_no": payload["case_no"]})
         return []
 
     @staticmethod
-    def _claim(sender_id: str) -> list[dict]:
+    def _claim(sender_id: str) -> tuple[list[dict], list[dict]]:
         url = get_settings().database_url
         migrated(url)
         with session_scope(url) as session:
-            return claim_web_alerts(session, sender_id)
+            return claim_web_alerts(session, sender_id), claim_web_replies(session, sender_id)
 
 
 # ---- the subscription form's questions -----------------------------------------------------------------

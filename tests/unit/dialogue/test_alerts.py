@@ -165,3 +165,22 @@ def test_the_answer_action_adds_the_alert_note(fixture_index):
     messages, _ = run(ActionAnswerQuestion(ReadyProvider(fixture_index)), t)
     assert "custom" in messages[0]  # the answer first, then the note (then any case offer)
     assert messages[1]["text"].startswith("📢 Active alerts that may concern you:\n· [Sample] Exhibiting in Germany")
+
+
+def test_a_web_conversation_sees_the_experts_message_at_its_next_message_once(env):
+    from actions.cases.experts import load_experts
+    from actions.cases.service import accept, expert_reply, open_case
+    from actions.store import session_scope
+
+    knowledge, url = env
+    experts, _ = load_experts(knowledge / "experts.yml")
+    with session_scope(url) as s:
+        case, chosen = open_case(s, factories.intake(sender_id="web-case", language="en"), experts)
+        accept(s, case.case_no, chosen[0].expert.id)
+        expert_reply(s, case.case_no, chosen[0].expert.id, "Please send the warning letter.")
+        case_no = case.case_no
+    shown, events = run(ActionShowNewAlerts(), tracker("hello", sender="web-case"))
+    assert [m["text"].endswith("Please send the warning letter.") for m in shown] == [True]
+    assert shown[0]["custom"] == {"case_no": case_no} and events == []
+    assert run(ActionShowNewAlerts(), tracker("hello again", sender="web-case"))[0] == []
+    assert run(ActionShowNewAlerts(), tracker("hi", sender="web-other"))[0] == []
