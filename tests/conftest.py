@@ -60,14 +60,16 @@ def fixture_index(fixture_settings: Settings, embeddings):
 
 @dataclass
 class EndToEnd:
-    """The whole bot on free loopback ports — Rasa, the action server, the notifier, the web page and
-    the Telegram gateway — with its own copies of knowledge/, the index and the database, and a
-    loopback Telegram Bot API server for the gateway and the notifier."""
+    """The whole bot on free loopback ports — Rasa, the action server, the notifier, the web page, the
+    console and the Telegram gateway — with its own copies of knowledge/, the index and the database, a
+    loopback Telegram Bot API server for the gateway and the notifier, and a loopback SMTP server
+    (aiosmtpd) whose `mail` keeps what the notifier e-mailed."""
 
     workdir: Path
     stack: Any
     telegram: Any
     database_url: str
+    mail: Any = None  # tests.factories.Inbox
 
 
 @pytest.fixture(scope="session")
@@ -76,9 +78,11 @@ def e2e(tmp_path_factory: pytest.TempPathFactory):
     import shutil
 
     import yaml
+    from aiosmtpd.controller import Controller
 
     from actions.retrieval.build import fresh_index_copy
     from bot.stack import MODEL, ROOT, Stack, free_port
+    from tests.factories import EMAIL_EXPERT, Inbox
     from tests.telegram_api import FakeBotApi
 
     if not MODEL.exists():
@@ -88,12 +92,16 @@ def e2e(tmp_path_factory: pytest.TempPathFactory):
     experts = yaml.safe_load((root / "knowledge" / "experts.yml").read_text(encoding="utf-8"))
     for n, expert in enumerate(experts, start=1):
         expert["telegram_chat_id"] = 1000 + n  # every sample expert reachable on the loopback server
+    experts.append(EMAIL_EXPERT)  # and one by e-mail only (Viet Nam, patents), through the loopback SMTP server
     (root / "knowledge" / "experts.yml").write_text(yaml.safe_dump(experts, allow_unicode=True), encoding="utf-8")
     # Up to date with the knowledge files, so no test is answered from texts older than the ones it checks.
     fresh_index_copy(ROOT / ".index", root / "knowledge", root / "index")
 
     telegram = FakeBotApi(token="123456:TEST")
     telegram.start()
+    mail = Inbox()
+    smtp = Controller(mail, hostname="127.0.0.1", port=free_port())
+    smtp.start()
     database_url = f"sqlite:///{root / 'cases.db'}"
     env = {
         "KNOWLEDGE_DIR": str(root / "knowledge"),
@@ -104,15 +112,20 @@ def e2e(tmp_path_factory: pytest.TempPathFactory):
         "TELEGRAM_BASE_URL": telegram.base_url,
         "NOTIFIER_POLL_SECONDS": "0.2",
         "NOTIFIER_SINK": str(root / "notifications.jsonl"),
+        "ATTACHMENTS_DIR": str(root / "attachments"),
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "SMTP_SECURITY": "none",
     }
     # Rasa's API is on for the tests only, behind a token of their own (they read trackers).
     stack = Stack(
         free_port(), free_port(), free_port(), log_dir=root / "logs", extra_env=env, api_token=secrets.token_urlsafe(32)
     )
     stack.start()
-    yield EndToEnd(root, stack, telegram, database_url)
+    yield EndToEnd(root, stack, telegram, database_url, mail)
     stack.stop()
     telegram.stop()
+    smtp.stop()
 
 
 def _pg_bin(name: str) -> str | None:

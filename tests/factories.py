@@ -251,3 +251,35 @@ def passage(
         answerable=ok,
     )
     return replace(p, **changes)
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every message it was given (a real SMTP server on loopback for the tests)."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []  # email.message.EmailMessage, each with the envelope's X-Envelope-To
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+        import email
+        import email.policy
+
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        parsed["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        self.messages.append(parsed)
+        return "250 OK"
+
+
+# An expert reached by e-mail only, for Vietnamese patent cases (no sample expert covers Viet Nam).
+EMAIL_EXPERT = {
+    "id": "exp-901",
+    "sample": True,
+    "name": "Sample Mail Expert VN (示例邮件专家)",
+    "organisation": "Example IP Law Firm (sample)",
+    "countries": ["VN"],
+    "ip_types": ["patent"],
+    "industries": ["machinery"],
+    "languages": ["zh", "en"],
+    "contact": {"channel": "email", "address": "vn-expert@example.com"},
+    "response_hours": 24,
+    "available": True,
+}

@@ -4,10 +4,7 @@ enterprises that gave an address get their status changes, and a server that is 
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 from datetime import datetime
-from email.message import EmailMessage
 
 import pytest
 import yaml
@@ -20,21 +17,7 @@ from actions.settings import Settings
 from actions.store import OutboxMessage, migrate, session_scope
 from bot.notifier import Notifier
 from bot.stack import free_port
-from tests.factories import intake
-
-
-class Inbox:
-    """aiosmtpd handler keeping every message it was given."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        parsed["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
-        self.messages.append(parsed)
-        return "250 OK"
+from tests.factories import Inbox, intake
 
 
 @pytest.fixture
