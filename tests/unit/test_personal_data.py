@@ -13,7 +13,7 @@ from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, fu
 
 from actions.alerts.service import subscribe, unsubscribe
 from actions.cases.experts import load_experts
-from actions.cases.service import add_event, open_case
+from actions.cases.service import add_event, enterprise_reply, open_case, staff_reply
 from actions.personal_data import Subject, collect, erase, holdings, purge, strike_from_sink
 from actions.settings import PROJECT_ROOT
 from actions.store import (
@@ -87,6 +87,8 @@ def held(database_url):
     company's case and subscription), plus a case for 青岛示例机械 opened from web-9."""
     with session_scope(database_url) as s:
         mine = open_case(s, intake(sender_id="tg-7001", contact="zhang@example.com"), EXPERTS, now=NOW)[0].case_no
+        staff_reply(s, mine, "staff:li", "Mr Zhang, please send the letter.", now=NOW)
+        enterprise_reply(s, mine, "tg-7001", "Sent it by post today.", now=NOW)
         add_event(s, mine, "note", "staff", "Called Mr Zhang on +86 138 0000 0000", now=NOW)
         open_case(s, intake(sender_id="web-2", enterprise="Other Co.", contact="li@example.com"), EXPERTS, now=NOW)
         open_case(s, intake(sender_id="web-9", enterprise=" 青岛示例机械有限公司 "), EXPERTS, now=NOW)
@@ -205,7 +207,8 @@ def test_the_purge_clears_closed_cases_past_the_retention_and_keeps_everything_e
         cleared = s.scalar(select(Case).where(Case.case_no == stale))
         assert (cleared.contact, cleared.description) == ("", "")
         assert cleared.enterprise and cleared.country == "JP" and cleared.status == "closed"  # kept for statistics
-        assert {e.kind: e.text for e in cleared.events if e.kind in ("note", "closed")} == {"note": "", "closed": ""}
+        free_text = ("note", "closed", "expert_reply", "enterprise_reply")
+        assert {e.kind: e.text for e in cleared.events if e.kind in free_text} == dict.fromkeys(free_text, "")
         rows = list(s.scalars(select(OutboxMessage).where(OutboxMessage.case_id == cleared.id)))
         assert rows and all(r.payload == {} and r.status != "pending" for r in rows)
         kept = s.scalar(select(Case).where(Case.case_no == recent))
