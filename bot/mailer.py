@@ -37,8 +37,8 @@ REPLY_HINT = (
     "\n\nTo accept or decline, reply to this e-mail: it reaches the guidance centre's staff, who record your answer."
 )
 LINK_HINT = (
-    "\n\nAccept or decline in the console (this link signs you in for this case only and expires in {hours} hours):"
-    "\n{link}"
+    "\n\nAccept or decline in the console, and once you have accepted write to the enterprise there (this link signs"
+    " you in for this case only and expires in {hours} hours):\n{link}"
 )
 
 

@@ -48,7 +48,10 @@ CLAIM_SECONDS = 600  # how long a claimed row is this notifier's alone
 PURGE_EVERY_SECONDS = 24 * 3600  # the retention purge runs at start and once a day
 TEXT = {
     "taken": "Case {case_no} has been taken by another expert. Thank you for your time.",
-    "accepted": "You accepted {case_no}. The enterprise has been told; its contact is in the case summary.",
+    "accepted": (
+        "You accepted {case_no}. The enterprise has been told; its contact is in the case summary. "
+        "Reply to this case's messages here to write to the enterprise."
+    ),
     "already": "You have already accepted {case_no}.",
     "too_late": "{case_no} was already taken by another expert.",
     "closed": "{case_no} is closed.",
