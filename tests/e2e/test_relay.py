@@ -224,3 +224,29 @@ def test_a_chinese_enterprises_case_from_its_telegram_chat_through_an_email_expe
         rows_of_case = list(s.query(OutboxMessage).filter(OutboxMessage.case_id == case.id))
         pending = [(r.kind, r.channel) for r in rows_of_case if r.status != "delivered"]
     assert not pending, pending
+
+
+def test_a_web_conversation_gets_the_experts_message_with_the_reply_to_its_next_message(e2e):
+    """The web path through the real Rasa and action servers: the message waits in the outbox and comes with the
+    bot's reply to the conversation's next message, once. (The case is opened through the case service here: the
+    web form itself is covered by tests/e2e/test_cases.py.)"""
+    from actions.cases.experts import load_experts
+    from actions.cases.service import accept, expert_reply, open_case
+    from tests.factories import Conversation, intake
+
+    talk = Conversation(e2e.stack)
+    experts, _ = load_experts(e2e.workdir / "knowledge" / "experts.yml")
+    with session_scope(e2e.database_url) as s:
+        case, chosen = open_case(
+            s, intake(sender_id=talk.sender, language="en", country="VN", ip_type="patent"), experts
+        )
+        case_no = str(case.case_no)
+        assert [m.expert.id for m in chosen] == [EMAIL_EXPERT["id"]]
+        accept(s, case_no, EMAIL_EXPERT["id"])
+        expert_reply(s, case_no, EMAIL_EXPERT["id"], "Please keep the envelope of the letter.")
+    texts, _, customs = talk.say("What does RCEP say about bad-faith trademarks?")
+    # Rasa's channels send a text's paragraphs as messages of their own: the heading, then the expert's words.
+    assert f"Case {case_no} · a message from {EMAIL_EXPERT['name']}:\nPlease keep the envelope of the letter." in texts
+    assert {"case_no": case_no} in customs
+    texts, _, _ = talk.say("thanks")
+    assert "Please keep the envelope" not in texts  # shown once
