@@ -1,6 +1,7 @@
 """What happens to a case: opening it (case, offers to matched experts and their notifications in
-one transaction), experts accepting or declining, notes, closing, escalation when nobody answers
-in time, and the status an enterprise may see.
+one transaction), experts accepting or declining, notes, the messages relayed between the expert who
+has a case and its enterprise, closing, escalation when nobody answers in time, and the status an
+enterprise may see.
 
 No case waits for nobody: when no expert matches it, when every expert offered it has declined, or when
 the promised time passed and no further expert matches, the staff on duty (knowledge/staff.yml) are
