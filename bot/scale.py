@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.stack import HOST, MODEL, ROOT, Service, Stack, free_port
+from bot.stack import HOST, MODEL, ROOT, Service, Stack, free_port, wait_until
 
 START_TIMEOUT = 600.0  # two Rasa replicas loading their model at once on two cores, maybe beside a test run
 
@@ -80,11 +80,8 @@ def run_checked(command: list[str]) -> None:
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
     """Waits until `check()` is true; TimeoutError naming `what` otherwise."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not ready after {timeout:.0f} s")
-        time.sleep(0.2)
+    if wait_until(check, timeout) is None:
+        raise TimeoutError(f"{what} not ready after {timeout:.0f} s")
 
 
 @dataclass
@@ -641,13 +638,14 @@ def open_cases(scale: ScaleSet, count: int, spacing: float = 0.15) -> list[str]:
 
 def await_deliveries(scale: ScaleSet, timeout: float = 60.0) -> Deliveries:
     """Waits until no outbox row is pending (or the timeout) and returns what was delivered."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def settled() -> bool:
         found = read_deliveries(scale)
-        done = found.statuses and all(s != "pending" for s in found.statuses.values())
-        if (done and sum(found.counts().values()) >= len(found.statuses)) or time.monotonic() > deadline:
-            return found
-        time.sleep(0.5)
+        done = bool(found.statuses) and all(s != "pending" for s in found.statuses.values())
+        return done and sum(found.counts().values()) >= len(found.statuses)
+
+    wait_until(settled, timeout, every=0.5)
+    return read_deliveries(scale)
 
 
 @dataclass

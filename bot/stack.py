@@ -56,6 +56,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until(check: Callable[[], object], timeout: float, every: float = 0.2) -> float | None:
+    """Calls `check` every `every` seconds until it returns something true: the seconds that took, or None
+    when `timeout` passed first (the one polling loop of the launcher, the scale-out set and the probes)."""
+    started = time.monotonic()
+    while True:
+        if check():
+            return time.monotonic() - started
+        if time.monotonic() - started >= timeout:
+            return None
+        time.sleep(every)
+
+
 def http_get(url: str, timeout: float = 2.0) -> tuple[int, str]:
     """GET a URL; (status, body), or (0, error) when nothing answers."""
     try:

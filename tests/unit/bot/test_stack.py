@@ -267,3 +267,20 @@ def test_the_console_is_started_with_the_stack_and_shares_its_key_with_the_notif
     finally:
         stack.stop()
     assert "CONSOLE_SECRET is not set" not in (tmp_path / "logs" / "console.log").read_text()
+
+
+def test_wait_until_returns_the_seconds_it_took_or_none_after_the_timeout():
+    from bot.stack import wait_until
+
+    calls = []
+
+    def third_time() -> bool:
+        calls.append(1)
+        return len(calls) >= 3
+
+    seconds = wait_until(third_time, timeout=5, every=0.001)
+    assert seconds is not None and 0 <= seconds < 5 and len(calls) == 3
+    never = []
+    assert wait_until(lambda: never.append(1), timeout=0.02, every=0.005) is None
+    assert len(never) >= 2  # checked again until the timeout, and once more at it
+    assert wait_until(lambda: "ready", timeout=0) is not None  # true at once: no time needed
