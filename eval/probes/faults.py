@@ -20,13 +20,15 @@ One private supervised stack on free ports of 127.0.0.1 (eval/probes/rig.py) ser
   chattr +i) or deleted with its -wal/-shm files before the consent: the reply says nothing was stored,
   nothing is confirmed that is not stored, the action server logs an error, the notifier keeps running;
   after the file is restored a new case is stored and delivered.
-Exit code 1 when a scenario fails.
+Exit code 1 when a scenario fails. The rasa and database scenarios also run on the scale-out set
+(eval/probes/scale_faults.py): they take any `FaultTarget` (eval/probes/rig.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import random
 import re
 import shutil
@@ -35,6 +37,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,7 +45,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bot.stack import post_json
+from bot.stack import Service, Watch, wait_until
 from eval.probes.checks import (
     confirmed_case_numbers,
     is_lost,
@@ -53,10 +56,11 @@ from eval.probes.checks import (
     sink_records,
 )
 from eval.probes.report import LoadSampler, say, write_markdown
-from eval.probes.rig import Rig, kill_group, kill_process, private_rig
+from eval.probes.rig import FaultTarget, Rig, kill_group, kill_process, private_rig
 from eval.probes.script import COUNTRIES, Turn, form_turns, says_db_down, says_unavailable
 
 SCENARIOS = ("actions", "rasa", "notifier", "readonly", "missing")
+SERVICE_KINDS = ("actions", "rasa", "notifier")
 ERROR_MARKS = re.compile(r"ERROR|Traceback|could not be saved|lookup failed")
 
 
@@ -77,6 +81,7 @@ class Reply:
     messages: list[dict[str, Any]] | None
     seconds: float
     error: str = ""
+    upstreams: list[str] = field(default_factory=list)  # the Rasa processes that were tried; the last answered
 
     @property
     def text(self) -> str:
@@ -91,26 +96,29 @@ class Reply:
         return confirmed_case_numbers(self.messages)
 
 
-def talk(rig: Rig, sender: str, message: str, timeout: float = 120.0) -> Reply:
+def talk(rig: FaultTarget, sender: str, message: str, timeout: float = 120.0) -> Reply:
     """Posts one message to the REST channel; a failure is a Reply without messages."""
     started = time.perf_counter()
+    request = urllib.request.Request(
+        f"{rig.rest_url}/webhooks/rest/webhook",
+        data=json.dumps({"sender": sender, "message": message}).encode("utf-8"),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {rig.rest_token}"},
+    )
     try:
-        body = post_json(
-            f"{rig.stack.rasa_url}/webhooks/rest/webhook",
-            {"sender": sender, "message": message},
-            timeout,
-            token=rig.stack.rest_token,
-        )
-    except Exception as exc:  # whatever a dying server does to the request
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            upstreams = rig.replicas_of(response.headers.get("X-Upstream", ""))
+            body = json.loads(response.read().decode("utf-8"))
+    except Exception as exc:  # whatever a dying server (or nginx's 502 for it) does to the request
         return Reply(None, time.perf_counter() - started, type(exc).__name__)
-    return Reply(body if isinstance(body, list) else None, time.perf_counter() - started)
+    return Reply(body if isinstance(body, list) else None, time.perf_counter() - started, upstreams=upstreams)
 
 
 class Conversation:
     """One user of a scenario: the case form up to a chosen step."""
 
-    def __init__(self, rig: Rig, tag: str, n: int, country: int = 0, lang: str = "en", seed: int = 0) -> None:
+    def __init__(self, rig: FaultTarget, tag: str, n: int, country: int = 0, lang: str = "en", seed: int = 0) -> None:
         self.rig, self.lang = rig, lang
+        self.last: Reply | None = None  # the reply to the last message sent
         self.sender = f"fault-{tag}-{n:03d}-{uuid.uuid4().hex[:6]}"
         # country: 0 Japan, 1 Germany, 2 Thailand (no expert: the staff on duty are told), in the language spoken
         self.turns = form_turns(lang, n, COUNTRIES[lang][country % 3], random.Random(seed))
@@ -124,7 +132,7 @@ class Conversation:
         for turn in self.turns:
             if turn.step == step:
                 return ""
-            reply = talk(self.rig, self.sender, turn.message)
+            reply = self.last = talk(self.rig, self.sender, turn.message)
             if turn.expect not in reply.text:
                 return f"{turn.step}: expected {turn.expect!r}, got {reply.error or reply.text[:120]!r}"
         return ""
@@ -134,7 +142,7 @@ class Conversation:
         remaining = self.turns[[t.step for t in self.turns].index(after) + 1 :]
         numbers: list[str] = []
         for turn in remaining:
-            reply = talk(self.rig, self.sender, turn.message)
+            reply = self.last = talk(self.rig, self.sender, turn.message)
             numbers += reply.case_numbers
             if turn.expect not in reply.text:
                 return f"{turn.step}: expected {turn.expect!r}, got {reply.error or reply.text[:120]!r}", numbers
@@ -142,17 +150,32 @@ class Conversation:
 
     def stored(self) -> list[str]:
         """The case numbers stored for this conversation."""
-        return [c.case_no or f"id {c.id}" for c in read_cases(self.rig.database) if c.sender_id == self.sender]
+        return [c.case_no or f"id {c.id}" for c in read_cases(self.rig.cases) if c.sender_id == self.sender]
 
 
 class LogMark:
-    """Where a service's log ended when the mark was set: what it wrote since."""
+    """Where the logs of every process of a kind (rasa, actions, notifier) ended when the mark was set:
+    what they wrote since."""
 
-    def __init__(self, rig: Rig, name: str) -> None:
-        self.rig, self.name, self.offset = rig, name, len(rig.log(name))
+    def __init__(self, rig: FaultTarget, kind: str) -> None:
+        self.rig = rig
+        self.offsets = {name: len(rig.log(name)) for name in rig.names(kind)}
 
-    def since(self) -> str:
-        return self.rig.log(self.name)[self.offset :]
+    def lines(self) -> list[str]:
+        """The new lines, each prefixed with its process's name."""
+        return [
+            f"{name}: {line}"
+            for name, offset in self.offsets.items()
+            for line in self.rig.log(name)[offset:].splitlines()
+        ]
+
+
+def restarted_since(
+    watch: Watch, restarts: int, service: Service | None = None, killed: int | None = None
+) -> Callable[[], bool]:
+    """A check for wait_until: the supervisor restarted the process since it had `restarts` (and, with a
+    service, it runs again as another process than `killed`)."""
+    return lambda: watch.restarts > restarts and (service is None or (service.running() and service.pid != killed))
 
 
 # ---- scenarios -------------------------------------------------------------------------------------
@@ -171,8 +194,8 @@ def action_server_killed(rig: Rig, kills: int) -> Outcome:
         restarts = rig.supervisor.watches["actions"].restarts
         started = time.monotonic()
         kill_process(killed)  # the main process only, as a crash would: its Sanic worker is left over
-        while rig.supervisor.watches["actions"].restarts == restarts and time.monotonic() - started < 30:
-            time.sleep(0.05)  # until the supervisor has stopped what was left of its group
+        # until the supervisor has stopped what was left of its group
+        wait_until(restarted_since(rig.watch("actions"), restarts), 30, every=0.05)
         country = talk_.turn("country")
         reply = talk(rig, talk_.sender, country.message)
         if says_unavailable(reply.text) and not reply.lost:
@@ -206,19 +229,26 @@ def action_server_killed(rig: Rig, kills: int) -> Outcome:
     return Outcome("action server killed mid-form", passed, summary, details)
 
 
-def rasa_killed_at_submission(rig: Rig, kills: int, max_delay: float, rng: random.Random, until: float) -> Outcome:
-    """kill -9 of Rasa's whole group a random moment after the consent answer was posted, `kills` times
-    (fewer when the run's time budget, `until` on the monotonic clock, runs out: Rasa reloads for ~1 min)."""
+def rasa_killed_at_submission(
+    rig: FaultTarget, kills: int, max_delay: float, rng: random.Random, until: float
+) -> Outcome:
+    """kill -9 of the whole group of the Rasa serving the consent, a random moment after the consent answer
+    was posted, `kills` times (fewer when the run's time budget, `until` on the monotonic clock, runs out:
+    Rasa reloads for ~1 min). A user whose reply was lost sends the consent again (up to twice more): on one
+    node once Rasa is back, on the scale-out set at once, through nginx to the other replica."""
     details: list[str] = []
-    watch, service = rig.supervisor.watches["rasa"], rig.stack.services["rasa"]
     if max_delay <= 0:  # calibrate: how long a consent answer takes when nothing is killed
         probe = Conversation(rig, "rasa-calibration", 0)
         probe.fill_until("consent")
         max_delay = 1.5 * talk(rig, probe.sender, probe.turn("consent").message).seconds
     tally = {"confirmed at once": 0, "confirmed after resending": 0, "stored, never confirmed": 0, "not stored": 0}
-    duplicates, half, heal_seconds, form_problems = 0, 0, [], 0
-    backoff = rig.supervisor.MAX_BACKOFF
-    rig.supervisor.MAX_BACKOFF = 4.0  # back-to-back kills would otherwise wait up to a minute each
+    duplicates, half, heal_seconds, form_problems, missed = 0, 0, [], 0, 0
+    resend_seconds: list[float] = []
+    answered_by: list[str] = []
+    victims: list[str] = []
+    backoffs = [(s, s.MAX_BACKOFF) for s in rig.supervisors()]
+    for supervisor, _ in backoffs:
+        supervisor.MAX_BACKOFF = 4.0  # back-to-back kills would otherwise wait up to a minute each
     try:
         for n in range(kills):
             if time.monotonic() > until:
@@ -229,30 +259,48 @@ def rasa_killed_at_submission(rig: Rig, kills: int, max_delay: float, rng: rando
                 form_problems += 1
                 details.append(f"kill {n + 1}: the form went wrong before the kill: {problem}")
                 continue
+            replicas = rig.names("rasa")  # each in turn, as far as the set lets the probe choose
+            victim = rig.aim_at(replicas[n % len(replicas)], talk_.last.upstreams if talk_.last else [])
+            victims.append(victim)
+            service = rig.service(victim)
             consent = talk_.turn("consent")
             delay = rng.uniform(0, max_delay)
             answer: list[Reply] = []
             poster = threading.Thread(target=_post_into, args=(answer, rig, talk_.sender, consent.message))
             poster.start()
             time.sleep(delay)
-            restarts, killed = watch.restarts, service.pid
+            killed = service.pid
             kill_group(killed)
             started = time.monotonic()
             poster.join(90)
-            healed = rig.wait_healthy("rasa", 300, not_pid=killed)
-            if healed is None:
-                details.append(f"kill {n + 1}: Rasa was not back within 300 s ({rig.supervisor_lines[-1:]})")
-                break
-            heal_seconds.append(time.monotonic() - started)
+            if not rig.failover:  # one node: the user's resend waits until Rasa is back
+                if rig.rasa_back(victim, killed, 300) is None:
+                    details.append(f"kill {n + 1}: {victim} was not back within 300 s ({rig.supervisor_lines[-1:]})")
+                    break
+                heal_seconds.append(time.monotonic() - started)
             first = answer[0] if answer else Reply(None, 0, "no answer")
+            if first.upstreams and first.upstreams[-1] != victim:
+                missed += 1
+                details.append(f"kill {n + 1}: the consent was served by {first.upstreams[-1]}, not {victim}")
             numbers = first.case_numbers
             outcome = "confirmed at once" if numbers else ""
-            if first.lost:  # the user saw nothing: sends the consent again, as a user would
-                again = talk(rig, talk_.sender, consent.message)
+            again = first
+            for _ in range(2 if first.lost else 0):  # the user saw nothing: sends the consent again
+                again = talk(rig, talk_.sender, consent.message, 150)
+                if not again.lost:
+                    break
+            if first.lost:
+                resend_seconds.append(again.seconds)
+                answered_by += again.upstreams[-1:]
                 numbers = again.case_numbers
                 outcome = "confirmed after resending" if numbers else ""
                 if not numbers:
                     details.append(f"kill {n + 1} at {delay:.2f} s: resent, reply {again.error or again.text[:100]!r}")
+            if rig.failover:  # the next kill only once both replicas serve again
+                if rig.rasa_back(victim, killed, 300) is None:
+                    details.append(f"kill {n + 1}: {victim} was not back within 300 s ({rig.supervisor_lines[-1:]})")
+                    break
+                heal_seconds.append(time.monotonic() - started)
             stored = talk_.stored()
             if not outcome:
                 outcome = "stored, never confirmed" if stored else "not stored"
@@ -262,8 +310,7 @@ def rasa_killed_at_submission(rig: Rig, kills: int, max_delay: float, rng: rando
                 details.append(f"kill {n + 1} at {delay:.2f} s: {len(stored)} cases for one conversation: {stored}")
             if any(no not in stored for no in numbers):
                 details.append(f"kill {n + 1}: confirmed {numbers} but stored {stored}")
-            del restarts
-        cases = {c.case_no: c for c in read_cases(rig.database)}
+        cases = {c.case_no: c for c in read_cases(rig.cases)}
         broken = {
             no: c.half_written()
             for no, c in cases.items()
@@ -272,22 +319,33 @@ def rasa_killed_at_submission(rig: Rig, kills: int, max_delay: float, rng: rando
         half = len(broken)
         details += [f"half-written {no}: {why}" for no, why in broken.items()]
     finally:
-        rig.supervisor.MAX_BACKOFF = backoff
+        for supervisor, backoff in backoffs:
+            supervisor.MAX_BACKOFF = backoff
     heal = f"{min(heal_seconds):.0f}–{max(heal_seconds):.0f} s" if heal_seconds else "-"
     done = sum(tally.values())
+    left_without = tally["stored, never confirmed"] + tally["not stored"]
     numbers_line = (
         f"{done} of {kills} kills at 0–{max_delay:.2f} s after the consent: "
         + ", ".join(f"{k} {v}" for k, v in tally.items())
-        + f"; half-written cases {half}; duplicate cases {duplicates}; Rasa back after {heal}"
+        + f"; users left without their case number {left_without}"
+        + f"; half-written cases {half}; duplicate cases {duplicates}; the killed Rasa back after {heal}"
         + (f"; {form_problems} forms went wrong before the kill" if form_problems else "")
     )
+    if rig.failover:
+        resent = f"{min(resend_seconds):.1f}–{max(resend_seconds):.1f} s" if resend_seconds else "-"
+        by = ", ".join(f"{name} {answered_by.count(name)}" for name in sorted(set(answered_by))) or "-"
+        per_victim = ", ".join(f"{name} ×{victims.count(name)}" for name in sorted(set(victims))) or "-"
+        numbers_line += (
+            f"; killed {per_victim}; resent consents answered after {resent} (by {by}); "
+            f"kills that missed the consent's replica {missed}"
+        )
     # Fewer kills for lack of time are judged on those made.
     passed = done == kills - form_problems or (done > 0 and time.monotonic() > until)
     passed = passed and half == 0 and duplicates == 0
     return Outcome("Rasa killed during case submission", passed, numbers_line, details)
 
 
-def _post_into(into: list[Reply], rig: Rig, sender: str, message: str) -> None:
+def _post_into(into: list[Reply], rig: FaultTarget, sender: str, message: str) -> None:
     into.append(talk(rig, sender, message, 60))
 
 
@@ -328,9 +386,7 @@ def notifier_killed(rig: Rig, kills: int, batch: int, rng: random.Random) -> Out
     for n in range(kills):
         before = len(sink_records(rig.sink))
         open_cases_directly(rig, batch, str(n))
-        started = time.monotonic()
-        while len(sink_records(rig.sink)) <= before and time.monotonic() - started < 30:
-            time.sleep(0.01)  # until the first of them reached the sink
+        wait_until(lambda: len(sink_records(rig.sink)) > before, 30, every=0.01)  # noqa: B023 (called at once)
         time.sleep(rng.uniform(0, 0.3))
         pending = outbox_status(rig.database)["pending"]
         killed, restarts = service.pid, watch.restarts
@@ -338,15 +394,10 @@ def notifier_killed(rig: Rig, kills: int, batch: int, rng: random.Random) -> Out
         mid_delivery += pending > 0
         details.append(f"kill {n + 1}: {pending} rows still pending at the kill")
         killed_at = time.monotonic()
-        while not (watch.restarts > restarts and service.running() and service.pid != killed):
-            if time.monotonic() - killed_at > 60:
-                details.append(f"kill {n + 1}: the notifier was not restarted within 60 s")
-                break
-            time.sleep(0.1)
+        if wait_until(restarted_since(watch, restarts, service, killed), 60, every=0.1) is None:
+            details.append(f"kill {n + 1}: the notifier was not restarted within 60 s")
         heal_seconds.append(time.monotonic() - killed_at)
-    deadline = time.monotonic() + 180
-    while outbox_status(rig.database)["pending"] and time.monotonic() < deadline:
-        time.sleep(1)
+    wait_until(lambda: not outbox_status(rig.database)["pending"], 180, every=1.0)
     status = outbox_status(rig.database)
     records = sink_records(rig.sink)
     twice = sent_twice(records)
@@ -394,25 +445,39 @@ def database_files(rig: Rig) -> list[Path]:
     ]
 
 
-def database_fault(rig: Rig, kind: str, break_it: Callable[[], str], restore: Callable[[], None]) -> Outcome:
+@dataclass
+class DatabaseFault:
+    """A way to take the case database away and give it back: `break_it` says what it did, `state` what
+    the database looks like while broken (for the report), `restore` undoes it."""
+
+    kind: str  # read-only, missing, unavailable
+    break_it: Callable[[], str]
+    restore: Callable[[], None]
+    state: Callable[[], str] = lambda: ""
+
+
+def database_fault(rig: FaultTarget, fault: DatabaseFault) -> Outcome:
     """The consent answered while the database is broken, then a new case once it is restored."""
+    kind = fault.kind
     details: list[str] = []
     before = Conversation(rig, kind, 0, country=1)
     if problem := before.fill_until("consent"):
         return Outcome(f"database {kind}", False, f"the form went wrong before the fault: {problem}")
-    notifier_pid = rig.stack.services["notifier"].pid
+    notifier_pids = {name: rig.service(name).pid for name in rig.names("notifier")}
     actions_log, notifier_log, rasa_log = LogMark(rig, "actions"), LogMark(rig, "notifier"), LogMark(rig, "rasa")
-    how = break_it()
+    how = fault.break_it()
     reply = talk(rig, before.sender, before.turn("consent").message)
     told_nothing_stored = says_db_down(reply.text)
     confirmed = reply.case_numbers
     time.sleep(6)  # a few notifier rounds against the broken database
-    action_errors = [line for line in actions_log.since().splitlines() if ERROR_MARKS.search(line)]
-    notifier_errors = [line for line in notifier_log.since().splitlines() if "ERROR" in line]
-    rasa_errors = [line for line in rasa_log.since().splitlines() if "ERROR" in line or "Traceback" in line]
-    notifier_kept = rig.stack.services["notifier"].pid == notifier_pid and rig.stack.services["notifier"].running()
-    files_while_broken = {p.name: p.exists() for p in database_files(rig)}
-    restore()
+    action_errors = [line for line in actions_log.lines() if ERROR_MARKS.search(line)]
+    notifier_errors = [line for line in notifier_log.lines() if "ERROR" in line]
+    rasa_errors = [line for line in rasa_log.lines() if "ERROR" in line or "Traceback" in line]
+    notifier_kept = all(
+        rig.service(name).pid == pid and rig.service(name).running() for name, pid in notifier_pids.items()
+    )
+    while_broken = fault.state()
+    fault.restore()
     stored_before = before.stored()
     ghost = [no for no in confirmed if no not in stored_before]
     after = Conversation(rig, kind, 1, country=2)
@@ -420,30 +485,36 @@ def database_fault(rig: Rig, kind: str, break_it: Callable[[], str], restore: Ca
     numbers_after: list[str] = []
     if not problem:
         problem, numbers_after = after.finish("description")
-    delivered = False
-    deadline = time.monotonic() + 30
-    while numbers_after and time.monotonic() < deadline and not delivered:
-        case = next((c for c in read_cases(rig.database) if c.case_no == numbers_after[0]), None)
-        delivered = case is not None and case.human_reached()
-        time.sleep(0.5)
+
+    def reached() -> bool:
+        case = next((c for c in read_cases(rig.cases) if c.case_no == numbers_after[0]), None)
+        return case is not None and case.human_reached()
+
+    delivered = bool(numbers_after) and wait_until(reached, 30, every=0.5) is not None
     works_again = bool(numbers_after) and after.stored() == numbers_after and delivered
     details += [
-        f"fault: {how}; files while broken: {files_while_broken}",
+        f"fault: {how}" + (f"; while broken: {while_broken}" if while_broken else ""),
         f"reply to the consent: {reply.error or reply.text[:160]!r}",
-        *[f"actions.log: {line[:200]}" for line in action_errors[:3]],
-        *[f"notifier.log: {line[:200]}" for line in notifier_errors[:3]],
-        *[f"rasa.log: {line[:200]}" for line in rasa_errors[:3]],
+        *[f"{line[:200]}" for line in action_errors[:3]],
+        *[f"{line[:200]}" for line in notifier_errors[:3]],
+        *[f"{line[:200]}" for line in rasa_errors[:3]],
     ]
     if problem:
         details.append(f"after restoring: {problem}")
+    notifiers = "notifier" if len(notifier_pids) == 1 else f"{len(notifier_pids)} notifiers"
     numbers = (
         f"'nothing was stored' reply {'yes' if told_nothing_stored else 'NO'}; confirmed but not stored {len(ghost)}; "
-        f"action server errors logged {len(action_errors)}; notifier kept running {'yes' if notifier_kept else 'NO'} "
+        f"action server errors logged {len(action_errors)}; {notifiers} kept running {'yes' if notifier_kept else 'NO'} "
         f"(errors logged {len(notifier_errors)}); Rasa errors logged {len(rasa_errors)}; after restoring: a new case "
         f"stored {'yes' if numbers_after and after.stored() == numbers_after else 'NO'}, delivered {'yes' if delivered else 'NO'}"
     )
     passed = told_nothing_stored and not ghost and bool(action_errors) and notifier_kept and works_again
     return Outcome(f"database {kind}", passed, numbers, details)
+
+
+def files_present(files: list[Path]) -> str:
+    """Which of the database's files exist (while it is broken)."""
+    return "files " + str({p.name: p.exists() for p in files})
 
 
 def database_read_only(rig: Rig) -> Outcome:
@@ -467,7 +538,7 @@ def database_read_only(rig: Rig) -> Outcome:
             if path.exists():
                 path.chmod(0o600)
 
-    return database_fault(rig, "read-only", break_it, restore)
+    return database_fault(rig, DatabaseFault("read-only", break_it, restore, lambda: files_present(files)))
 
 
 def database_missing(rig: Rig) -> Outcome:
@@ -492,37 +563,85 @@ def database_missing(rig: Rig) -> Outcome:
         if recreated:
             print("  note: something re-created the database file while it was missing", flush=True)
 
-    return database_fault(rig, "missing", break_it, restore)
+    return database_fault(rig, DatabaseFault("missing", break_it, restore, lambda: files_present(files)))
 
 
 def _interrupted(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated: {','.join(SCENARIOS)}")
-    parser.add_argument("--action-kills", type=int, default=3)
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options the fault probe shares with its scale-out run (eval/probes/scale_faults.py)."""
     parser.add_argument("--rasa-kills", type=int, default=20)
-    parser.add_argument("--notifier-kills", type=int, default=5)
-    parser.add_argument("--notifier-batch", type=int, default=60, help="cases opened before each notifier kill")
     parser.add_argument("--max-delay", type=float, default=0.0, help="Rasa kill: latest moment after the consent, s")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--budget", type=float, default=2400.0, help="seconds after which no further Rasa kill starts")
     parser.add_argument("--keep-logs", type=Path)
+    parser.add_argument("--report", type=Path, help="also write the results as markdown here")
+
+
+def chosen_scenarios(parser: argparse.ArgumentParser, only: str, known: tuple[str, ...]) -> list[str]:
+    """The scenarios --only names, in its order (an unknown one is a usage error)."""
+    chosen = [s.strip() for s in only.split(",") if s.strip()]
+    if unknown := set(chosen) - set(known):
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    return chosen
+
+
+def run_scenarios(lines: list[str], runs: dict[str, Callable[[], Outcome]], chosen: list[str]) -> list[Outcome]:
+    """Runs the chosen scenarios one after the other, printing each one's PASS/FAIL line and numbers."""
+    outcomes = []
+    for name in chosen:
+        print(f"… {name}", flush=True)
+        started = time.monotonic()
+        outcome = runs[name]()
+        outcomes.append(outcome)
+        say(lines)
+        say(lines, f"{'PASS' if outcome.passed else 'FAIL'}  {outcome.name} ({time.monotonic() - started:.0f} s)")
+        say(lines, f"      {outcome.numbers}")
+        for detail in outcome.details:
+            say(lines, f"      - {detail}")
+    return outcomes
+
+
+def report_supervision(lines: list[str], rig: FaultTarget) -> None:
+    """Every process's restarts and the supervisors' lines."""
+    restarts = {name: rig.watch(name).restarts for kind in SERVICE_KINDS for name in rig.names(kind)}
+    say(lines)
+    say(lines, f"supervisor restarts: {restarts}")
+    for line in rig.supervisor_lines:
+        say(lines, f"  {line}")
+
+
+def verdict(lines: list[str], outcomes: list[Outcome]) -> int:
+    """The closing line; the exit code (1 when a scenario failed)."""
+    failed = [o.name for o in outcomes if not o.passed]
+    say(lines)
+    say(
+        lines,
+        f"{len(outcomes) - len(failed)} of {len(outcomes)} scenarios passed"
+        + (f"; failed: {', '.join(failed)}" if failed else ""),
+    )
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated: {','.join(SCENARIOS)}")
+    parser.add_argument("--action-kills", type=int, default=3)
+    parser.add_argument("--notifier-kills", type=int, default=5)
+    parser.add_argument("--notifier-batch", type=int, default=60, help="cases opened before each notifier kill")
     parser.add_argument(
         "--trackers",
         choices=("shared", "separate"),
         default="separate",
         help="Rasa's conversations in a file of their own (separate, as make run does) or in the case database",
     )
-    parser.add_argument("--report", type=Path, help="also write the results as markdown here")
+    add_common_arguments(parser)
     args = parser.parse_args(argv)
-    chosen = [s.strip() for s in args.only.split(",") if s.strip()]
-    if unknown := set(chosen) - set(SCENARIOS):
-        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    chosen = chosen_scenarios(parser, args.only, SCENARIOS)
     signal.signal(signal.SIGTERM, _interrupted)
-    began, lines, outcomes = time.time(), list[str](), list[Outcome]()
+    began, lines = time.time(), list[str]()
     rng = random.Random(args.seed)
     until = time.monotonic() + args.budget
     load = LoadSampler().start()
@@ -543,30 +662,12 @@ def main(argv: list[str] | None = None) -> int:
             "readonly": lambda: database_read_only(rig),
             "missing": lambda: database_missing(rig),
         }
-        for name in chosen:
-            print(f"… {name}", flush=True)
-            started = time.monotonic()
-            outcome = runs[name]()
-            outcomes.append(outcome)
-            say(lines)
-            say(lines, f"{'PASS' if outcome.passed else 'FAIL'}  {outcome.name} ({time.monotonic() - started:.0f} s)")
-            say(lines, f"      {outcome.numbers}")
-            for detail in outcome.details:
-                say(lines, f"      - {detail}")
-        say(lines)
-        say(lines, f"supervisor restarts: { {n: w.restarts for n, w in rig.supervisor.watches.items()} }")
-        for line in rig.supervisor_lines:
-            say(lines, f"  {line}")
-    failed = [o.name for o in outcomes if not o.passed]
-    say(lines)
-    say(
-        lines,
-        f"{len(outcomes) - len(failed)} of {len(outcomes)} scenarios passed"
-        + (f"; failed: {', '.join(failed)}" if failed else ""),
-    )
+        outcomes = run_scenarios(lines, runs, chosen)
+        report_supervision(lines, rig)
+    code = verdict(lines, outcomes)
     if args.report:
         write_markdown(args.report, "Faults", lines, load.stop(), began)
-    return 1 if failed else 0
+    return code
 
 
 if __name__ == "__main__":
