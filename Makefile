@@ -23,7 +23,7 @@ KNOWLEDGE    := $(shell find knowledge -name '*.md' -not -name README.md 2>/dev/
 RASA_PATHS   := --config config.yml --domain bot/domain.yml
 
 .PHONY: help run shell setup db venvs web browser index train check-knowledge knowledge-report lint format validate test test-unit test-quick \
-        test-stories test-e2e test-scale scale-demo scale-packages bench fuzz soak eval eval-retrieval postgres clean
+        test-stories test-e2e test-scale scale-demo scale-packages bench fuzz soak soak-scale eval eval-retrieval postgres clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -97,6 +97,9 @@ fuzz: setup ## hostile-input probe: 10,000 malformed requests and odd messages o
 
 soak: setup ## reliability probes on a private supervised loopback stack: 100 conversations × 300 s, then faults (kill -9 of each process, read-only and missing database) (~30 min; SOAK_ARGS=…, FAULTS_ARGS=…)
 	@rc=0; $(PY) -m eval.probes.soak $(SOAK_ARGS) || rc=1; $(PY) -m eval.probes.faults $(FAULTS_ARGS) || rc=1; exit $$rc
+
+soak-scale: setup scale-packages ## the same probes on the scale-out set (nginx, two Rasa replicas, PostgreSQL, Redis, two notifiers): the soak, then Rasa killed at submission ×20, read-only and unavailable case database (~35 min; SCALE_SOAK_ARGS=…, SCALE_FAULTS_ARGS=…)
+	@rc=0; $(PY) -m eval.probes.scale_soak $(SCALE_SOAK_ARGS) || rc=1; $(PY) -m eval.probes.scale_faults $(SCALE_FAULTS_ARGS) || rc=1; exit $$rc
 
 eval: $(VENV)/.installed .index/CURRENT $(MODEL) ## evaluators' toolkit: conversation tests, answer quality, NLU CV, stories → eval/reports/evaluation.md (~20 min; EVAL_ARGS=…)
 	$(PY) -m eval.run $(EVAL_ARGS)
