@@ -47,6 +47,12 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "ipbot.tar.gz"
 RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
 PYTHON = ROOT / ".venv" / "bin" / "python"
+# How long Rasa may take over one message, waiting for its conversation's lock included: Rasa's own default
+# (rasa.core.constants.DEFAULT_RESPONSE_TIMEOUT, 1 h), which it applies only when its HTTP API is on. With
+# the API off, as under `make run`, Sanic's 60 s applied instead: a message that waited for the lock a killed
+# replica left in Redis (up to TICKET_LOCK_LIFETIME, 60 s) was cancelled, the user got an empty reply and
+# Rasa logged the message's text at ERROR (the scale-out fault probe, eval/reports/faults-scale.md).
+RASA_RESPONSE_TIMEOUT = 3600
 
 
 def free_port() -> int:
@@ -313,7 +319,7 @@ class Stack:
                 str(ROOT / "bot" / "endpoints.yml"),
             ],
             f"{self.rasa_url}/status?token={self.api_token}" if self.api_token else f"{self.rasa_url}/webhooks/rest/",
-            self._env(),
+            {**self._env(), "SANIC_RESPONSE_TIMEOUT": str(RASA_RESPONSE_TIMEOUT)},  # Sanic reads SANIC_* settings
             self.log_dir / "rasa.log",
         )
 

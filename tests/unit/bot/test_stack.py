@@ -284,3 +284,13 @@ def test_wait_until_returns_the_seconds_it_took_or_none_after_the_timeout():
     assert wait_until(lambda: never.append(1), timeout=0.02, every=0.005) is None
     assert len(never) >= 2  # checked again until the timeout, and once more at it
     assert wait_until(lambda: "ready", timeout=0) is not None  # true at once: no time needed
+
+
+def test_rasa_may_take_as_long_over_a_message_with_its_api_off_as_with_it_on(monkeypatch):
+    monkeypatch.delenv("SANIC_RESPONSE_TIMEOUT", raising=False)
+    # Rasa applies its own response timeout (1 h) only to the app with the HTTP API; without it Sanic's
+    # 60 s cut off a message waiting for the lock a killed replica left, with an empty reply.
+    for api_token in ("", "a" * 32):
+        env = Stack(5005, 5055, 8080, api_token=api_token).rasa_service().env
+        assert int(env["SANIC_RESPONSE_TIMEOUT"]) >= 3600
+    assert "SANIC_RESPONSE_TIMEOUT" not in Stack().action_service().env  # the action server keeps its own
