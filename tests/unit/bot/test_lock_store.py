@@ -1,4 +1,5 @@
-"""Rasa's lock store from LOCK_STORE_URL, as Rasa reads bot/endpoints.yml (in .venv-rasa, one subprocess)."""
+"""Rasa's lock store from LOCK_STORE_URL, as Rasa reads bot/endpoints.yml, and a message waiting for the lock
+a dead Rasa left (in .venv-rasa, one subprocess)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 SCRIPT = r"""
-import json, os
-from rasa.core.lock_store import LockStore
+import asyncio, json, os
+from rasa.core.lock_store import InMemoryLockStore, LockStore
 from rasa.utils.endpoints import read_endpoint_config
-from bot.lock_store import redis_options
+from bot.lock_store import RenewingInMemoryLockStore, redis_options
 
 found = {}
 for url in ["", "redis://:s%40cret@10.0.0.7:6390/2", "rediss://cache.example.com"]:
@@ -27,6 +28,24 @@ try:
     redis_options("http://127.0.0.1:6379")
 except ValueError as error:
     found["error"] = str(error)
+
+
+async def served_after_a_dead_holder(store):
+    store.issue_ticket("c", 1.0)  # a Rasa that died holding the lock: its ticket is never cleaned up
+
+    async def take():
+        async with store.lock("c", lock_lifetime=1.0, wait_time_in_seconds=0.4):
+            return True
+
+    try:
+        return await asyncio.wait_for(take(), 4.0)
+    except asyncio.TimeoutError:
+        return False
+
+
+found["served after a dead holder"] = {
+    type(s).__name__: asyncio.run(served_after_a_dead_holder(s)) for s in (InMemoryLockStore(), RenewingInMemoryLockStore())
+}
 print(json.dumps(found))
 """
 
@@ -45,19 +64,24 @@ def stores() -> dict:
 
 
 def test_without_a_url_the_locks_stay_in_rasas_memory(stores):
-    assert stores[""][0] == "InMemoryLockStore"
+    assert stores[""][0] == "RenewingInMemoryLockStore"
 
 
 def test_a_redis_url_gives_rasas_redis_lock_store_with_its_host_port_db_and_password(stores):
     assert stores["redis://:s%40cret@10.0.0.7:6390/2"] == [
-        "RedisLockStore",
+        "RenewingRedisLockStore",
         {"host": "10.0.0.7", "port": 6390, "db": 2, "password": "s@cret"},
     ]
     assert stores["rediss://cache.example.com"] == [
-        "RedisLockStore",
+        "RenewingRedisLockStore",
         {"host": "cache.example.com", "port": 6379, "db": 1, "password": None},
     ]
 
 
 def test_a_url_that_is_not_redis_is_refused_by_name(stores):
     assert stores["error"] == "LOCK_STORE_URL must be redis://host:port/db, not 'http'"
+
+
+def test_a_message_waiting_for_the_lock_a_dead_rasa_left_is_served_once_that_ticket_runs_out(stores):
+    # Rasa's own store lets the waiting message's ticket run out with the dead one's and never serves it.
+    assert stores["served after a dead holder"] == {"InMemoryLockStore": False, "RenewingInMemoryLockStore": True}
