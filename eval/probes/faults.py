@@ -243,7 +243,8 @@ def rasa_killed_at_submission(
         max_delay = 1.5 * talk(rig, probe.sender, probe.turn("consent").message).seconds
     tally = {"confirmed at once": 0, "confirmed after resending": 0, "stored, never confirmed": 0, "not stored": 0}
     duplicates, half, heal_seconds, form_problems, missed = 0, 0, [], 0, 0
-    resend_seconds: list[float] = []
+    resend_seconds: list[float] = []  # of the resends that were answered
+    lost_resends: list[str] = []  # of those that were not: seconds and what came back
     answered_by: list[str] = []
     victims: list[str] = []
     backoffs = [(s, s.MAX_BACKOFF) for s in rig.supervisors()]
@@ -289,6 +290,7 @@ def rasa_killed_at_submission(
                 again = talk(rig, talk_.sender, consent.message, 150)
                 if not again.lost:
                     break
+                lost_resends.append(f"{again.seconds:.1f} s {again.error or 'empty'}")
             if first.lost:
                 resend_seconds.append(again.seconds)
                 answered_by += again.upstreams[-1:]
@@ -337,6 +339,7 @@ def rasa_killed_at_submission(
         per_victim = ", ".join(f"{name} ×{victims.count(name)}" for name in sorted(set(victims))) or "-"
         numbers_line += (
             f"; killed {per_victim}; resent consents answered after {resent} (by {by}); "
+            f"resends that got no answer {len(lost_resends)} ({', '.join(lost_resends) or '-'}); "
             f"kills that missed the consent's replica {missed}"
         )
     # Fewer kills for lack of time are judged on those made.
