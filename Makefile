@@ -23,7 +23,7 @@ KNOWLEDGE    := $(shell find knowledge -name '*.md' -not -name README.md 2>/dev/
 RASA_PATHS   := --config config.yml --domain bot/domain.yml
 
 .PHONY: help run shell setup db venvs web browser index train check-knowledge knowledge-report lint format validate test test-unit test-quick \
-        test-stories test-e2e test-scale scale-demo scale-packages bench fuzz soak soak-scale eval eval-retrieval postgres clean
+        test-stories test-e2e test-scale scale-demo scale-packages bench bench-anchor fuzz soak soak-scale eval eval-retrieval postgres clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -86,11 +86,15 @@ check-knowledge: $(VENV)/.installed ## validate knowledge/ (prints file:line: fi
 knowledge-report: $(VENV)/.installed ## per document: official/secondary sources, unverified passages, review due, asks → .run/knowledge-report.md
 	$(PY) -m actions.cli report
 
-bench: setup ## benchmarks: input handling on adversarial text (~10 s), retrieval on a 10k-chunk corpus (~20 min), REST latency, Telegram gateway vs REST
+bench: setup ## benchmarks: input handling on adversarial text (~10 s), retrieval on a 10k-chunk corpus (~20 min), REST latency, Telegram gateway vs REST, this bot against the bare `rasa init` bot (~12 min)
 	$(PY) -m eval.bench_input
 	$(PY) -m eval.bench_retrieval
 	$(PY) -m eval.bench_rest
 	$(PY) -m eval.bench_gateway
+	$(PY) -m eval.bench_anchor
+
+bench-anchor: setup ## this bot against the bare `rasa init` bot, interleaved: p50/p95 and their ratios, CPU per message, memory (~12 min; ANCHOR_ARGS=--quick, --report …)
+	$(PY) -m eval.bench_anchor $(ANCHOR_ARGS)
 
 fuzz: setup ## hostile-input probe: 10,000 malformed requests and odd messages on REST and socket.io, on a private loopback stack (~11 min; FUZZ_ARGS=…)
 	$(PY) -m eval.fuzz $(FUZZ_ARGS)
