@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -151,25 +152,54 @@ def prepare_bare_project(folder: Path) -> None:
     (folder / "credentials.yml").write_text(BARE_CREDENTIALS, encoding="utf-8")
 
 
-def flame_summary(collapsed: list[str], top: int = 15) -> tuple[int, list[tuple[str, int, int]]]:
+# Innermost frames of a thread that waits (a lock, a queue, the event loop's poll, a sleep): py-spy's own
+# idle detection lets some through on a loaded machine, so they are dropped here.
+WAITING = frozenset(
+    {
+        "wait (threading.py)",
+        "Condition.wait (threading.py)",
+        "Event.wait (threading.py)",
+        "_worker (concurrent/futures/thread.py)",
+        "select (selectors.py)",
+        "EpollSelector.select (selectors.py)",
+        "IndexProvider._watch (actions/retrieval/provider.py)",
+        "serve (sanic/server/runners.py)",
+        "_run_once (asyncio/base_events.py)",
+        "BaseEventLoop._run_once (asyncio/base_events.py)",
+    }
+)
+PROCESS_FRAME = re.compile(r'^process \d+:"[^"]*";')
+
+
+def flame_summary(
+    collapsed: list[str], top: int = 12, trunk: float = 0.9
+) -> tuple[int, list[tuple[str, float]], list[tuple[str, float]]]:
     """From py-spy's raw (collapsed) output — one `frame;frame;… count` line per distinct stack, the
-    outermost frame first — the number of samples and the `top` frames by cumulative samples (those
-    whose stack holds the frame, counted once per stack), each with its own (innermost) samples."""
+    outermost frame first, a `process N:"…"` frame before them with --subprocesses — the busy samples
+    (stacks whose innermost frame is not a wait), the `top` frames by cumulative share of them (a frame
+    counted once per stack; frames in more than `trunk` of the stacks — the server loop, the thread
+    bootstrap — left out) and the `top` frames by own share (innermost: where the time is spent)."""
     cumulative: dict[str, int] = {}
     own: dict[str, int] = {}
     total = 0
     for line in collapsed:
-        stack, _, count_text = line.rstrip().rpartition(" ")
+        stack, _, count_text = PROCESS_FRAME.sub("", line.rstrip()).rpartition(" ")
         if not stack or not count_text.isdigit():
+            continue
+        frames = stack.split(";")
+        if frames[-1] in WAITING:
             continue
         count = int(count_text)
         total += count
-        frames = stack.split(";")
         for frame in set(frames):
             cumulative[frame] = cumulative.get(frame, 0) + count
         own[frames[-1]] = own.get(frames[-1], 0) + count
-    ranked = sorted(cumulative.items(), key=lambda item: (-item[1], item[0]))[:top]
-    return total, [(frame, n, own.get(frame, 0)) for frame, n in ranked]
+    if not total:
+        return 0, [], []
+    branches = [(f, n / total) for f, n in cumulative.items() if n / total <= trunk]
+    by_cumulative = sorted(branches, key=lambda item: (-item[1], item[0]))[:top]
+    by_own = sorted(((f, n / total) for f, n in own.items()), key=lambda item: (-item[1], item[0]))[:top]
+    return total, by_cumulative, by_own
 
 
 # ---- processes ------------------------------------------------------------------------------------
@@ -395,7 +425,9 @@ def compare(bots: dict[str, Bot], args: argparse.Namespace) -> tuple[dict[str, d
     return tallies, {"payload_bytes": sizes}
 
 
-def profile_sequential(bot: Bot, n: int, folder: Path) -> dict[str, tuple[int, list[tuple[str, int, int]]]]:
+def profile_sequential(
+    bot: Bot, n: int, folder: Path
+) -> dict[str, tuple[int, list[tuple[str, float]], list[tuple[str, float]]]]:
     """One more sequential run of n questions with py-spy sampling each of the bot's process groups
     (their Sanic workers too); the samples summarised per process (empty when py-spy is missing)."""
     spy = Path(sys.executable).parent / "py-spy"
@@ -424,20 +456,23 @@ def profile_sequential(bot: Bot, n: int, folder: Path) -> dict[str, tuple[int, l
     return summaries
 
 
-def profile_tables(summaries: dict[str, tuple[int, list[tuple[str, int, int]]]], n: int) -> str:
-    """The py-spy summaries as Markdown: per process, its top frames by cumulative share of samples."""
+def profile_tables(summaries: dict[str, tuple[int, list[tuple[str, float]], list[tuple[str, float]]]], n: int) -> str:
+    """The py-spy summaries as Markdown: per process, its top frames by cumulative and by own share."""
     out = []
-    for name, (total, frames) in summaries.items():
+    for name, (total, by_cumulative, by_own) in summaries.items():
+        rows = max(len(by_cumulative), len(by_own))
+
+        def cell(column: list[tuple[str, float]], i: int) -> tuple[str, str]:
+            return (f"`{column[i][0]}`", f"{column[i][1]:.0%}") if i < len(column) else ("", "")
+
+        cells = [(*cell(by_cumulative, i), *cell(by_own, i)) for i in range(rows)]
         out += [
-            f"Our {'Rasa server' if name == 'rasa' else 'action server'}: {total:,} samples (100 per second of "
-            f"busy threads) over {n} sequential questions; frames by the share of samples whose stack holds them:",
+            f"Our {'Rasa server' if name == 'rasa' else 'action server'} (all its processes and threads): "
+            f"{total:,} busy samples at 100 per second over {n} sequential questions.",
             "",
-            "| frame (function (file)) | cumulative | own |",
-            "|---|---|---|",
-            *(
-                f"| `{frame.replace('|', '/')}` | {cum / max(1, total):.0%} | {own / max(1, total):.0%} |"
-                for frame, cum, own in frames
-            ),
+            "| frame, by cumulative share (trunk left out) | cum. | frame, by own share | own |",
+            "|---|---|---|---|",
+            *("| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in cells),
             "",
         ]
     return "\n".join(out)

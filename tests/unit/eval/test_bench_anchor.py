@@ -64,19 +64,16 @@ def test_shared_text_copies_differ_from_the_originals_only_in_their_ids(tmp_path
     assert a.replace("-copy0", "-copy1", 1) == b
 
 
-def test_flame_summary_counts_a_frame_once_per_stack_and_its_own_samples_where_it_is_innermost():
+def test_flame_summary_drops_waits_and_the_trunk_and_counts_a_frame_once_per_stack():
     collapsed = [
-        "main (a.py);handle (b.py);embed (c.py) 6",
-        "main (a.py);handle (b.py);search (d.py);embed (c.py) 3",
+        'process 7:"python -c from x import y; y()";main (a.py);handle (b.py);embed (c.py) 6',
+        "main (a.py);handle (b.py);search (d.py);embed (c.py) 2",
         "main (a.py);handle (b.py) 1",
-        "main (a.py);loop (e.py);loop (e.py) 2",  # recursion: one stack, counted once
+        "main (a.py);loop (e.py);loop (e.py) 1",  # recursion: one stack, counted once
+        "main (a.py);Event.wait (threading.py) 50",  # a waiting thread: not busy
         "garbage",
     ]
-    total, frames = flame_summary(collapsed, top=4)
-    assert total == 12
-    assert frames == [
-        ("main (a.py)", 12, 0),
-        ("handle (b.py)", 10, 1),
-        ("embed (c.py)", 9, 9),
-        ("search (d.py)", 3, 0),
-    ]
+    total, by_cumulative, by_own = flame_summary(collapsed, top=3, trunk=0.9)
+    assert total == 10
+    assert by_cumulative == [("handle (b.py)", 0.9), ("embed (c.py)", 0.8), ("search (d.py)", 0.2)]  # main: trunk
+    assert by_own == [("embed (c.py)", 0.8), ("handle (b.py)", 0.1), ("loop (e.py)", 0.1)]
