@@ -164,6 +164,10 @@ WAITING = frozenset(
         "EpollSelector.select (selectors.py)",
         "IndexProvider._watch (actions/retrieval/provider.py)",
         "serve (sanic/server/runners.py)",
+        "_run_server_forever (sanic/server/runners.py)",
+        "Connection._recv (multiprocessing/connection.py)",
+        "socket.accept (socket.py)",
+        "_PollLikeSelector.select (selectors.py)",
         "_run_once (asyncio/base_events.py)",
         "BaseEventLoop._run_once (asyncio/base_events.py)",
     }
