@@ -3,7 +3,7 @@ same workloads, interleaved.
 
     python -m eval.bench_anchor [--reps 4] [--sequential 20] [--senders 20] [--per-sender 10]
                                 [--greetings 10] [--action-calls 30] [--quick] [--bare-dir DIR]
-                                [--report eval/reports/bench-anchor.md]
+                                [--query-cache] [--report eval/reports/bench-anchor.md] [--profile N]
 
 The bare bot: `rasa init --no-prompt` (offline; the same .venv-rasa, Rasa 3.6) in a temporary folder,
 with one custom action, `action_hello` (utters a fixed text), which a rule — and the starter stories,
@@ -26,6 +26,8 @@ after one pass that is not counted:
 Printed per workload: p50/p95 of each bot over all repetitions, the ratio ours ÷ bare of p50 and of
 p95 as the median and range over the repetitions, the CPU time per message of each process group
 (utime + stime from /proc, before and after each workload) and, at the end, each group's memory (RSS).
+--profile N then sends N more questions to our bot with py-spy (requirements.txt) sampling both of its
+process groups from outside, and reports the frames that hold the most busy samples.
 Our action server runs with the question-embedding cache off (QUERY_CACHE_SIZE=0; --query-cache
 leaves it on): the mix repeats a few questions, and with the cache every repetition after the first
 would skip the embedding, which new questions from users do not.
