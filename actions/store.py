@@ -38,6 +38,8 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    select,
+    update,
 )
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
@@ -337,3 +339,29 @@ def migrate(url: str, create: bool = True) -> None:
     with get_engine(url).begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def pending_web_rows(session: Session, sender_id: str, kind: str) -> list[OutboxMessage]:
+    """The outbox rows of one kind waiting for a web or REST conversation, oldest first (shown at its next message)."""
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.status == "pending",
+            OutboxMessage.channel == "web",
+            OutboxMessage.recipient == sender_id,
+            OutboxMessage.kind == kind,
+        )
+        .order_by(OutboxMessage.id)
+    ).all()
+    return list(rows)
+
+
+def claim(session: Session, row: OutboxMessage, status: str, now: datetime) -> bool:
+    """Marks a pending row `status` unless another process did first: whether this call claimed it."""
+    claimed = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row.id, OutboxMessage.status == "pending")
+        .values(status=status, delivered_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(claimed, "rowcount", 0) == 1  # an UPDATE's result is a CursorResult, whose rowcount counts rows

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -33,7 +33,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -50,7 +50,15 @@ from actions.knowledge import (
 )
 from actions.messages import t
 from actions.privacy import get_logger
-from actions.store import AlertDelivery, AlertSubscription, OutboxMessage, session_scope, utcnow
+from actions.store import (
+    AlertDelivery,
+    AlertSubscription,
+    OutboxMessage,
+    claim,
+    pending_web_rows,
+    session_scope,
+    utcnow,
+)
 from actions.vocab import (
     ALL_INDUSTRIES,
     EU_MEMBERS,
@@ -408,30 +416,11 @@ def claim_web_alerts(session: Session, sender_id: str, today: date | None = None
     """The alerts waiting for a web/REST conversation, each claimed (marked delivered) exactly once;
     expired ones are marked expired and not shown."""
     today = today or date.today()
-    rows = session.scalars(
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.status == "pending",
-            OutboxMessage.channel == "web",
-            OutboxMessage.recipient == sender_id,
-            OutboxMessage.kind == "alert",
-        )
-        .order_by(OutboxMessage.id)
-    ).all()
     shown = []
     now: datetime = utcnow()
-    for row in rows:
+    for row in pending_web_rows(session, sender_id, "alert"):
         expired = date.fromisoformat(row.payload.get("valid_until", "9999-12-31")) < today
-        claimed = cast(  # an UPDATE's result is a CursorResult (it has rowcount); the stubs say Result
-            "CursorResult[Any]",
-            session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id, OutboxMessage.status == "pending")
-                .values(status="expired" if expired else "delivered", delivered_at=now)
-                .execution_options(synchronize_session=False)
-            ),
-        )
-        if claimed.rowcount == 1 and not expired:
+        if claim(session, row, "expired" if expired else "delivered", now) and not expired:
             shown.append(dict(row.payload))
     return shown
 

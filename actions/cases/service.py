@@ -16,16 +16,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Literal
 
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from actions.cases.experts import Expert, Match, match_experts
 from actions.cases.staff import StaffMember, on_duty, staff_hours
 from actions.channels import channel_of
 from actions.messages import has, t
-from actions.store import Case, CaseEvent, Offer, OutboxMessage, utcnow
+from actions.store import Case, CaseEvent, Offer, OutboxMessage, claim, pending_web_rows, utcnow
 
 
 @dataclass(frozen=True)
@@ -581,30 +581,12 @@ def case_message_to_expert(session: Session, chat_id: str, message_id: str) -> s
 
 def claim_web_replies(session: Session, sender_id: str) -> list[dict]:
     """The experts' messages waiting for a web or REST conversation, each claimed (marked delivered) once."""
-    rows = session.scalars(
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.status == "pending",
-            OutboxMessage.channel == "web",
-            OutboxMessage.recipient == sender_id,
-            OutboxMessage.kind == "expert_reply",
-        )
-        .order_by(OutboxMessage.id)
-    ).all()
-    shown, now = [], utcnow()
-    for row in rows:
-        claimed = cast(  # an UPDATE's result is a CursorResult (it has rowcount); the stubs say Result
-            "CursorResult[Any]",
-            session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id, OutboxMessage.status == "pending")
-                .values(status="delivered", delivered_at=now)
-                .execution_options(synchronize_session=False)
-            ),
-        )
-        if claimed.rowcount == 1:
-            shown.append(dict(row.payload))
-    return shown
+    now = utcnow()
+    return [
+        dict(row.payload)
+        for row in pending_web_rows(session, sender_id, "expert_reply")
+        if claim(session, row, "delivered", now)
+    ]
 
 
 def can_see(case: Case, expert_id: str) -> bool:
