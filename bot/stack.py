@@ -46,6 +46,8 @@ from actions.settings import Settings, conversations_url, thread_environment
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "ipbot.tar.gz"
 RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
+# Rasa's command line with the bot's one change to Rasa (bot/rasa_run.py): how the launcher starts Rasa.
+RASA_RUN = (str(ROOT / ".venv-rasa" / "bin" / "python"), "-m", "bot.rasa_run")
 PYTHON = ROOT / ".venv" / "bin" / "python"
 # How long Rasa may take over one message, waiting for its conversation's lock included: Rasa's own default
 # (rasa.core.constants.DEFAULT_RESPONSE_TIMEOUT, 1 h), which it applies only when its HTTP API is on. With
@@ -302,7 +304,7 @@ class Stack:
         return Service(
             "rasa",
             [
-                str(RASA),
+                *RASA_RUN,
                 "run",
                 *api,
                 "--cors",
@@ -688,7 +690,7 @@ def main(argv: list[str] | None = None) -> int:
             env = stack._env()
             return subprocess.call(
                 [
-                    str(RASA),
+                    *RASA_RUN,
                     "shell",
                     "--model",
                     str(stack.model),
