@@ -70,6 +70,13 @@ class LexicalSentenceScorer:
         # stemming them was nearly all of composing an answer (17 of 18 ms per answer, in-process profile).
         self._sentence_terms = lru_cache(maxsize=SENTENCE_TERMS_KEPT)(self._terms)
 
+    def __getstate__(self) -> dict[str, Any]:  # rasa-sdk sends the actions to its worker process: the kept terms stay
+        return {k: v for k, v in self.__dict__.items() if k != "_sentence_terms"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._sentence_terms = lru_cache(maxsize=SENTENCE_TERMS_KEPT)(self._terms)
+
     def _terms(self, sentence: str) -> tuple[str, ...]:
         assert self._tokenizer is not None
         return tuple(self._tokenizer.tokens(sentence))

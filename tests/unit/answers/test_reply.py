@@ -507,3 +507,28 @@ def test_free_asks_for_an_amount_but_a_free_trade_agreement_does_not():
         "is there a free trade agreement between China and Korea?", "RCEP is a free trade agreement."
     )
     assert holds_asked_fact("is PPH free?", "The USPTO charges no official fee for a PPH request.")
+
+
+class CountingTokenizer:
+    """Splits on spaces and counts the texts it was asked to split."""
+
+    def __init__(self):
+        self.seen: list[str] = []
+
+    def tokens(self, text):
+        self.seen.append(text)
+        return text.lower().split()
+
+
+def test_the_scorer_segments_each_sentence_once_and_scores_the_same_after_a_trip_to_a_worker():
+    import pickle
+
+    tokenizer = CountingTokenizer()
+    scorer = LexicalSentenceScorer(tokenizer=tokenizer)  # type: ignore[arg-type]
+    sentences = ["the fee is KRW 200,000", "documents to file", "the start date"]
+    first = scorer.score("what is the fee", sentences, "en")
+    second = scorer.score("which documents", sentences, "en")
+    assert sorted(tokenizer.seen) == sorted(["what is the fee", "which documents", *sentences])
+    assert first[0] > first[1] and second[1] > second[0]
+    clone = pickle.loads(pickle.dumps(scorer))
+    assert clone.score("what is the fee", sentences, "en") == first
