@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from functools import lru_cache
 from pathlib import Path
 
 import jieba
@@ -231,12 +232,24 @@ def _jieba_for(dict_dir: Path | None) -> jieba.Tokenizer:
         return _tokenizers[key]
 
 
+_stemmers = threading.local()  # a Snowball stemmer keeps its cursor on itself: one per thread
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """The English Snowball stem of a lower-cased word, each word stemmed once per process: stemming was
+    half of segmenting a text (an incremental index build segments every chunk; in-process profile)."""
+    stemmer = getattr(_stemmers, "english", None)
+    if stemmer is None:
+        stemmer = _stemmers.english = snowballstemmer.stemmer("english")
+    return str(stemmer.stemWord(word))
+
+
 class Tokenizer:
     """Search terms of a text: jieba words for Chinese, stemmed words for English, no stopwords."""
 
     def __init__(self, dict_dir: Path | None = None):
         self._jieba = _jieba_for(dict_dir)
-        self._stemmer = snowballstemmer.stemmer("english")
 
     def tokens(self, text: str) -> list[str]:
         """Terms in order of appearance (repeats kept, for BM25 term frequency)."""
@@ -250,7 +263,7 @@ class Tokenizer:
                     if len(word) == 1:
                         continue
                     if len(word) > 3 and not word[0].isdigit():
-                        word = self._stemmer.stemWord(word)
+                        word = stem(word)
                         if word in STOPWORDS_EN:  # "whats" → "what"
                             continue
                     out.append(word)
