@@ -418,3 +418,39 @@ def test_a_question_staff_listed_for_a_section_ranks_that_section_first(fixture_
     monkeypatch.setitem(fixture_index.settings.__dict__, "exact_ask", 0.98)
     on = {p.key: p.score for p in fixture_index.search(question)}
     assert on["fx-pph-basics#documents-to-file"] > off["fx-pph-basics#documents-to-file"]
+
+
+def test_rebuild_keeps_the_terms_of_unchanged_chunks_unless_the_segmenting_changed(
+    fixture_settings, embeddings, tmp_path, monkeypatch
+):
+    import shutil
+
+    from actions.retrieval.text import Tokenizer
+
+    corpus, dictionary = tmp_path / "knowledge", tmp_path / "jieba"
+    shutil.copytree(fixture_settings.knowledge_dir, corpus)
+    shutil.copytree(fixture_settings.jieba_dict_dir, dictionary)
+    settings = fixture_settings.model_copy(
+        update={"knowledge_dir": corpus, "index_dir": tmp_path / "index", "jieba_dict_dir": dictionary}
+    )
+    quiet = {"progress": False, "embeddings": embeddings, "log": lambda _: None}
+    build_index(settings, **quiet)
+    built = KnowledgeIndex.load(settings, embeddings=embeddings)
+    terms_before = {c.page_content: c.metadata["tokens"] for c in built.chunks}
+
+    segmented: list[str] = []
+    original = Tokenizer.tokens
+    monkeypatch.setattr(Tokenizer, "tokens", lambda self, text: segmented.append(text) or original(self, text))
+    pph = corpus / "pph" / "pph-basics.md"
+    pph.write_text(pph.read_text(encoding="utf-8").replace("请求表", "PPH请求表"), encoding="utf-8")
+    build_index(settings, **quiet)
+    assert len(segmented) == 1 and "PPH请求表" in segmented[0]  # only the edited passage is segmented again
+    rebuilt = KnowledgeIndex.load(settings, embeddings=embeddings)
+    assert {c.page_content: c.metadata["tokens"] for c in rebuilt.chunks if c.page_content in terms_before} == {
+        k: v for k, v in terms_before.items() if k in {c.page_content for c in rebuilt.chunks}
+    }
+
+    segmented.clear()
+    (dictionary / "added.txt").write_text("请求表 100 n\n", encoding="utf-8")  # a new dictionary word
+    manifest = build_index(settings, **quiet)
+    assert len(segmented) == manifest["chunks"] and manifest["embedded_chunks"] == 0  # all segmented, none embedded
