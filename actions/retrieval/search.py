@@ -85,7 +85,7 @@ class KnowledgeIndex:
         # The markets each section's heading and text name, found once per section (the texts do not change
         # while the index is loaded): looking for ~300 market names in every candidate's text on every
         # question was a fifth of the action server's time per answer under the anchor benchmark.
-        self._markets_in: dict[tuple[tuple[str, str], str], frozenset[str]] = {}
+        self._markets_in: dict[str, frozenset[str]] = {}  # by the heading or text searched
 
     def _embed_uncached(self, text: str) -> tuple[float, ...]:
         return tuple(self.store.embedding_function.embed_query(text))
@@ -351,15 +351,13 @@ class KnowledgeIndex:
 
     def _section_markets(self, key: tuple[str, str], part: str) -> frozenset[str]:
         """The markets a section's heading (`part` "heading", both languages) or text ("text") names."""
-        found = self._markets_in.get((key, part))
+        section = self.catalog[key[0]]["sections"][key[1]]
+        words = (
+            f"{section['zh']} {section['en']}" if part == "heading" else section["text_zh"] + "\n" + section["text_en"]
+        )
+        found = self._markets_in.get(words)
         if found is None:
-            section = self.catalog[key[0]]["sections"][key[1]]
-            words = (
-                f"{section['zh']} {section['en']}"
-                if part == "heading"
-                else section["text_zh"] + "\n" + section["text_en"]
-            )
-            found = self._markets_in[(key, part)] = frozenset(market_codes(words))
+            found = self._markets_in[words] = frozenset(market_codes(words))
         return found
 
     def _heading_names_other_markets(self, key: tuple[str, str], markets: list[str]) -> bool:
