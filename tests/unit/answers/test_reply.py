@@ -532,3 +532,25 @@ def test_the_scorer_segments_each_sentence_once_and_scores_the_same_after_a_trip
     assert first[0] > first[1] and second[1] > second[0]
     clone = pickle.loads(pickle.dumps(scorer))
     assert clone.score("what is the fee", sentences, "en") == first
+
+
+def test_the_english_budget_carries_as_much_as_the_chinese_one_in_the_knowledge_files():
+    """The extract budgets are characters (zh) and words (en): they stay within 10% of the ratio the
+    knowledge files' own bilingual sections show, so neither language's answers are cut shorter."""
+    import re
+    import statistics
+
+    from actions.knowledge import load_knowledge
+    from actions.settings import Settings
+
+    documents, _ = load_knowledge(PROJECT_ROOT / "knowledge", PROJECT_ROOT)
+    ratios = [
+        len(re.sub(r"\s", "", s.text_zh)) / len(s.text_en.split())
+        for d in documents
+        for s in d.sections
+        if s.text_zh and s.text_en
+    ]
+    assert len(ratios) > 100
+    settings = Settings()
+    parity = settings.answer_chars_zh / statistics.median(ratios)
+    assert abs(settings.answer_words_en - parity) <= 0.1 * parity, (settings.answer_words_en, round(parity))
