@@ -41,6 +41,18 @@ FRAMING_TERMS = frozenset(
 CLAUSE_BREAK = re.compile(r"[,;，；。！？!?]+\s*|\.\s+")
 
 
+def admitted_by_document(docs: list[str], relevant: list[bool], fits: list[bool]) -> list[bool]:
+    """The gate admits a document; inside an admitted one the ranking picks the section: a section ranked
+    above a gated (and fitting) section of its own document passes too. ("Can the Messe Frankfurt
+    organisers remove a copycat stand?": the organisers' procedures ranked first, yet only the
+    copied-product section of the same trade-fair playbook cleared the gate, by its words, and was quoted.)
+    `docs`, `relevant`, `fits`: the ranked sections' documents, gate results and market/direction fit."""
+    return [
+        relevant[i] or any(relevant[j] and fits[j] and docs[j] == docs[i] for j in range(i + 1, len(docs)))
+        for i in range(len(docs))
+    ]
+
+
 class KnowledgeIndex:
     """A loaded index: answers `search(query, k)` with gated, fused passages."""
 
@@ -231,16 +243,19 @@ class KnowledgeIndex:
         if playbook and playbook not in top:  # the named incident's playbook always takes part
             top = [*top[: k - 1], playbook]
         clauses = self._clause_scores(query, lang, [t[-1] for t in top]) if mode == "hybrid" else {}
-        passages = []
-        for ok, score, lexical, dense, ask, key in top:
+        fits, relevant = [], []
+        for ok, _, lexical, dense, ask, key in top:
             clause_dense, clause_lexical, clause_ask = clauses.get(key, (0.0, 0.0, 0.0))
-            relevant = (
+            relevant.append(
                 self.passes_gate(dense, lexical, lang, ask)
                 or self.passes_gate(clause_dense, clause_lexical, lang, clause_ask)
                 or key == playbook_best
             )
-            answerable = ok and relevant and self._covers_markets(key, markets, direction)
-            passages.append(self._passage(key, score, dense, lexical, answerable, ask))
+            fits.append(ok and self._covers_markets(key, markets, direction))
+        relevant = admitted_by_document([t[-1][0] for t in top], relevant, fits)
+        passages = []
+        for (_, score, lexical, dense, ask, key), fit, rel in zip(top, fits, relevant, strict=True):
+            passages.append(self._passage(key, score, dense, lexical, fit and rel, ask))
         return passages
 
     def _clause_scores(

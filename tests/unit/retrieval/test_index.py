@@ -454,3 +454,20 @@ def test_rebuild_keeps_the_terms_of_unchanged_chunks_unless_the_segmenting_chang
     (dictionary / "added.txt").write_text("请求表 100 n\n", encoding="utf-8")  # a new dictionary word
     manifest = build_index(settings, **quiet)
     assert len(segmented) == manifest["chunks"] and manifest["embedded_chunks"] == 0  # all segmented, none embedded
+
+
+def test_a_section_ranked_above_a_gated_section_of_its_own_document_answers_too():
+    from actions.retrieval.search import admitted_by_document
+
+    docs = ["fair", "fair", "rcep", "fair"]
+    # the fair playbook's second section cleared the gate: the first, ranked above it, answers too;
+    # another document's section and a section ranked below do not
+    assert admitted_by_document(docs, [False, True, False, False], [True] * 4) == [True, True, False, False]
+    # a gated section that does not fit the asked market or direction admits nothing
+    assert admitted_by_document(docs, [False, True, False, False], [True, False, True, True]) == [
+        False,
+        True,
+        False,
+        False,
+    ]
+    assert admitted_by_document(docs, [False] * 4, [True] * 4) == [False] * 4
