@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from actions.question_vector import PARSE_KEY as EMBEDDING_KEY
+
 FORGET_SLOT = "forget_form"
 ERASED = "[erased]"
 
@@ -68,7 +70,7 @@ def _erase(event: Event, form_slots: set[str]) -> bool:
         if isinstance(parse_data, dict):
             parse_data["text"] = ERASED
             parse_data["entities"] = []
-            for key in ("text_tokens", "text_bounds"):
+            for key in ("text_tokens", "text_bounds", EMBEDDING_KEY):
                 parse_data.pop(key, None)
         return before != (ERASED, [])
     if kind == "bot":

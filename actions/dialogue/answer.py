@@ -11,6 +11,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import question_vector
 from actions.answers.question import Resolved, Topic, mentions, resolve, tells_own_situation
 from actions.answers.reply import Answer, LexicalSentenceScorer, compose, holds_asked_fact, holds_kind_asked
 from actions.answers.requests import RequestDecision, policy_for
@@ -96,7 +97,8 @@ class ActionAnswerQuestion(BaseAction):
                 return self._decline(dispatcher, tracker, index, decision, text, lang)
             topic = Topic.from_slot(tracker.get_slot(SLOT_TOPIC))
             resolved = resolve(text, topic, lang)
-            passages = await asyncio.to_thread(self._search, index, resolved, lang, topic)
+            vector = self._nlu_vector(tracker, index, resolved.query)
+            passages = await asyncio.to_thread(self._search, index, resolved, lang, topic, vector)
             if intent == "report_case" and not resolved.followup:  # an incident told as a story
                 story = index.answer_story(passages, resolved.query)
                 passages = [self._if_it_holds_the_fact(p, resolved.query, lang) for p in story]
@@ -134,13 +136,24 @@ class ActionAnswerQuestion(BaseAction):
             events += offer_case(dispatcher, tracker, lang, incident)
         return events
 
-    def _search(self, index: Any, resolved: Resolved, lang: str, topic: Topic | None = None) -> list[Passage]:
+    @staticmethod
+    def _nlu_vector(tracker: Tracker, index: Any, query: str) -> list[float] | None:
+        """The NLU's embedding of the message (actions/question_vector.py) when the index embeds questions
+        with the same model and the question searched is the text the NLU embedded; else None (embedded here)."""
+        model = getattr(index, "query_model", None)
+        if not model or query != tracker.latest_message.get("text"):
+            return None
+        return question_vector.decode(tracker.latest_message.get(question_vector.PARSE_KEY), model)
+
+    def _search(
+        self, index: Any, resolved: Resolved, lang: str, topic: Topic | None = None, vector: list[float] | None = None
+    ) -> list[Passage]:
         """The best sections for the question, each answerable only if it can hold the kind of fact
         asked for. A follow-up whose best few sections cannot ("how much does it cost?" after a PPH
         answer, and none names a fee) looks further down, in the topic's own document only: its fee
         note beats "no reliable answer". Not for a fresh question: measured on the dev part, a deeper
         look there answered price questions the knowledge cannot answer (an attorney's quote)."""
-        found = index.search(resolved.query, None, lang, "hybrid", resolved.direction)
+        found = index.search(resolved.query, None, lang, "hybrid", resolved.direction, vector)
         passages = [self._if_it_holds_the_fact(p, resolved.query, lang) for p in found]
         missed_fact = any(p.answerable for p in found) and not any(p.answerable for p in passages)
         if resolved.followup and not missed_fact:
@@ -148,7 +161,7 @@ class ActionAnswerQuestion(BaseAction):
         if not (missed_fact and resolved.followup and topic is not None):
             return passages
         k = max(len(found), 1)
-        deeper = index.search(resolved.query, k * DEEPER_SEARCH, lang, "hybrid", resolved.direction)
+        deeper = index.search(resolved.query, k * DEEPER_SEARCH, lang, "hybrid", resolved.direction, vector)
         holding = [
             p
             for p in (self._if_it_holds_the_fact(p, resolved.query, lang) for p in deeper)

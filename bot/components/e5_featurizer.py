@@ -22,6 +22,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from actions.question_vector import PARSE_KEY, encode
 from bot.components.e5_cache import VARIANTS, CachedE5, load_e5
 
 
@@ -91,14 +92,21 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         """Featurizes every training example that has text."""
-        self.process(training_data.training_examples)
+        self._featurize(training_data.training_examples, hand_on=False)
         return training_data
 
     def process(self, messages: list[Message]) -> list[Message]:
-        """Adds the sentence feature to each message with text, embedding the new texts in one batch."""
+        """Adds the sentence feature to each message with text, embedding the new texts in one batch, and
+        puts the (unit) vector in the message's parse data for the action server (actions/question_vector.py):
+        the answer action searches the knowledge with the same vector instead of embedding the text again."""
+        return self._featurize(messages, hand_on=self._config["variant"] == "original")
+
+    def _featurize(self, messages: list[Message], hand_on: bool) -> list[Message]:
         with_text = [m for m in messages if (m.get(TEXT) or "").strip()]
         vectors = self.embedder.query([m.get(TEXT) for m in with_text])
         norm = float(self._config["vector_norm"])
         for message, vector in zip(with_text, vectors, strict=True):
             self.add_features_to_message(None, norm * vector.reshape(1, -1), TEXT, message)
+            if hand_on:
+                message.set(PARSE_KEY, encode(vector.tolist()), add_to_output=True)
         return messages

@@ -105,3 +105,13 @@ def test_a_forget_without_a_form_run_erases_nothing():
     events = [user("hi", "greet"), slot(FORGET_SLOT, "case_form")]
     assert erase_forgotten_entries(events, FORMS) == 0
     assert events[0]["text"] == "hi"
+
+
+def test_the_embedding_of_an_erased_entry_goes_too():
+    from actions.question_vector import PARSE_KEY, encode
+
+    events = refused_intake()
+    contact = next(e for e in events if e.get("text") == "ops@example.com")
+    contact["parse_data"][PARSE_KEY] = encode([0.6, 0.8])
+    erase_forgotten_entries(events, FORMS)
+    assert PARSE_KEY not in contact["parse_data"]

