@@ -230,12 +230,12 @@ def _outbox(args: argparse.Namespace) -> int:
 def _alerts(args: argparse.Namespace) -> int:
     from datetime import date
 
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
-    from actions.alerts.service import has_errors, load_alerts, publish
+    from actions.alerts.service import delivery_counts, has_errors, load_alerts, publish
     from actions.privacy import printable
     from actions.settings import PROJECT_ROOT, get_settings
-    from actions.store import AlertDelivery, AlertSubscription, OutboxMessage, migrate, session_scope
+    from actions.store import AlertSubscription, migrate, session_scope
 
     settings = get_settings()
     today = date.today()
@@ -271,14 +271,9 @@ def _alerts(args: argparse.Namespace) -> int:
                     f"{sub.language}  since {sub.created_at:%Y-%m-%d}"
                 )
             return 0
-        rows = s.execute(
-            select(AlertDelivery.alert_id, OutboxMessage.status, func.count())
-            .join(OutboxMessage, OutboxMessage.id == AlertDelivery.outbox_id)
-            .group_by(AlertDelivery.alert_id, OutboxMessage.status)
-        )
-        counts = {(alert_id, status): n for alert_id, status, n in rows}
+        counts = delivery_counts(s)
     for alert in sorted(alerts, key=lambda a: a.published, reverse=True):
-        sent = {st: n for (a, st), n in counts.items() if a == alert.id}
+        sent = counts.get(alert.id, {})
         sample = " [sample]" if alert.sample else ""
         print(
             f"{alert.id:32} {alert.status(today):9} {alert.severity:7} {','.join(alert.markets):10} "

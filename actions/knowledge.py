@@ -258,11 +258,17 @@ def read_yaml_file(path: Path, rel: str) -> tuple[Any, dict[str, int], list[Prob
     file:line problem instead of the data when it cannot be read or parsed."""
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
     except OSError as exc:
         return None, {}, [Problem(rel, 1, "file", f"cannot be read: {exc}")]
     except UnicodeDecodeError as exc:
         return None, {}, [Problem(rel, 1, "file", f"cannot be read as UTF-8 text: {exc}")]
+    return parse_yaml_text(text, rel)
+
+
+def parse_yaml_text(text: str, rel: str) -> tuple[Any, dict[str, int], list[Problem]]:
+    """`read_yaml_file` for a text not (yet) in a file, such as the console's alert form before it is written."""
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1

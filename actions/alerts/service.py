@@ -7,6 +7,8 @@ each matching subscriber through the outbox.
   the chat at the user's next message (`claim_web_alerts`) and marks it delivered then.
 - Exactly once: the unique (alert_id, subscriber) pair of `AlertDelivery`; publishing twice, or two
   publishers at once, adds nothing. All or nothing: if any alert file is invalid, nothing is published.
+- The staff console (bot/console) writes alert files through actions/alerts/files.py, checked by the same
+  `check_alert_text` as `load_alert`, previews who would get one (`preview`) and publishes it (`publish_one`).
 - Expired alerts (past `valid_until`) are never sent; alerts whose `published` date is still ahead
   wait for it.
 
@@ -17,6 +19,7 @@ Nothing here connects or reads files at import time.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -33,7 +36,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,6 +46,7 @@ from actions.knowledge import (
     LangText,
     Problem,
     knowledge_signature,
+    parse_yaml_text,
     read_yaml_file,
     relative_name,
     validation_problems,
@@ -151,8 +155,20 @@ def load_alert(path: Path, root: Path | None = None, today: date | None = None) 
     """Reads one alert file; None (with file:line problems) if it is invalid."""
     rel = relative_name(path, root)
     data, lines, problems = read_yaml_file(path, rel)
-    if problems:
-        return None, problems
+    return (None, problems) if problems else _validated_alert(data, lines, rel, today)
+
+
+def check_alert_text(text: str, rel: str, today: date | None = None) -> tuple[Alert | None, list[Problem]]:
+    """The checks of `load_alert` on an alert's YAML before it is written (the console's form), so a file
+    the console writes is one `load_alert` accepts; problems name `rel` and the text's lines."""
+    data, lines, problems = parse_yaml_text(text, rel)
+    return (None, problems) if problems else _validated_alert(data, lines, rel, today)
+
+
+def _validated_alert(
+    data: Any, lines: dict[str, int], rel: str, today: date | None
+) -> tuple[Alert | None, list[Problem]]:
+    """An alert file's parsed YAML checked against the format; None (with file:line problems) if it is invalid."""
     if not isinstance(data, dict):
         return None, [Problem(rel, 1, "alert", "the file must be a YAML mapping of one alert's fields")]
     try:
@@ -282,11 +298,14 @@ def _subscribers(session: Session, alert: Alert, sender_id: str | None = None) -
     return chosen
 
 
-def fan_out(session: Session, alert: Alert, sender_id: str | None = None, dry_run: bool = False) -> int:
-    """Queues the alert for every matching subscriber that has not had it; returns how many were queued."""
+def _not_yet_served(
+    session: Session, alert: Alert, sender_id: str | None = None
+) -> tuple[list[AlertSubscription], int]:
+    """The subscriptions the alert would be queued for now (one per conversation it covers that has not had
+    it), and how many covered conversations had it already."""
     subscribers = _subscribers(session, alert, sender_id)
     if not subscribers:
-        return 0
+        return [], 0
     had = set(
         session.scalars(
             select(AlertDelivery.subscriber).where(
@@ -294,11 +313,21 @@ def fan_out(session: Session, alert: Alert, sender_id: str | None = None, dry_ru
             )
         )
     )
-    new = [sub for sender, sub in subscribers.items() if sender not in had]
-    if dry_run:
+    return [sub for sender, sub in subscribers.items() if sender not in had], len(had)
+
+
+def _reading_language(sub: AlertSubscription) -> str:
+    """The language a subscriber reads the alert in (Chinese when theirs is neither)."""
+    return sub.language if sub.language in ("zh", "en") else "zh"
+
+
+def fan_out(session: Session, alert: Alert, sender_id: str | None = None, dry_run: bool = False) -> int:
+    """Queues the alert for every matching subscriber that has not had it; returns how many were queued."""
+    new, _ = _not_yet_served(session, alert, sender_id)
+    if dry_run or not new:
         return len(new)
     for sub in new:
-        language = sub.language if sub.language in ("zh", "en") else "zh"
+        language = _reading_language(sub)
         row = OutboxMessage(
             dedupe_key=f"alert:{alert.id}:{sub.sender_id}"[:200],
             kind="alert",
@@ -318,6 +347,55 @@ def fan_out(session: Session, alert: Alert, sender_id: str | None = None, dry_ru
         session.add(AlertDelivery(alert_id=alert.id, subscriber=sub.sender_id, channel=sub.channel, outbox_id=row.id))
     session.flush()
     return len(new)
+
+
+@dataclass(frozen=True)
+class RecipientGroup:
+    """Subscribers an alert would reach, counted by channel, subscribed market and industry, and the language
+    they would read it in (no sender ids or chat ids: the console shows staff who, not which person)."""
+
+    channel: str
+    market: str
+    industry: str
+    language: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Preview:
+    """Who publishing an alert now would queue it for (`count` is what `fan_out` would return), and how
+    many of the conversations it covers had it already."""
+
+    groups: list[RecipientGroup]
+    had_it: int
+
+    @property
+    def count(self) -> int:
+        return sum(g.count for g in self.groups)
+
+
+def preview(session: Session, alert: Alert) -> Preview:
+    """Who would receive the alert if it were published now (writes nothing); the same selection as `fan_out`,
+    whatever the alert's dates say (`publish_alerts` sends only active alerts)."""
+    new, had_it = _not_yet_served(session, alert)
+    counted = Counter((s.channel, s.market, s.industry, _reading_language(s)) for s in new)
+    groups = [RecipientGroup(*key, count=n) for key, n in sorted(counted.items())]
+    return Preview(groups, had_it)
+
+
+def delivery_counts(session: Session) -> dict[str, dict[str, int]]:
+    """How far each alert got, per alert id: the subscribers it was queued for, by the state of their
+    notification (pending, delivered, expired; "purged" once the retention purge removed it). An alert
+    with no row here was never queued for anyone (publishing records nothing else)."""
+    rows = session.execute(
+        select(AlertDelivery.alert_id, OutboxMessage.status, func.count())
+        .outerjoin(OutboxMessage, OutboxMessage.id == AlertDelivery.outbox_id)
+        .group_by(AlertDelivery.alert_id, OutboxMessage.status)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for alert_id, status, n in rows:
+        counts.setdefault(alert_id, {})[status or "purged"] = n
+    return counts
 
 
 def publish_alerts(
@@ -371,6 +449,20 @@ def publish(
     if has_errors(problems):
         return PublishReport(problems, {}, alerts)
     return PublishReport(problems, publish_alerts(url, alerts, today, dry_run=dry_run), alerts)
+
+
+def publish_one(
+    alerts_dir: Path, url: str, alert_id: str, root: Path | None = None, today: date | None = None
+) -> PublishReport:
+    """Publishes one alert now (the console's button) by the rules of `publish`: nothing while any alert file
+    is invalid, nothing unless the alert is active, and each subscriber at most once. `alerts` is empty
+    when no valid file has that id."""
+    today = today or date.today()
+    alerts, problems = load_alerts(alerts_dir, root, today)
+    chosen = [a for a in alerts if a.id == alert_id]
+    if has_errors(problems) or not chosen:
+        return PublishReport(problems, {}, chosen)
+    return PublishReport(problems, publish_alerts(url, chosen, today), chosen)
 
 
 def alerts_signature(alerts_dir: Path) -> tuple:

@@ -18,11 +18,16 @@ from actions.alerts.service import (
     Alert,
     AlertWatcher,
     active_alerts_for,
+    check_alert_text,
     claim_web_alerts,
+    delivery_counts,
+    fan_out,
     load_alert,
     load_alerts,
+    preview,
     publish,
     publish_alerts,
+    publish_one,
     subscribe,
     subscriptions_of,
     unsubscribe,
@@ -96,6 +101,17 @@ def test_broken_alert_files_are_reported_with_file_and_line(name, expected):
     alert, problems = load_alert(FIXTURES / "broken" / "alerts" / name, FIXTURES, TODAY)
     assert alert is None
     assert len(problems) == 1 and str(problems[0]).startswith(expected), [str(p) for p in problems]
+
+
+@pytest.mark.parametrize("path", sorted((FIXTURES / "broken" / "alerts").glob("*.yml")), ids=lambda p: p.name)
+def test_an_alert_text_is_checked_exactly_like_the_file_it_would_become(path):
+    """The console checks its form's YAML with check_alert_text before writing: the same problems, same lines."""
+    from_file = load_alert(path, FIXTURES, TODAY)
+    from_text = check_alert_text(path.read_text(encoding="utf-8"), path.relative_to(FIXTURES).as_posix(), TODAY)
+    assert from_text[0] is None and from_text[1] == from_file[1] != []
+    valid = FIXTURES / "alerts" / "fx-valid.yml"
+    alert, problems = check_alert_text(valid.read_text(encoding="utf-8"), "alerts/fx-valid.yml", TODAY)
+    assert problems == [] and alert == load_alert(valid, FIXTURES, TODAY)[0] and alert.path == "alerts/fx-valid.yml"
 
 
 def test_a_duplicate_id_is_reported_at_the_second_file():
@@ -194,6 +210,66 @@ def test_publishing_twice_sends_nothing_new(database_url):
         subscribe(s, "web-5", ["KR"], "all", "en")
     assert publish_alerts(database_url, [alert], TODAY) == {"kr-1": 1}
     assert len(outbox(database_url)) == 3
+
+
+def test_the_preview_counts_what_fan_out_would_queue_without_naming_anyone(database_url):
+    with session_scope(database_url) as s:
+        subscribe(s, "tg-7001", ["KR"], "all", "en")
+        subscribe(s, "web-2", ["KR"], "electronics", "zh")
+        subscribe(s, "web-3", ["KR"], "food", "zh")  # not covered: the alert is for electronics
+        subscribe(s, "web-4", ["DE"], "all", "en")  # an EU member state: covered by an EU alert
+        subscribe(s, "web-5", ["JP"], "all", "zh")  # another market
+    alert = make_alert(markets=["KR", "EU"], industries=["electronics"])
+    publish_alerts(database_url, [make_alert("other")], TODAY)  # another alert's deliveries do not count
+    with session_scope(database_url) as s:
+        seen = preview(s, alert)
+        assert seen.count == fan_out(s, alert, dry_run=True) == 3 and seen.had_it == 0
+        assert [(g.channel, g.market, g.industry, g.language, g.count) for g in seen.groups] == [
+            ("telegram", "KR", "all", "en", 1),
+            ("web", "DE", "all", "en", 1),
+            ("web", "KR", "electronics", "zh", 1),
+        ]
+        assert "7001" not in repr(seen) and "web-2" not in repr(seen)
+    with session_scope(database_url) as s:
+        subscribe(s, "tg-7001", ["DE"], "all", "en")  # two covered subscriptions: one recipient, the newest
+        fan_out(s, alert, sender_id="web-2")  # one subscriber has it now
+    with session_scope(database_url) as s:
+        seen = preview(s, alert)
+        assert seen.count == fan_out(s, alert, dry_run=True) == 2 and seen.had_it == 1
+        assert [(g.channel, g.market) for g in seen.groups] == [("telegram", "DE"), ("web", "DE")]
+
+
+def test_delivery_counts_by_notification_state_and_after_the_purge(database_url):
+    with session_scope(database_url) as s:
+        subscribe(s, "web-1", ["KR"], "all", "en")
+        subscribe(s, "web-2", ["KR"], "all", "en")
+    publish_alerts(database_url, [make_alert("kr-1"), make_alert("kr-2")], TODAY)
+    with session_scope(database_url) as s:
+        claim_web_alerts(s, "web-1", TODAY)
+        assert delivery_counts(s) == {"kr-1": {"delivered": 1, "pending": 1}, "kr-2": {"delivered": 1, "pending": 1}}
+        record = s.scalars(select(AlertDelivery).where(AlertDelivery.alert_id == "kr-1")).first()
+        record.outbox_id = None  # what the retention purge leaves of an old notification
+    with session_scope(database_url) as s:
+        assert sum(delivery_counts(s)["kr-1"].values()) == 2 and "purged" in delivery_counts(s)["kr-1"]
+
+
+def test_publishing_one_alert_queues_it_once_and_only_while_every_file_is_valid(database_url, alert_dir):
+    with session_scope(database_url) as s:
+        subscribe(s, "web-1", ["KR"], "all", "en")
+    (alert_dir / "fx-second.yml").write_text(
+        (alert_dir / "fx-valid.yml").read_text(encoding="utf-8").replace("id: fx-valid", "id: fx-second"),
+        encoding="utf-8",
+    )
+    (alert_dir / "broken.yml").write_text("id: [\n", encoding="utf-8")
+    refused = publish_one(alert_dir, database_url, "fx-valid", today=TODAY)
+    assert not refused.ok and refused.queued == {} and outbox(database_url) == []
+    (alert_dir / "broken.yml").unlink()
+    assert publish_one(alert_dir, database_url, "fx-valid", today=TODAY).queued == {"fx-valid": 1}
+    assert publish_one(alert_dir, database_url, "fx-valid", today=TODAY).queued == {"fx-valid": 0}
+    assert [r.payload["alert_id"] for r in outbox(database_url)] == ["fx-valid"]  # not fx-second
+    assert publish_one(alert_dir, database_url, "fx-valid", today=date(2099, 1, 1)).queued == {}  # expired
+    unknown = publish_one(alert_dir, database_url, "../../etc/passwd", today=TODAY)
+    assert unknown.ok and unknown.alerts == [] and unknown.queued == {}
 
 
 def test_two_publishers_racing_queue_each_alert_once_per_subscriber(database_url):
