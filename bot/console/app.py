@@ -1,11 +1,13 @@
-"""The console's web app: sign-in, the case queue, the case page and its actions, the figures.
+"""The console's web app: sign-in, the case queue, the case page and its actions, the figures, the market alerts.
 
 FastAPI with Jinja2 templates rendered on the server (no JavaScript needed). Sessions live in a cookie signed
 with the console's secret (Starlette's SessionMiddleware, itsdangerous): HttpOnly, SameSite=Lax, Secure when
 CONSOLE_URL is https. Every POST form carries the session's CSRF token and is refused (403) without it. Who
 may see what is decided here from the case service's own rules (`can_see`): staff see every case, an expert
 the cases offered to or accepted by them, a holder of an e-mailed link that one case. Handlers are plain
-functions (FastAPI runs them in its thread pool), each action one `session_scope` transaction.
+functions (FastAPI runs them in its thread pool), each action one `session_scope` transaction. The alert pages
+(staff only) write alert files through actions/alerts/files.py and publish through actions/alerts/service.py,
+the functions the notifier and the command line use.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import secrets
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +31,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from actions.accounts import active_account, authenticate
+from actions.alerts.files import AlertForm, alert_file, check_form, file_version, form_errors, save_alert
+from actions.alerts.service import (
+    SEVERITIES,
+    Alert,
+    delivery_counts,
+    fan_out,
+    load_alert,
+    load_alerts,
+    preview,
+    publish_one,
+)
 from actions.cases.documents import case_documents, document_file
 from actions.cases.experts import Expert, load_experts, match_experts
 from actions.cases.figures import CHARTS, csv_text, figures, svg_chart
@@ -52,7 +66,7 @@ from actions.cases.staff import StaffMember, load_staff
 from actions.knowledge import IP_TYPES
 from actions.settings import Settings, get_settings
 from actions.store import Case, session_scope, utcnow
-from actions.vocab import INCIDENTS
+from actions.vocab import ALL_INDUSTRIES, INCIDENTS, INDUSTRIES, MARKETS, industry_name
 from bot.console.links import read_case_token_expiry
 
 HERE = Path(__file__).parent
@@ -122,14 +136,28 @@ class Console:
     secret: str
     templates: Jinja2Templates = field(init=False)
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
+    today: Callable[[], date] = date.today  # the day alerts are active on (tests fix it)
 
     def __post_init__(self) -> None:
         self.templates = Jinja2Templates(directory=HERE / "templates")
         self.templates.env.globals.update(ip_types=IP_TYPES, incidents=tuple(INCIDENTS), outcomes=OUTCOMES)
+        industries = {code: f"{industry_name(code, 'zh')} {industry_name(code, 'en')}" for code in INDUSTRIES}
+        self.templates.env.globals.update(
+            severities=SEVERITIES, market_codes=tuple(MARKETS), industries={ALL_INDUSTRIES: "全部 all", **industries}
+        )
 
     @property
     def url(self) -> str:
         return self.settings.database_url
+
+    @property
+    def alerts_dir(self) -> Path:
+        return self.settings.alerts_dir
+
+    @property
+    def root(self) -> Path:
+        """What file names in messages are relative to: knowledge/alerts/<file> as staff know them."""
+        return self.settings.knowledge_dir.parent
 
     def experts(self) -> list[Expert]:
         experts, _ = load_experts(self.settings.experts_file)
@@ -217,6 +245,17 @@ def awaiting(case: Case, who: Viewer) -> bool:
 def back_to(case_no: str, request: Request, flash: str) -> RedirectResponse:
     request.session["flash"] = flash
     return RedirectResponse(f"/cases/{case_no}", status_code=303)
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    """One alert file on the alerts page: its status today, how many subscribers publishing it now would reach
+    (a dry run of `fan_out`), and how many it was queued for already, by their notifications' state."""
+
+    alert: Alert
+    status: str
+    would_reach: int
+    sent: dict[str, int]
 
 
 def safe_next(path: str | None) -> str:
@@ -483,6 +522,120 @@ def create_app(settings: Settings | None = None, secret: str | None = None) -> F
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
+
+    # ---- market alerts (staff only) ---------------------------------------------------------------------
+    def alert_page(
+        request: Request,
+        who: Viewer,
+        form: AlertForm,
+        editing: str | None,
+        version: str = "",
+        checked: Alert | None = None,
+        problems: list[Any] | None = None,
+        status_code: int = 200,
+    ) -> HTMLResponse:
+        """The alert form, with the problems by field, and who `checked` (the saved alert, or the form's once
+        checked) would reach if published now."""
+        today = console.today()
+        path = None if editing is None else alert_file(console.alerts_dir, editing, console.root, today)
+        saved = None if path is None else load_alert(path, console.root, today)[0]
+        with session_scope(console.url) as db:
+            seen = None if checked is None else preview(db, checked)
+            sent = delivery_counts(db).get(editing, {}) if editing else {}
+        return console.render(
+            request,
+            "alert_form.html",
+            status_code=status_code,
+            viewer=who,
+            form=form,
+            editing=editing,
+            version=version,
+            checked=checked,
+            checked_status=None if checked is None else checked.status(today),
+            saved_status=None if saved is None else saved.status(today),
+            preview=seen,
+            sent=sent,
+            errors=form_errors(problems or []),
+        )
+
+    def submit_alert(
+        request: Request, who: Viewer, form: AlertForm, action: str, editing: str | None, version: str
+    ) -> Response:
+        """Checks the form (preview: writes nothing) or saves it; on problems the form comes back with them."""
+        today = console.today()
+        if action == "preview":
+            checked, _ = check_form(form, console.alerts_dir, console.root, today, editing)
+            code = 200 if checked.ok else 422
+            return alert_page(request, who, form, editing, version, checked.alert, checked.problems, code)
+        saved = save_alert(form, console.alerts_dir, console.root, today, editing, version)
+        if not saved.ok or saved.alert is None:
+            return alert_page(request, who, form, editing, version, None, saved.problems, 422)
+        logger.info("console: alert file %s written for alert %s", saved.path and saved.path.name, saved.alert.id)
+        request.session["flash"] = "alert_saved"
+        return RedirectResponse(f"/alerts/{saved.alert.id}/edit", status_code=303)
+
+    @app.get("/alerts")
+    def alerts_page(request: Request, who: Staff) -> HTMLResponse:
+        today = console.today()
+        alerts, problems = load_alerts(console.alerts_dir, console.root, today)
+        order = {"active": 0, "scheduled": 1, "expired": 2}
+        alerts.sort(key=lambda a: (order[a.status(today)], -a.published.toordinal(), a.id))
+        with session_scope(console.url) as db:
+            sent = delivery_counts(db)
+            rows = [AlertRow(a, a.status(today), fan_out(db, a, dry_run=True), sent.get(a.id, {})) for a in alerts]
+        return console.render(request, "alerts.html", viewer=who, rows=rows, problems=problems)
+
+    @app.get("/alerts/new")
+    def new_alert(request: Request, who: Staff) -> HTMLResponse:
+        return alert_page(request, who, AlertForm.new(console.today()), None)
+
+    @app.post("/alerts/new")
+    def create_alert(
+        request: Request,
+        who: Staff,
+        _: Csrf,
+        form: Annotated[AlertForm, Form()],
+        action: Annotated[str, Form()] = "save",
+    ) -> Response:
+        return submit_alert(request, who, form, action, None, "")
+
+    @app.get("/alerts/{alert_id}/edit")
+    def edit_alert(request: Request, alert_id: str, who: Staff) -> HTMLResponse:
+        today = console.today()
+        path = alert_file(console.alerts_dir, alert_id, console.root, today)
+        alert = None if path is None else load_alert(path, console.root, today)[0]
+        if path is None or alert is None:
+            raise HTTPException(404, "no valid alert file has this id")
+        return alert_page(request, who, AlertForm.of(alert), alert.id, file_version(path), alert)
+
+    @app.post("/alerts/{alert_id}/edit")
+    def update_alert(
+        request: Request,
+        alert_id: str,
+        who: Staff,
+        _: Csrf,
+        form: Annotated[AlertForm, Form()],
+        action: Annotated[str, Form()] = "save",
+        version: Annotated[str, Form()] = "",
+    ) -> Response:
+        if alert_file(console.alerts_dir, alert_id, console.root, console.today()) is None:
+            raise HTTPException(404, "no valid alert file has this id")
+        return submit_alert(request, who, form, action, alert_id, version)
+
+    @app.post("/alerts/{alert_id}/publish")
+    def publish_alert(request: Request, alert_id: str, who: Staff, _: Csrf) -> RedirectResponse:
+        today = console.today()
+        report = publish_one(console.alerts_dir, console.url, alert_id, console.root, today)
+        if report.ok and not report.alerts:
+            raise HTTPException(404, "no valid alert file has this id")
+        if not report.ok:
+            request.session["flash"] = "alert_files_invalid"
+        elif alert_id in report.queued:
+            request.session["flash"] = f"alert_queued|{report.queued[alert_id]}"
+            logger.info("console: alert %s published: queued for %s subscribers", alert_id, report.queued[alert_id])
+        else:
+            request.session["flash"] = f"alert_not_active|{report.alerts[0].status(today)}"
+        return RedirectResponse(f"/alerts/{alert_id}/edit" if report.alerts else "/alerts", status_code=303)
 
     return app
 

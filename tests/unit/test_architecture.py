@@ -87,3 +87,15 @@ def test_the_console_changes_cases_only_through_the_case_service():
             if needle in source:
                 wrong.append(f"{path.relative_to(ROOT)} uses {needle}")
     assert not wrong, wrong
+
+
+def test_the_console_writes_alert_files_only_through_the_alert_files_module():
+    """bot/console hands the form to actions/alerts/files.py, which checks it with the files' own validation
+    and writes atomically: the console itself neither writes files nor makes YAML."""
+    wrong = []
+    for path in python_files("bot/console"):
+        source = path.read_text(encoding="utf-8")
+        for needle in ("write_text", "write_bytes", "open(", "os.replace", "yaml", "Alert.model_validate"):
+            if needle in source:
+                wrong.append(f"{path.relative_to(ROOT)} uses {needle}")
+    assert not wrong, wrong

@@ -1,16 +1,18 @@
 """The console through FastAPI's TestClient on a temporary SQLite database: sign-in, CSRF, who sees what,
-every action through the case service (checked in the database), figures, documents and e-mailed links."""
+every action through the case service (checked in the database), figures, documents and e-mailed links, and the
+market alerts (a copy of the shipped alert files in a temporary folder: list, form, preview, publish)."""
 
 from __future__ import annotations
 
 import re
 import shutil
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from actions.alerts.service import delivery_counts, fan_out, load_alert, load_alerts, subscribe
 from actions.cases.experts import load_experts
 from actions.cases.service import find_case
 from actions.settings import PROJECT_ROOT, Settings
@@ -354,3 +356,256 @@ def test_the_accepted_expert_and_staff_write_to_the_enterprise_and_the_timeline_
         ]
         rows = s.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case.id)).all()
         assert [r.kind for r in rows].count("expert_reply") == 2 and "enterprise_reply" in {r.kind for r in rows}
+
+
+# ---- market alerts -------------------------------------------------------------------------------------------
+ALERTS_TODAY = date(2026, 12, 1)  # the shipped sample alerts: three active, one expired
+
+
+@pytest.fixture
+def alerts_console(console, tmp_path):
+    """The console on a copy of the shipped alert files (in tmp_path/knowledge/alerts) and four sample
+    subscriptions: a Telegram chat and a web conversation for Japan, one for Germany, one for Korea."""
+    settings, _ = console
+    knowledge = tmp_path / "knowledge"
+    (knowledge / "alerts").mkdir(parents=True)
+    for name in ("experts.yml", "staff.yml"):
+        shutil.copy(PROJECT_ROOT / "knowledge" / name, knowledge / name)
+    for path in (PROJECT_ROOT / "knowledge" / "alerts").glob("*.yml"):
+        shutil.copy(path, knowledge / "alerts" / path.name)
+    with session_scope(settings.database_url) as s:
+        subscribe(s, "tg-7001", ["JP"], "all", "zh")
+        subscribe(s, "web-sample-1", ["JP"], "machinery", "en")
+        subscribe(s, "web-sample-2", ["DE"], "all", "en")
+        subscribe(s, "web-sample-3", ["KR"], "all", "zh")
+    return settings.model_copy(update={"knowledge_dir": knowledge})
+
+
+def alerts_client(settings: Settings, username: str = "staff1") -> tuple[TestClient, str]:
+    client, token = signed_in(settings, username)
+    client.app.state.console.today = lambda: ALERTS_TODAY
+    return client, token
+
+
+def alert_form(**changes) -> dict:
+    values = {
+        "id": "sample-kr-console",
+        "sample": "true",
+        "title_zh": "【示例】控制台写的韩国提醒",
+        "title_en": "[Sample] A Korea reminder written in the console",
+        "body_zh": "示例正文。",
+        "body_en": "Sample body.",
+        "markets": "KR",
+        "industries": ["all"],
+        "ip_types": ["trademark"],
+        "severity": "info",
+        "source": "https://www.kipo.go.kr/en/",
+        "published": "2026-12-01",
+        "last_reviewed": "2026-12-01",
+        "valid_until": "2027-06-30",
+    }
+    return {**values, **changes}
+
+
+def files_of(settings: Settings) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(settings.alerts_dir.iterdir())}
+
+
+def test_staff_see_the_alerts_with_status_reach_and_what_was_sent(alerts_console):
+    settings = alerts_console
+    client, _ = alerts_client(settings)
+    assert 'href="/alerts"' in client.get("/cases").text  # in the navigation
+    page = client.get("/alerts")
+    assert page.status_code == 200
+    rows = dict(re.findall(r'class="alert-link">([a-z0-9-]+)</a>.*?class="tag (\w+)"', page.text, re.S))
+    assert rows == {
+        "sample-de-trade-fair-proof": "active",
+        "sample-jp-pph-pilot": "active",
+        "sample-kr-pph": "active",
+        "sample-expired-us-cbp": "expired",
+    }
+    reach = dict(re.findall(r'class="alert-link">([a-z0-9-]+)</a>.*?class="would-reach">(\d+|—)', page.text, re.S))
+    assert reach == {
+        "sample-de-trade-fair-proof": "1",
+        "sample-jp-pph-pilot": "2",
+        "sample-kr-pph": "1",
+        "sample-expired-us-cbp": "—",
+    }
+    with session_scope(settings.database_url) as s:
+        alert, _ = load_alert(settings.alerts_dir / "sample-jp-pph-pilot.yml", today=ALERTS_TODAY)
+        assert fan_out(s, alert, dry_run=True) == 2
+        fan_out(s, alert, sender_id="tg-7001")
+    page = client.get("/alerts").text
+    reach = dict(re.findall(r'class="alert-link">([a-z0-9-]+)</a>.*?class="would-reach">(\d+|—)', page, re.S))
+    assert reach["sample-jp-pph-pilot"] == "1"
+    assert "待送达 waiting 1" in page and "tg-7001" not in page and "web-sample" not in page
+    # A broken file is named with its line, and the page says nothing is published.
+    (settings.alerts_dir / "broken.yml").write_text("id: x\nsample: maybe\n", encoding="utf-8")
+    page = client.get("/alerts").text
+    assert 'id="alert-problems"' in page and "knowledge/alerts/broken.yml:2: sample:" in page
+
+
+def test_a_new_alert_with_errors_comes_back_with_them_and_nothing_is_written(alerts_console):
+    settings = alerts_console
+    client, token = alerts_client(settings)
+    form_page = client.get("/alerts/new").text
+    assert 'id="alert-form"' in form_page and 'value="2026-12-01"' in form_page  # reviewed and published today
+    before = files_of(settings)
+    data = alert_form(title_en="", markets="KR, XX", valid_until="2026-01-01", csrf_token=token)
+    reply = client.post("/alerts/new", data=data)
+    assert reply.status_code == 422
+    assert re.search(r'id="error-title">en: missing<', reply.text)
+    assert "[&#39;XX&#39;] are not market codes" in reply.text and 'id="error-markets"' in reply.text
+    assert 'id="error-valid_until">2026-01-01 is before published 2026-12-01<' in reply.text
+    assert 'value="KR, XX"' in reply.text and "【示例】控制台写的韩国提醒" in reply.text  # what was typed stays
+    assert files_of(settings) == before
+
+
+def test_a_valid_new_alert_is_written_where_the_notifier_reads_and_load_alert_accepts_it(alerts_console):
+    settings = alerts_console
+    client, token = alerts_client(settings)
+    checked = client.post("/alerts/new", data=alert_form(action="preview", csrf_token=token))
+    assert checked.status_code == 200 and 'id="preview-count"' in checked.text
+    assert not (settings.alerts_dir / "sample-kr-console.yml").exists()  # a preview writes nothing
+    reply = client.post("/alerts/new", data=alert_form(csrf_token=token))
+    assert reply.status_code == 303 and reply.headers["location"] == "/alerts/sample-kr-console/edit"
+    path = settings.alerts_dir / "sample-kr-console.yml"
+    alert, problems = load_alert(path, today=ALERTS_TODAY)
+    assert problems == [] and alert is not None
+    assert (alert.title.en, alert.markets, alert.severity) == (
+        "[Sample] A Korea reminder written in the console",
+        ["KR"],
+        "info",
+    )
+    alerts, problems = load_alerts(settings.alerts_dir, today=ALERTS_TODAY)
+    assert problems == [] and "sample-kr-console" in {a.id for a in alerts}
+    assert "The alert file was saved" in client.get(reply.headers["location"]).text
+    # The same id again is refused: a new alert never replaces a file.
+    again = client.post("/alerts/new", data=alert_form(title_en="[Sample] Other", csrf_token=token))
+    assert again.status_code == 422 and "exists already" in again.text
+    assert load_alert(path, today=ALERTS_TODAY)[0].title.en.endswith("written in the console")
+
+
+def test_editing_prefills_the_form_and_rewrites_only_that_alerts_file(alerts_console):
+    settings = alerts_console
+    client, token = alerts_client(settings)
+    page = client.get("/alerts/sample-kr-pph/edit")
+    assert page.status_code == 200
+    assert 'value="sample-kr-pph"' in page.text and "readonly" in page.text and 'value="KR"' in page.text
+    assert "【示例】中韩PPH与IP5 PPH均可用于加快韩国专利审查" in page.text and 'id="preview-count"' in page.text
+    version = re.search(r'name="version" value="([0-9a-f]{64})"', page.text).group(1)
+    before = files_of(settings)
+    data = alert_form(
+        id="sample-kr-pph",
+        title_zh="【示例】中韩PPH：编辑过的标题",
+        title_en="[Sample] China–Korea PPH: an edited title",
+        markets="KR",
+        ip_types=["patent"],
+        published="2026-11-24",
+        last_reviewed="2026-11-24",
+        version=version,
+        csrf_token=token,
+    )
+    reply = client.post("/alerts/sample-kr-pph/edit", data=data)
+    assert reply.status_code == 303, reply.text
+    after = files_of(settings)
+    assert set(after) == set(before)
+    assert [name for name in after if after[name] != before[name]] == ["sample-kr-pph.yml"]
+    text = after["sample-kr-pph.yml"].decode()
+    assert text.startswith("# A SAMPLE alert (sample: true)")  # its comments kept
+    assert load_alert(settings.alerts_dir / "sample-kr-pph.yml", today=ALERTS_TODAY)[0].title.en.endswith(
+        "edited title"
+    )
+    stale = client.post("/alerts/sample-kr-pph/edit", data=data)  # the version it was opened on is gone
+    assert stale.status_code == 422 and "changed since this form was opened" in stale.text
+    renamed = client.post("/alerts/sample-kr-pph/edit", data={**data, "id": "sample-kr-new", "version": ""})
+    assert renamed.status_code == 422 and not (settings.alerts_dir / "sample-kr-new.yml").exists()
+
+
+@pytest.mark.parametrize("bad_id", ["../experts", "..%2F..%2Fexperts", "sample-kr-pph.yml", "nope"])
+def test_an_alert_id_that_is_not_an_alert_is_not_found_and_nothing_is_written(alerts_console, bad_id):
+    settings = alerts_console
+    client, token = alerts_client(settings)
+    before = {p: p.read_bytes() for p in settings.knowledge_dir.rglob("*") if p.is_file()}
+    assert client.get(f"/alerts/{bad_id}/edit").status_code == 404
+    data = alert_form(id="sample-kr-pph", csrf_token=token)
+    assert client.post(f"/alerts/{bad_id}/edit", data=data).status_code == 404
+    assert client.post(f"/alerts/{bad_id}/publish", data={"csrf_token": token}).status_code == 404
+    traversal = client.post("/alerts/new", data=alert_form(id="../../knowledge/experts", csrf_token=token))
+    assert traversal.status_code == 422 and 'id="error-id"' in traversal.text
+    assert {p: p.read_bytes() for p in settings.knowledge_dir.rglob("*") if p.is_file()} == before
+
+
+def test_experts_may_not_open_or_post_the_alert_pages(alerts_console):
+    settings = alerts_console
+    client, token = alerts_client(settings, "expert5")
+    assert 'href="/alerts"' not in client.get("/cases").text
+    for path in ("/alerts", "/alerts/new", "/alerts/sample-kr-pph/edit"):
+        assert client.get(path).status_code == 403
+    before = files_of(settings)
+    assert client.post("/alerts/new", data=alert_form(csrf_token=token)).status_code == 403
+    assert client.post("/alerts/sample-kr-pph/publish", data={"csrf_token": token}).status_code == 403
+    assert files_of(settings) == before
+    with session_scope(settings.database_url) as s:
+        assert delivery_counts(s) == {}
+
+
+def test_alert_posts_without_the_csrf_token_are_refused_and_change_nothing(alerts_console):
+    settings = alerts_console
+    client, _ = alerts_client(settings)
+    before = files_of(settings)
+    for token in ({}, {"csrf_token": "forged"}):
+        assert client.post("/alerts/new", data={**alert_form(), **token}).status_code == 403
+        edit = alert_form(id="sample-kr-pph", title_en="[Sample] x", **token)
+        assert client.post("/alerts/sample-kr-pph/edit", data=edit).status_code == 403
+        assert client.post("/alerts/sample-kr-pph/publish", data=token).status_code == 403
+    assert files_of(settings) == before
+    with session_scope(settings.database_url) as s:
+        assert delivery_counts(s) == {}
+
+
+def test_the_preview_counts_what_a_dry_run_would_queue_by_channel_market_and_language(alerts_console):
+    settings = alerts_console
+    client, token = alerts_client(settings)
+    alert, _ = load_alert(settings.alerts_dir / "sample-jp-pph-pilot.yml", today=ALERTS_TODAY)
+    page = client.get("/alerts/sample-jp-pph-pilot/edit").text
+    with session_scope(settings.database_url) as s:
+        expected = fan_out(s, alert, dry_run=True)
+    assert expected == 2
+    assert re.search(rf"queue it for <strong>{expected}</strong> subscribers", page)
+    rows = re.findall(r"<tr><td>([^<]+)</td><td>(\w+)</td><td>([^<]+)</td><td>([^<]+)</td><td>(\d+)</td></tr>", page)
+    assert rows == [
+        ("Telegram", "JP", "全部 all", "中文 Chinese", "1"),
+        ("网页/接口 web or REST", "JP", "机械设备 Machinery", "英文 English", "1"),
+    ]
+    assert "7001" not in page and "web-sample" not in page  # counts only, no sender or chat ids
+    # The preview of an unsaved change: an EU alert also reaches the German subscriber.
+    data = alert_form(id="sample-kr-console", markets="EU, JP", action="preview", csrf_token=token)
+    draft = client.post("/alerts/new", data=data).text
+    assert "queue it for <strong>3</strong> subscribers" in draft
+
+
+def test_publishing_queues_outbox_rows_once_through_the_alert_service(alerts_console):
+    settings = alerts_console
+    client, token = alerts_client(settings)
+    reply = client.post("/alerts/sample-jp-pph-pilot/publish", data={"csrf_token": token})
+    assert reply.status_code == 303 and reply.headers["location"] == "/alerts/sample-jp-pph-pilot/edit"
+    page = client.get(reply.headers["location"]).text
+    assert "Queued for 2 subscribers" in page and "queue it for <strong>0</strong> subscribers" in page
+    assert "2 more had it already" in page
+    again = client.post("/alerts/sample-jp-pph-pilot/publish", data={"csrf_token": token})
+    assert "Queued for 0 subscribers" in client.get(again.headers["location"]).text
+    with session_scope(settings.database_url) as s:
+        rows = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "alert")).all()
+        assert sorted((r.channel, r.recipient, r.payload["alert_id"]) for r in rows) == [
+            ("telegram", "7001", "sample-jp-pph-pilot"),
+            ("web", "web-sample-1", "sample-jp-pph-pilot"),
+        ]
+        assert delivery_counts(s) == {"sample-jp-pph-pilot": {"pending": 2}}
+    expired = client.post("/alerts/sample-expired-us-cbp/publish", data={"csrf_token": token})
+    assert "not active (已过期 expired): nothing was sent" in client.get(expired.headers["location"]).text
+    (settings.alerts_dir / "broken.yml").write_text("id: [\n", encoding="utf-8")
+    held = client.post("/alerts/sample-kr-pph/publish", data={"csrf_token": token})
+    assert "nothing is published until it is fixed" in client.get(held.headers["location"]).text
+    with session_scope(settings.database_url) as s:
+        assert set(delivery_counts(s)) == {"sample-jp-pph-pilot"}
