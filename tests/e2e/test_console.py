@@ -1,27 +1,34 @@
 """End-to-end: the staff and expert console in headless Chromium against `python -m bot.console`.
 
 The console is started alone by the launcher's own code (bot/stack.py) on a free port of 127.0.0.1, on a
-fresh SQLite database holding the labelled sample cases and accounts of tests/factories.seed_console. Staff
-sign in, filter the queue, open a case, assign, note and close it; an expert accepts the case offered to them,
-cannot open another expert's case, and a form posted without its CSRF token is refused. Screenshots go to
+fresh SQLite database holding the labelled sample cases and accounts of tests/factories.seed_console, and on a
+copy of knowledge/ with one sample alert subscription. Staff sign in, filter the queue, open a case, assign, note
+and close it, write a sample alert (a mistake first, shown next to its field), save and publish it; an expert
+accepts the case offered to them, cannot open another expert's case or the alerts, and a form posted without its
+CSRF token is refused. Screenshots go to
 .run/screenshots/console-*.png; with UPDATE_SCREENSHOTS=1 to eval/reports/, where the committed ones are.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select
+from sqlalchemy import select
 
+from actions.alerts.service import load_alert, subscribe
 from actions.cases.experts import load_experts
 from actions.cases.service import find_case
-from actions.store import CaseDocument, get_engine, migrate, session_scope
+from actions.store import CaseDocument, OutboxMessage, get_engine, migrate, session_scope
 from bot.stack import ROOT, Stack
 from tests.e2e.test_widget import Browser, browser, wait_for  # noqa: F401 - `browser` is a fixture
 from tests.factories import CONSOLE_PASSWORD, seed_console
@@ -36,6 +43,7 @@ class RunningConsole:
     url: str
     database_url: str
     cases: dict[str, str]
+    knowledge_dir: Path
 
 
 @pytest.fixture
@@ -60,12 +68,22 @@ def console(tmp_path: Path) -> Iterator[RunningConsole]:
                 source="telegram",
             )
         )
+        subscribe(s, "tg-7001", ["KR"], "all", "en")  # a sample Telegram chat subscribed to Korea
     get_engine(database_url).dispose()
-    env = {"DATABASE_URL": database_url, "ATTACHMENTS_DIR": str(attachments), "TELEGRAM_TOKEN": ""}
+    knowledge = tmp_path / "knowledge"  # the alert form writes here, never into the checkout
+    shutil.copytree(ROOT / "knowledge" / "alerts", knowledge / "alerts")
+    for name in ("experts.yml", "staff.yml"):
+        shutil.copy(ROOT / "knowledge" / name, knowledge / name)
+    env = {
+        "DATABASE_URL": database_url,
+        "ATTACHMENTS_DIR": str(attachments),
+        "TELEGRAM_TOKEN": "",
+        "KNOWLEDGE_DIR": str(knowledge),
+    }
     stack = Stack(log_dir=tmp_path / "logs", extra_env=env)
     stack.start(("console",), timeout=120)
     try:
-        yield RunningConsole(stack.console_url, database_url, cases)
+        yield RunningConsole(stack.console_url, database_url, cases, knowledge)
     finally:
         stack.stop()
 
@@ -140,6 +158,39 @@ def test_staff_and_an_expert_work_a_case_in_the_console(console: RunningConsole,
     wait_for(driver, lambda d: all(d.execute_script("return arguments[0].naturalWidth", img) > 0 for img in charts))
     screenshot(driver, "console-figures.png")
     driver.set_window_size(1360, 1100)
+
+    # Alerts: a sample alert for Korea, written with a mistake (no English title), fixed, saved and published.
+    driver.find_element(By.LINK_TEXT, "预警 Alerts").click()
+    wait_for(driver, lambda d: d.find_elements(By.ID, "alerts"))
+    assert "sample-kr-pph" in driver.find_element(By.ID, "alerts").text
+    driver.find_element(By.ID, "new-alert").click()
+    fields = {
+        "alert-id-input": "sample-kr-browser-test",
+        "alert-title-zh": "【示例】浏览器测试写的韩国预警",
+        "alert-body-zh": "示例正文，仅用于控制台的浏览器测试。",
+        "alert-body-en": "Sample text, for the console's browser test only.",
+        "alert-markets": "KR",
+        "alert-source": "https://www.kipo.go.kr/en/",
+    }
+    for element_id, text in fields.items():
+        wait_for(driver, lambda d, i=element_id: d.find_elements(By.ID, i))[0].send_keys(text)
+    driver.find_element(By.ID, "alert-sample").click()
+    driver.find_element(By.CSS_SELECTOR, "input[name=ip_types][value=trademark]").click()
+    until = (date.today() + timedelta(days=180)).isoformat()
+    driver.execute_script("document.getElementById('alert-valid-until').value = arguments[0]", until)
+    driver.find_element(By.ID, "save-alert").click()
+    assert "en: missing" in wait_for(driver, lambda d: d.find_elements(By.ID, "error-title"))[0].text
+    assert not (console.knowledge_dir / "alerts" / "sample-kr-browser-test.yml").exists()
+    driver.find_element(By.ID, "alert-title-en").send_keys("[Sample] A Korea alert written in the browser test")
+    driver.find_element(By.ID, "save-alert").click()
+    assert "The alert file was saved" in flash(driver)
+    assert "queue it for 1 subscribers" in driver.find_element(By.ID, "preview-count").text
+    saved_flash = driver.find_element(By.ID, "flash")
+    driver.find_element(By.ID, "publish").click()
+    wait_for(driver, staleness_of(saved_flash))  # the page after publishing, not the one before
+    assert "Queued for 1 subscribers" in flash(driver)
+    saved, problems = load_alert(console.knowledge_dir / "alerts" / "sample-kr-browser-test.yml")
+    assert problems == [] and saved is not None and saved.sample
     sign_out(driver)
 
     # The expert for Japan accepts the case offered to them.
@@ -150,8 +201,10 @@ def test_staff_and_an_expert_work_a_case_in_the_console(console: RunningConsole,
     assert "You accepted the case" in flash(driver)
     assert "accepted" in driver.find_element(By.ID, "case-status").text
 
-    # Another expert's case is refused.
+    # Another expert's case is refused, and so are the alerts.
     driver.get(f"{console.url}/cases/{cases['us']}")
+    assert driver.find_element(By.ID, "error-code").text == "403"
+    driver.get(f"{console.url}/alerts")
     assert driver.find_element(By.ID, "error-code").text == "403"
 
     # A form posted without its CSRF token is refused, and nothing is written.
@@ -167,3 +220,7 @@ def test_staff_and_an_expert_work_a_case_in_the_console(console: RunningConsole,
         assert (us.status, us.outcome, us.expert_id) == ("closed", "settled", "exp-002")
         assert (jp.status, jp.expert_id) == ("accepted", "exp-005")
         assert not any("must not be kept" in e.text for e in jp.events)
+        alert_rows = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "alert")).all()
+        assert [(r.channel, r.recipient, r.payload["alert_id"]) for r in alert_rows] == [
+            ("telegram", "7001", "sample-kr-browser-test")
+        ]
