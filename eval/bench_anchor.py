@@ -4,6 +4,7 @@ same workloads, interleaved.
     python -m eval.bench_anchor [--reps 4] [--sequential 20] [--senders 20] [--per-sender 10]
                                 [--greetings 10] [--action-calls 30] [--quick] [--bare-dir DIR]
                                 [--query-cache] [--report eval/reports/bench-anchor.md] [--profile N]
+                                [--rates 2,4,8,12] [--rate-seconds 15]
 
 The bare bot: `rasa init --no-prompt` (offline; the same .venv-rasa, Rasa 3.6) in a temporary folder,
 with one custom action, `action_hello` (utters a fixed text), which a rule — and the starter stories,
@@ -26,6 +27,9 @@ after one pass that is not counted:
 Printed per workload: p50/p95 of each bot over all repetitions, the ratio ours ÷ bare of p50 and of
 p95 as the median and range over the repetitions, the CPU time per message of each process group
 (utime + stime from /proc, before and after each workload) and, at the end, each group's memory (RSS).
+--rates R1,R2,… then runs an open-loop sweep on both bots: the question mix sent at each fixed rate for
+--rate-seconds (default 15) over 50 conversations, rates rising until a bot's p95 (counted from the moment
+each message was due) passes 2 s; the report gives the highest rate within 2 s for each bot.
 --profile N then sends N more questions to our bot with py-spy (requirements.txt) sampling both of its
 process groups from outside, and reports the frames that hold the most busy samples.
 Our action server runs with the question-embedding cache off (QUERY_CACHE_SIZE=0; --query-cache
@@ -56,6 +60,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from actions.settings import THREAD_VARIABLES
 from bot.stack import HOST, PYTHON, RASA, ROOT, Service, Stack, configured, free_port, post_json
@@ -369,6 +374,59 @@ def action_alone(bot: Bot, payload: dict[str, object], n: int) -> Run:
     return Run(timings, empty, time.perf_counter() - started)
 
 
+def at_rate(bot: Bot, rate: float, seconds: float, conversations: int = 50) -> Run:
+    """Open loop: questions of the mix sent at `rate` per second for `seconds`, each at its scheduled moment
+    whatever the earlier ones are doing (as independent users do), spread over `conversations` senders;
+    a reply's time counts from its scheduled moment, so waiting to be sent counts too."""
+    n = max(1, round(rate * seconds))
+    senders = [uuid.uuid4().hex[:12] for _ in range(conversations)]
+    timings: list[float] = [0.0] * n
+    empty = [0]
+    lock = threading.Lock()
+    started = time.perf_counter()
+
+    def one(i: int) -> None:
+        due = started + i / rate
+        time.sleep(max(0.0, due - time.perf_counter()))
+        _, ok = bot.say(senders[i % conversations], QUESTIONS[i % len(QUESTIONS)])
+        timings[i] = time.perf_counter() - due
+        with lock:
+            empty[0] += not ok
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return Run(timings, empty[0], time.perf_counter() - started)
+
+
+def throughput(bots: dict[str, Bot], rates: list[float], seconds: float, limit_ms: float = 2000.0) -> list[str]:
+    """Each bot at each rate (ascending) until its p95 passes `limit_ms`: the table rows and, per bot, the
+    highest rate whose p95 stayed within it. The bots take turns at each rate."""
+    rows, best, done = [], dict.fromkeys(bots, 0.0), set()
+    for rate in rates:
+        cells = []
+        for name, bot in bots.items():
+            if name in done:
+                cells.append("–")
+                continue
+            run = at_rate(bot, rate, seconds)
+            ms = sorted(t * 1000 for t in run.seconds)
+            p95 = percentile(ms, 95)
+            cells.append(f"{percentile(ms, 50):,.0f} / {p95:,.0f}")
+            if p95 <= limit_ms:
+                best[name] = rate
+            else:
+                done.add(name)
+            print(f"rate {rate:g}/s {name}: p50/p95 {percentile(ms, 50):.0f}/{p95:.0f} ms", flush=True)
+        rows.append(f"| {rate:g} | " + " | ".join(cells) + " |")
+        if len(done) == len(bots):
+            break
+    rows.append("| **highest rate with p95 ≤ 2 s** | " + " | ".join(f"**{best[n]:g}/s**" for n in bots) + " |")
+    return rows
+
+
 # ---- the comparison -------------------------------------------------------------------------------
 @dataclass
 class Tally:
@@ -396,7 +454,7 @@ def measured(bot: Bot, work: Callable[[], Run], tally: Tally) -> None:
     tally.wall += run.wall
 
 
-def compare(bots: dict[str, Bot], args: argparse.Namespace) -> tuple[dict[str, dict[str, Tally]], dict[str, object]]:
+def compare(bots: dict[str, Bot], args: argparse.Namespace) -> tuple[dict[str, dict[str, Tally]], dict[str, Any]]:
     """Warms both bots up, then runs the workloads interleaved; the tallies and the action payloads."""
     payloads: dict[str, dict[str, object]] = {}
     for name, bot in bots.items():
@@ -573,6 +631,12 @@ def main() -> int:
     parser.add_argument(
         "--profile", type=int, default=0, metavar="N", help="then profile our bot (py-spy) over N sequential questions"
     )
+    parser.add_argument(
+        "--rates",
+        default="",
+        help="then an open-loop sweep at these message rates per second (comma-separated, ascending), e.g. 2,4,8,12",
+    )
+    parser.add_argument("--rate-seconds", type=float, default=15.0, help="seconds at each rate of --rates")
     args = parser.parse_args()
     if args.quick:
         args.reps, args.sequential, args.senders, args.per_sender = 2, 8, 20, 2
@@ -678,6 +742,8 @@ def main() -> int:
         tallies, extras = compare(bots, args)
         rss = {s: {p: group_rss_mb(pgid) for p, pgid in bots[s].pgids.items()} for s in SIDES}
         minutes = (time.perf_counter() - run_started) / 60
+        rates = [float(r) for r in args.rates.split(",") if r.strip()]
+        extras["throughput"] = throughput(bots, rates, args.rate_seconds) if rates else []
         profile = ""
         if args.profile:
             summaries = profile_sequential(bots["ours"], args.profile, work)
@@ -700,6 +766,16 @@ def main() -> int:
     return 0
 
 
+def throughput_section(rows: list[str], args: argparse.Namespace) -> str:
+    """The open-loop sweep: p50 / p95 per rate and bot, and the highest rate within 2 s."""
+    return (
+        f"\n## Throughput (open loop, {args.rate_seconds:g} s at each rate, the question mix over 50 conversations)\n\n"
+        "Messages sent at a fixed rate whatever the replies are doing; a reply's time counts from the moment its\n"
+        "message was due. Rates rise until a bot's p95 passes 2 s.\n\n"
+        "| messages per second | ours p50 / p95 ms | bare p50 / p95 ms |\n|---|---|---|\n" + "\n".join(rows) + "\n"
+    )
+
+
 def write_report(
     args: argparse.Namespace,
     result: str,
@@ -709,17 +785,18 @@ def write_report(
     load_after: tuple[float, float, float],
     started_at: str,
     minutes: float,
-    extras: dict[str, object],
+    extras: dict[str, Any],
     profile: str = "",
 ) -> None:
     """The Markdown report: the command, the machine, the tables."""
     command = "python -m eval.bench_anchor " + " ".join(a for a in sys.argv[1:])
     load = " → ".join("/".join(f"{x:.1f}" for x in la) for la in (load_before, load_after))
-    text = f"""# Anchor benchmark: this bot against the bare `rasa init` bot
+    text = (
+        f"""# Anchor benchmark: this bot against the bare `rasa init` bot
 
-`{command}` — {started_at}, {minutes:.1f} min of workloads, {os.cpu_count()} cores. The machine was shared
-with other work (end-to-end suites, fault probes, evaluations) during the run: load average
-(1/5/15 min) {load} before → after. The workloads ran interleaved (the bot that goes first alternates)
+`{command}` — {started_at}, {minutes:.1f} min of workloads, {os.cpu_count()} cores. Load average
+(1/5/15 min) {load} before → after (the two bots themselves add about 1; more means other work on the
+machine). The workloads ran interleaved (the bot that goes first alternates)
 so that load hit both bots alike; the ratio's range over the {args.reps} repetitions shows how much it moved.
 Thread settings of all four processes: {", ".join(f"{k}={v}" for k, v in threads.items()) or "library defaults"}.
 Our question-embedding cache: {"on" if args.query_cache else "off (QUERY_CACHE_SIZE=0: every question embedded)"}.
@@ -730,7 +807,10 @@ Action-server request sizes (tracker + domain, bytes): {extras["payload_bytes"]}
 Before issue 17's changes, and now:
 
 {comparison}
-""" + (f"\n## Profile of the sequential workload (py-spy)\n\n{profile}" if profile else "")
+"""
+        + (throughput_section(extras["throughput"], args) if extras.get("throughput") else "")
+        + (f"\n## Profile of the sequential workload (py-spy)\n\n{profile}" if profile else "")
+    )
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(text, encoding="utf-8")
 
