@@ -139,7 +139,7 @@ class CaseDocument(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     stored_as: Mapped[str] = mapped_column(String(300))  # relative to ATTACHMENTS_DIR
-    source: Mapped[str] = mapped_column(String(16))  # telegram
+    source: Mapped[str] = mapped_column(String(16))  # telegram, web (the upload page)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -1,5 +1,6 @@
 """Documents on a case: the warning letter, the customs notice or the complaint an enterprise sends
-the bot (on Telegram) during or after its case form, stored with its latest case that is not closed.
+the bot (on Telegram) during or after its case form, stored with its latest case that is not closed — or
+uploads from the console's upload page (bot/console/uploads.py), stored with the one case its link names.
 
 Only PDF, JPEG and PNG files are taken, recognised by their first bytes (not by the name or the type
 the sender claims), up to ATTACHMENT_MAX_BYTES — a larger one is refused from its declared size,
@@ -34,7 +35,8 @@ _UNSAFE = re.compile(r"[^\w.\-]+")
 
 
 class DocumentRefused(ValueError):
-    """A file that is not stored, with the reason the sender is told: no_case, too_big or not_allowed."""
+    """A file that is not stored, with the reason the sender is told: no_case, too_big or not_allowed (the
+    upload page, bot/console/uploads.py, adds no_file and one_file for a form without one file)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -50,10 +52,13 @@ class Attached:
     already: bool  # the same file was attached to this case before
 
 
-def document_case(session: Session, sender_id: str) -> Case | None:
-    """The case a file from this conversation belongs to: its latest case that is not closed."""
-    query = select(Case).where(Case.sender_id == sender_id, Case.status != "closed").order_by(Case.id.desc())
-    return session.scalars(query.limit(1)).first()
+def document_case(session: Session, sender_id: str, case_no: str | None = None) -> Case | None:
+    """The case a file from this conversation belongs to: its latest case that is not closed, or the case
+    `case_no` if this conversation opened it and it is not closed."""
+    query = select(Case).where(Case.sender_id == sender_id, Case.status != "closed")
+    if case_no is not None:
+        query = query.where(Case.case_no == case_no)
+    return session.scalars(query.order_by(Case.id.desc()).limit(1)).first()
 
 
 def refuse_declared_size(size: int | None, max_bytes: int) -> None:
@@ -88,10 +93,12 @@ def attach(
     max_bytes: int,
     source: str = "telegram",
     now: datetime | None = None,
+    case_no: str | None = None,
 ) -> tuple[Attached, Path | None]:
-    """Stores a file with the sender's open case; returns what to tell the sender and the file written
-    (None when it was there already), so the caller can remove it if the transaction fails."""
-    case = document_case(session, sender_id)
+    """Stores a file with the sender's open case (with `case_no`: that case, if it is the sender's and open);
+    returns what to tell the sender and the file written (None when it was there already), so the caller
+    can remove it if the transaction fails."""
+    case = document_case(session, sender_id, case_no)
     if case is None or case.case_no is None:
         raise DocumentRefused("no_case")
     if len(data) > max_bytes:
@@ -126,13 +133,20 @@ def attach(
 
 
 def store_document(
-    url: str, sender_id: str, data: bytes, filename: str | None, folder: Path, max_bytes: int, source: str = "telegram"
+    url: str,
+    sender_id: str,
+    data: bytes,
+    filename: str | None,
+    folder: Path,
+    max_bytes: int,
+    source: str = "telegram",
+    case_no: str | None = None,
 ) -> Attached:
     """`attach` in its own transaction; a file written for a transaction that failed is removed again."""
     written: Path | None = None
     try:
         with session_scope(url) as session:
-            attached, written = attach(session, sender_id, data, filename, folder, max_bytes, source)
+            attached, written = attach(session, sender_id, data, filename, folder, max_bytes, source, case_no=case_no)
         return attached
     except BaseException:
         if written is not None:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions.cases.documents import DocumentRefused, attach, safe_name, sniff, store_document
 from actions.cases.service import accept, open_case
-from actions.store import CaseDocument, CaseEvent, OutboxMessage, migrate, session_scope
+from actions.store import Case, CaseDocument, CaseEvent, OutboxMessage, migrate, session_scope
 from tests.factories import intake
 from tests.unit.cases.test_service import POOL
 
@@ -87,6 +87,24 @@ def test_a_closed_case_takes_no_more_documents(db, tmp_path):
         add_event(s, case_no, "closed", "staff", "")
     with pytest.raises(DocumentRefused, match="no_case"):
         store_document(db, "tg-4242", PDF, "late.pdf", tmp_path, 1_000_000)
+
+
+def test_with_a_case_number_the_file_goes_to_that_case_only_if_the_sender_opened_it_and_it_is_open(db, tmp_path):
+    from actions.cases.service import add_event
+
+    first, latest = open_for(db, "web-1"), open_for(db, "web-1")
+    other = open_for(db, "web-2")
+    assert store_document(db, "web-1", PDF, "a.pdf", tmp_path, 1_000_000, "web", case_no=first).case_no == first
+    assert store_document(db, "web-1", PNG, "b.png", tmp_path, 1_000_000, "web").case_no == latest  # no number
+    with pytest.raises(DocumentRefused, match="no_case"):  # a case another conversation opened
+        store_document(db, "web-1", PDF + b"2", "c.pdf", tmp_path, 1_000_000, "web", case_no=other)
+    with session_scope(db) as s:
+        add_event(s, first, "closed", "staff", "")
+    with pytest.raises(DocumentRefused, match="no_case"):  # closed, though the sender has another open case
+        store_document(db, "web-1", PDF + b"3", "d.pdf", tmp_path, 1_000_000, "web", case_no=first)
+    with session_scope(db) as s:
+        stored = {(s.get(Case, d.case_id).case_no, d.filename, d.source) for d in s.scalars(select(CaseDocument))}
+    assert stored == {(first, "a.pdf", "web"), (latest, "b.png", "web")}
 
 
 def test_the_expert_who_has_the_case_is_told_of_a_new_document(db, tmp_path):
