@@ -164,8 +164,9 @@ class Settings(BaseSettings):
     urgent_days: int = 10  # a deadline this close makes a case urgent
     offers_per_round: int = 3  # experts offered a case at once
     description_max_chars: int = 1000
-    # Documents an enterprise attaches to its case (actions/cases/documents.py): PDF, JPEG or PNG up to
-    # this size, stored owner-only in this folder (keep it outside anything a web server serves).
+    # Documents an enterprise attaches to its case (actions/cases/documents.py) on Telegram or on the console's
+    # upload page: PDF, JPEG or PNG up to this size, stored owner-only in this folder (keep it outside anything a
+    # web server serves).
     attachments_dir: Path = PROJECT_ROOT / ".data" / "attachments"
     attachment_max_bytes: int = 10 * 1024 * 1024
     telegram_token: str = ""  # empty: notifications go to the local sink file
@@ -227,6 +228,9 @@ class Settings(BaseSettings):
     console_url: str = ""
     console_link_hours: int = Field(default=72, ge=1)  # how long the link in an e-mailed offer signs an expert in
     console_session_hours: int = Field(default=12, ge=1)  # a sign-in ends after this long without a request
+    # The link the bot gives a web or REST conversation that opened a case, to the console's upload page for that
+    # case (bot/console/uploads.py): valid this many hours after the bot gave it.
+    upload_link_hours: int = Field(default=72, ge=1)
     # `python -m actions.cli accounts add` takes the new account's password from here when set (for scripts:
     # set it for that one command only, never in .env), else it asks for it.
     console_password: str = ""
