@@ -7,7 +7,7 @@ may see what is decided here from the case service's own rules (`can_see`): staf
 the cases offered to or accepted by them, a holder of an e-mailed link that one case. Handlers are plain
 functions (FastAPI runs them in its thread pool), each action one `session_scope` transaction. The alert pages
 (staff only) write alert files through actions/alerts/files.py and publish through actions/alerts/service.py,
-the functions the notifier and the command line use.
+the functions the notifier and the command line use. The enterprise's upload page is bot/console/uploads.py.
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ from actions.settings import Settings, get_settings
 from actions.store import Case, session_scope, utcnow
 from actions.vocab import ALL_INDUSTRIES, INCIDENTS, INDUSTRIES, MARKETS, industry_name
 from bot.console.links import read_case_token_expiry
+from bot.console.uploads import router as upload_router
 
 HERE = Path(__file__).parent
 logger = logging.getLogger("console")
@@ -637,6 +638,9 @@ def create_app(settings: Settings | None = None, secret: str | None = None) -> F
             request.session["flash"] = f"alert_not_active|{report.alerts[0].status(today)}"
         return RedirectResponse(f"/alerts/{alert_id}/edit" if report.alerts else "/alerts", status_code=303)
 
+    app.include_router(
+        upload_router
+    )  # the enterprise's upload page: /upload/<token>, no sign-in (bot/console/uploads.py)
     return app
 
 
