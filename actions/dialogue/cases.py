@@ -21,12 +21,14 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from actions.cases.experts import Expert, Match, industry_of, load_experts
 from actions.cases.service import Intake, cases_of, find_case, open_case, opened_from, status_lines
 from actions.cases.staff import StaffMember, load_staff
+from actions.cases.upload_link import upload_link
+from actions.channels import channel_of
 from actions.dates import parse_deadline
 from actions.dialogue.common import SLOT_OFFERED, AskSlotAction, BaseAction, FormSlotsValidation, language_of, user_text
 from actions.erasure import FORGET_SLOT
 from actions.messages import buttons_of, t
 from actions.privacy import get_logger
-from actions.settings import get_settings
+from actions.settings import Settings, get_settings
 from actions.store import migrated, session_scope
 from actions.vocab import incident_code, ip_type_code, market_code, market_name, market_suggestions
 
@@ -57,6 +59,9 @@ CASE_NO = re.compile(r"IP-\d{4}-\d{6}", re.I)
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]++(?:\.[\w-]++)+")
 _TELEGRAM = re.compile(r"(?<![\w.])@([A-Za-z][A-Za-z0-9_]{4,31})\b")
 _PHONE = re.compile(r"\+?\d[\d\s\-()]{5,}\d")
+# The channels whose users get the upload link with a new case; on Telegram (which reaches Rasa over REST, as
+# tg-<chat id>) files are sent in the chat.
+WEB_INPUT_CHANNELS = ("rest", "socketio")
 
 
 def parse_contact(text: str) -> tuple[str, str] | None:
@@ -272,6 +277,19 @@ def intake_key(tracker: Tracker) -> str | None:
     return digest[:64]
 
 
+def upload_offer(tracker: Tracker, case_no: str, lang: str, settings: Settings) -> str | None:
+    """The line with the signed link to the console's upload page for this case, for a web or REST conversation;
+    None on Telegram, and without a CONSOLE_SECRET to sign it with."""
+    channel = tracker.get_latest_input_channel() or "rest"
+    if channel not in WEB_INPUT_CHANNELS or channel_of(tracker.sender_id)[0] == "telegram":
+        return None
+    url = upload_link(settings, case_no, tracker.sender_id)
+    if url is None:
+        return None
+    max_mb = settings.attachment_max_bytes // (1024 * 1024)
+    return t("cases.upload.link", lang, url=url, hours=settings.upload_link_hours, max_mb=max_mb)
+
+
 class ActionSubmitCase(BaseAction):
     """Opens the case once the form is complete: case, offers and notifications in one transaction."""
 
@@ -311,8 +329,11 @@ class ActionSubmitCase(BaseAction):
             logger.exception("case could not be saved")
             dispatcher.utter_message(text=t("cases.db_down", lang))
             return forget_case_entry()
+        text = self._confirmation(case_no, urgent, hours, matches, lang)
+        if link := upload_offer(tracker, case_no, lang, settings):
+            text = f"{text}\n{link}"
         dispatcher.utter_message(
-            text=self._confirmation(case_no, urgent, hours, matches, lang),
+            text=text,
             json_message={
                 "case_no": case_no,
                 "urgent": urgent,

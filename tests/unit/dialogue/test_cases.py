@@ -260,3 +260,54 @@ def test_a_consent_sent_again_after_rasa_lost_the_turn_opens_no_second_case(data
     with session_scope(database) as s:
         assert s.scalar(select(func.count()).select_from(Case)) == 2
         assert offers and offers > 0
+
+
+UPLOAD_SECRET = "upload-link-secret-" + "x" * 24
+
+
+def submitted_on(channel: str, sender: str) -> str:
+    """The confirmation of a case opened by a conversation whose latest message came in on `channel`."""
+    form = tracker(slots=FILLED, sender=sender)
+    form.events = [{"event": "user", "text": "同意", "input_channel": channel}]
+    messages, _ = run(ActionSubmitCase(), form)
+    return messages[0]["text"]
+
+
+@pytest.fixture
+def console_key(database, monkeypatch):
+    """A console key and address for the action server, as the launcher gives every process."""
+    monkeypatch.setenv("CONSOLE_SECRET", UPLOAD_SECRET)
+    monkeypatch.setenv("CONSOLE_URL", "https://console.example.org")
+    get_settings.cache_clear()
+    yield database
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(("channel", "sender"), [("socketio", "web-1a2b3c"), ("rest", "api-client-7")])
+def test_a_case_opened_on_the_web_or_over_rest_gets_the_upload_link_of_that_case(console_key, channel, sender):
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from bot.console.app import create_app
+
+    text = submitted_on(channel, sender)
+    case_no = re.search(r"IP-\d{4}-\d{6}", text).group(0)
+    assert "10 MB" in text and "72 小时内" in text  # the limit and the link's lifetime, in the user's language
+    link = re.search(r"https://console\.example\.org(/upload/\S+)", text)
+    assert link, text
+    page = TestClient(create_app(get_settings())).get(link.group(1))
+    assert page.status_code == 200 and f"案件编号：{case_no}" in page.text and 'id="upload-form"' in page.text
+
+
+def test_a_case_opened_on_telegram_gets_no_upload_link(console_key):
+    """The gateway reaches Rasa over REST as tg-<chat id>: its users send files in the chat."""
+    text = submitted_on("rest", "tg-424242")
+    assert "IP-" in text and "/upload/" not in text and "上传" not in text
+
+
+def test_without_a_console_key_there_is_no_link_and_no_error(database, monkeypatch):
+    monkeypatch.setenv("CONSOLE_SECRET", "")
+    get_settings.cache_clear()
+    text = submitted_on("socketio", "web-nokey")
+    assert "案件已创建" in text and "/upload/" not in text
