@@ -7,9 +7,12 @@ from __future__ import annotations
 import re
 import stat
 
+import httpx
 import pytest
 from sqlalchemy import text
 
+from actions.cases.documents import case_documents
+from actions.cases.service import find_case
 from actions.settings import conversations_url
 from actions.store import session_scope, sqlite_path
 from bot.stack import http_get
@@ -53,6 +56,7 @@ def test_chinese_case_end_to_end_with_a_bad_contact_and_an_expert_accepting(e2e)
     texts, _, customs = talk.expect("/affirm", "案件已创建", "紧急", "小时内")
     case_no = case_number(customs)
     assert re.fullmatch(r"IP-\d{4}-\d{6}", case_no)
+    assert "/upload/" not in texts  # a Telegram chat sends its files in the chat
 
     offer = press_accept(e2e, case_no)
     texts, _, _ = talk.expect("我的案件进展如何", f"{case_no}: 专家已接手")
@@ -86,12 +90,31 @@ def test_english_case_with_a_question_mid_form_a_correction_and_a_bad_deadline(e
     talk.expect("whenever", "within 10 days")  # not a deadline: asked again with examples
     talk.expect("by 3 December 2099", "Step 7")
     talk.expect("A US company says our towels infringe its trademark and wants us to stop selling.", "Last step")
-    texts, _, customs = talk.expect("yes, share it", "Your case is open")
+    texts, _, customs = talk.expect("yes, share it", "Your case is open", "use this link within 72 hours")
     case_no = case_number(customs)
     assert "sample entry" in texts
+    upload = re.search(r"(http://\S+/upload/\S+)", texts)
+    assert upload and upload.group(1).startswith(e2e.stack.console_url), texts
 
-    press_accept(e2e, case_no)
+    offer = press_accept(e2e, case_no)
     talk.expect(f"status of {case_no}", f"{case_no}: accepted by an expert (Sample Expert")
+    # The enterprise follows the link to the console's upload page and sends the warning letter.
+    page = httpx.get(upload.group(1), timeout=30)
+    assert page.status_code == 200 and f"Case: {case_no}" in page.text
+    pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+    sent = httpx.post(upload.group(1), files={"file": ("warning letter.pdf", pdf, "application/pdf")}, timeout=30)
+    assert sent.status_code == 200 and f"Received “warning_letter.pdf” and added it to case {case_no}" in sent.text
+    with session_scope(e2e.database_url) as s:
+        [doc] = case_documents(s, find_case(s, case_no))
+        assert (doc.filename, doc.source) == ("warning_letter.pdf", "web")
+        stored_as = doc.stored_as
+    assert (e2e.workdir / "attachments" / stored_as).read_bytes() == pdf
+    assert e2e.telegram.wait_for(  # the expert who accepted heard of it from the notifier
+        lambda: any(
+            f"added a document to {case_no}" in m["text"] for m in e2e.telegram.sent_messages(offer["chat_id"])
+        ),
+        timeout=20,
+    )
     # Another conversation may not see it.
     Conversation(e2e.stack).expect(f"status of {case_no}", f"There is no case {case_no} in this conversation.")
 
