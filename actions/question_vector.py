@@ -7,6 +7,8 @@ fifth of a question's cost under the anchor benchmark). The featurizer now puts 
 message's parse data under `PARSE_KEY`, with the name of the model that made it; the action uses it when
 its own index embeds with that model and the text it searches is the text that was embedded, and embeds
 the question itself otherwise (a follow-up completed from the topic, a clause, another embedding backend).
+The tracker stores (bot/tracker_store.py) drop it when they save the turn (`drop_from`): the next turn's
+tracker, which Rasa sends the action server, and the stored conversation carry none.
 
 Dependency-free (standard library only): it is imported by the Rasa process (.venv-rasa) and the action
 server. The vector travels as base64 of little-endian float32: 384 dimensions in 2,048 characters.
@@ -51,3 +53,9 @@ def decode(value: Any, model: str = MODEL) -> list[float] | None:
         values.byteswap()
     vector = values.tolist()
     return vector if all(math.isfinite(v) for v in vector) else None
+
+
+def drop_from(parse_data: Any) -> bool:
+    """Removes the vector from a message's parse data (stored conversations keep none: it served the turn
+    it came with, and it is derived from what the user typed); True when there was one."""
+    return isinstance(parse_data, dict) and parse_data.pop(PARSE_KEY, None) is not None

@@ -3,7 +3,8 @@
 Configured in bot/endpoints.yml. `ErasingSQLTrackerStore` is the default: conversations live in an SQL
 database (TRACKER_DATABASE_URL, which bot/stack.py sets by actions/settings.conversations_url unless it is given: a file of its own beside an SQLite case database; SQLite
 by default, PostgreSQL through a `postgresql://` URL), so a Rasa restart in the middle of a form loses
-nothing. Rasa's SQL store only
+nothing. Neither store keeps the NLU's vector of a message (actions/question_vector.py): it served its turn.
+Rasa's SQL store only
 appends new events; when a turn forgets a form entry (the action sets ``FORGET_SLOT``), the stored rows of
 that conversation are rewritten with the entry erased, in the same database. `ErasingTrackerStore` keeps
 conversations in memory, as Rasa's default does (lost when Rasa restarts). The erasure itself is
@@ -19,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from rasa.core.tracker_store import InMemoryTrackerStore, SQLTrackerStore
+from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine.url import make_url
 
 from actions.erasure import FORGET_SLOT, erase_forgotten_entries
+from actions.question_vector import drop_from
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +43,8 @@ class ErasingTrackerStore(InMemoryTrackerStore):
         """Streams the new events, then stores the conversation with forgotten entries erased."""
         await self.stream_events(tracker)
         dialogue = tracker.as_dialogue().as_dict()
+        for event in dialogue["events"]:
+            drop_from(event.get("parse_data"))
         erased = erase_forgotten_entries(dialogue["events"], _form_slots(self.domain))
         if erased:
             logger.info("erased %d events of a form entry the user was told is not kept", erased)
@@ -70,7 +75,11 @@ class ErasingSQLTrackerStore(SQLTrackerStore):
         super().__init__(domain, host=parsed.render_as_string(hide_password=False), **kwargs)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """Appends the new events; when this turn forgot a form entry, erases it from the stored rows too."""
+        """Appends the new events, without the NLU's message vectors; when this turn forgot a form entry,
+        erases it from the stored rows too."""
+        for event in tracker.events:
+            if isinstance(event, UserUttered):
+                drop_from(event.parse_data)
         await super().save(tracker)
         if not self._forgot_this_turn(tracker):
             return

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from actions.cases.documents import case_documents
 from actions.cases.service import find_case
+from actions.question_vector import PARSE_KEY
 from actions.settings import conversations_url
 from actions.store import session_scope, sqlite_path
 from bot.stack import http_get
@@ -155,6 +156,7 @@ def test_a_refused_consent_erases_the_entered_details_from_the_conversation(e2e)
     with session_scope(conversations_url(e2e.database_url)) as s:
         rows = "\n".join(s.scalars(text("SELECT data FROM events WHERE sender_id = :s"), {"s": talk.sender}))
     assert "cease and desist" in rows and not any(d in rows for d in ("Erasable Textiles", "erase.me@example.com"))
+    assert PARSE_KEY not in rows and PARSE_KEY not in stored  # the NLU's message vectors served their turn only
     conversations = sqlite_path(conversations_url(e2e.database_url))
     assert conversations is not None and stat.S_IMODE(conversations.stat().st_mode) == 0o600  # what users typed
     # The conversation goes on normally after the erasure.

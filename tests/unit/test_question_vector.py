@@ -32,3 +32,11 @@ def test_a_vector_comes_back_as_it_was_sent():
 )
 def test_anything_else_gives_none_and_the_action_embeds_the_question_itself(value):
     assert decode(value) is None
+
+
+def test_a_stored_message_keeps_no_vector():
+    from actions.question_vector import PARSE_KEY, drop_from
+
+    parse = {"text": "PPH?", PARSE_KEY: encode([1.0])}
+    assert drop_from(parse) is True and parse == {"text": "PPH?"}
+    assert drop_from(parse) is False and drop_from(None) is False
