@@ -799,7 +799,7 @@ def write_report(
 machine). The workloads ran interleaved (the bot that goes first alternates)
 so that load hit both bots alike; the ratio's range over the {args.reps} repetitions shows how much it moved.
 Thread settings of all four processes: {", ".join(f"{k}={v}" for k, v in threads.items()) or "library defaults"}.
-Our question-embedding cache: {"on" if args.query_cache else "off (QUERY_CACHE_SIZE=0: every question embedded)"}.
+Our question-embedding cache: {"on" if args.query_cache else "off (QUERY_CACHE_SIZE=0: no repeated question served from the cache)"}.
 Action-server request sizes (tracker + domain, bytes): {extras["payload_bytes"]}.
 
 {result}
