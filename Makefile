@@ -86,12 +86,13 @@ check-knowledge: $(VENV)/.installed ## validate knowledge/ (prints file:line: fi
 knowledge-report: $(VENV)/.installed ## per document: official/secondary sources, unverified passages, review due, asks → .run/knowledge-report.md
 	$(PY) -m actions.cli report
 
-bench: setup ## benchmarks: input handling on adversarial text (~10 s), retrieval on a 10k-chunk corpus (~20 min), REST latency, Telegram gateway vs REST, this bot against the bare `rasa init` bot (~12 min)
+bench: setup ## benchmarks: input handling on adversarial text (~10 s), retrieval on a 10k-chunk corpus (~20 min), REST latency, Telegram gateway vs REST, this bot against the bare `rasa init` bot (~12 min), a full build against the raw embedder and answers during a build (~5 min)
 	$(PY) -m eval.bench_input
 	$(PY) -m eval.bench_retrieval
 	$(PY) -m eval.bench_rest
 	$(PY) -m eval.bench_gateway
 	$(PY) -m eval.bench_anchor
+	$(PY) -m eval.bench_build
 
 bench-anchor: setup ## this bot against the bare `rasa init` bot, interleaved: p50/p95 and their ratios, CPU per message, memory (~12 min; ANCHOR_ARGS=--quick, --report …)
 	$(PY) -m eval.bench_anchor $(ANCHOR_ARGS)
