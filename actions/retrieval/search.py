@@ -249,16 +249,19 @@ class KnowledgeIndex:
         top = scored[:k]
         if playbook and playbook not in top:  # the named incident's playbook always takes part
             top = [*top[: k - 1], playbook]
-        clauses = self._clause_scores(query, lang, [t[-1] for t in top]) if mode == "hybrid" else {}
-        fits, relevant = [], []
-        for ok, _, lexical, dense, ask, key in top:
-            clause_dense, clause_lexical, clause_ask = clauses.get(key, (0.0, 0.0, 0.0))
-            relevant.append(
-                self.passes_gate(dense, lexical, lang, ask)
-                or self.passes_gate(clause_dense, clause_lexical, lang, clause_ask)
-                or key == playbook_best
-            )
-            fits.append(ok and self._covers_markets(key, markets, direction))
+        fits = [ok and self._covers_markets(key, markets, direction) for ok, _, _, _, _, key in top]
+        relevant = [
+            self.passes_gate(dense, lexical, lang, ask) or key == playbook_best
+            for _, _, lexical, dense, ask, key in top
+        ]
+        # Each clause of the question is embedded to judge it on its own: only for sections the whole
+        # question did not already admit (a third of the labelled questions have several clauses; their
+        # embeddings were the tail of a search's time).
+        if mode == "hybrid" and not all(relevant):
+            clauses = self._clause_scores(query, lang, [t[-1] for i, t in enumerate(top) if not relevant[i]])
+            for i, (_, _, _, _, _, key) in enumerate(top):
+                if not relevant[i] and key in clauses:
+                    relevant[i] = self.passes_gate(*clauses[key][:2], lang, clauses[key][2])
         relevant = admitted_by_document([t[-1][0] for t in top], relevant, fits)
         passages = []
         for (_, score, lexical, dense, ask, key), fit, rel in zip(top, fits, relevant, strict=True):
