@@ -26,7 +26,7 @@ from actions.accounts import create_account
 from actions.cases.figures import figures
 from actions.cases.service import find_case
 from actions.store import OutboxMessage, session_scope
-from tests.e2e.test_console import flash
+from tests.e2e.test_console import flash, submit
 from tests.e2e.test_widget import Browser, browser, wait_for  # noqa: F401 - `browser` is a fixture
 from tests.factories import CONSOLE_PASSWORD, EMAIL_EXPERT
 
@@ -150,12 +150,12 @@ def test_a_chinese_enterprises_case_from_its_telegram_chat_through_an_email_expe
     driver.get(link.group(0))
     wait_for(driver, lambda d: d.find_elements(By.ID, "accept"))
     assert "token=" not in driver.current_url  # the token leaves the address bar
-    driver.find_element(By.ID, "accept").click()
+    submit(driver, "accept")
     assert "You accepted the case" in flash(driver)
     assert "warning-letter.pdf" in driver.find_element(By.ID, "documents").text
     reply = "您好，我是负责此案的专家。请先不要回复对方，并告诉我警告函的落款日期。"
     driver.find_element(By.ID, "reply-text").send_keys(reply)
-    driver.find_element(By.ID, "send-reply").click()
+    submit(driver, "send-reply")
     assert "on its way to the enterprise" in flash(driver)
 
     # The reply arrives in the enterprise's Telegram chat; its answer, a reply to that message, reaches the expert.
@@ -183,7 +183,7 @@ def test_a_chinese_enterprises_case_from_its_telegram_chat_through_an_email_expe
     driver.get(f"{e2e.stack.console_url}/cases/{case_no}")
     Select(driver.find_element(By.ID, "close-outcome")).select_by_value("settled")
     driver.find_element(By.ID, "close-note").send_keys("示例：对方撤回了警告。")
-    driver.find_element(By.ID, "close").click()
+    submit(driver, "close")
     assert "The case is closed" in flash(driver)
 
     # The enterprise is asked for its rating in the chat and gives 5.
